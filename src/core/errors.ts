@@ -1,0 +1,78 @@
+/**
+ * Every error a user or a peer can cause carries a stable code. Codes are part of the public
+ * API (RPC bodies, CLI output, tests pin them): never rename one, only add.
+ */
+export const ErrorCodes = {
+  // Encoding and shape of bytes
+  TX_TOO_LARGE: 413,
+  MALFORMED_ENCODING: 400,
+  NON_CANONICAL_ENCODING: 400,
+  MALFORMED_TX: 400,
+  MALFORMED_BLOCK: 400,
+  // Signatures
+  BAD_SIGNATURE: 400,
+  // Transaction rules
+  TX_EXPIRED: 422,
+  TX_EXPIRY_TOO_FAR: 422,
+  DUPLICATE_TX: 409,
+  UNKNOWN_ISSUER: 422,
+  ISSUER_INACTIVE: 422,
+  ISSUER_KEY_MISMATCH: 422,
+  UNKNOWN_CERT_TYPE: 422,
+  ISSUER_NOT_AUTHORIZED_FOR_TYPE: 422,
+  RECORD_ISSUER_MISMATCH: 422,
+  INVALID_VALIDITY: 422,
+  TOO_MANY_RECORDS: 422,
+  EMPTY_BATCH: 422,
+  DUPLICATE_CERTIFICATE: 409,
+  UNKNOWN_CERTIFICATE: 422,
+  NOT_AUTHORIZED: 403,
+  INVALID_REASON: 422,
+  NOTE_TOO_LONG: 422,
+  ALREADY_REVOKED: 409,
+  ALREADY_SUSPENDED: 409,
+  NOT_SUSPENDED: 409,
+  // Mempool
+  MEMPOOL_FULL: 503,
+  // Node and store
+  DATA_DIR_LOCKED: 500,
+  GENESIS_MISMATCH: 500,
+  INVALID_GENESIS: 400,
+  INVALID_CONFIG: 400,
+  INVALID_KEY_FILE: 400,
+  INVALID_CERTIFICATE_FILE: 400,
+  // RPC
+  INVALID_REQUEST: 400,
+  MALFORMED_JSON: 400,
+  INVALID_BASE64: 400,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_FOUND: 404,
+  CERTIFICATE_NOT_FOUND: 404,
+  BLOCK_NOT_FOUND: 404,
+  TX_NOT_FOUND: 404,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const
+
+export type ErrorCode = keyof typeof ErrorCodes
+
+export class CertchainError extends Error {
+  override readonly name = 'CertchainError'
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+
+  /** HTTP status the RPC answers with for this code. */
+  get status(): number {
+    return ErrorCodes[this.code]
+  }
+}
+
+export function isCertchainError(err: unknown, code?: ErrorCode): err is CertchainError {
+  return err instanceof CertchainError && (code === undefined || err.code === code)
+}

@@ -1,0 +1,197 @@
+import { fromHex, type Bytes } from './bytes.js'
+import { PUBLIC_KEY_LENGTH } from './crypto.js'
+import { encode } from './encoding.js'
+import { CertchainError } from './errors.js'
+import { sha256 } from './hash.js'
+import type { TxLimits } from './tx.js'
+import type { Millis } from './types.js'
+
+export interface ChainParams extends TxLimits {
+  readonly maxBlockBytes: number
+  readonly maxBlockTxs: number
+  /** How far in the future a transaction's expiresAt may be (bounds the replay window). */
+  readonly txMaxTtlMs: number
+}
+
+export const DEFAULT_CHAIN_PARAMS: ChainParams = Object.freeze({
+  maxTxBytes: 1024 * 1024,
+  maxRecordsPerTx: 5000,
+  maxNoteLength: 280,
+  maxIdLength: 64,
+  maxBlockBytes: 16 * 1024 * 1024,
+  maxBlockTxs: 20_000,
+  txMaxTtlMs: 60 * 60 * 1000,
+})
+
+export interface CertificateType {
+  readonly id: string
+  readonly nameKo: string
+  readonly nameEn: string
+  readonly validityDays: number
+  /** Issuers that may revoke, suspend or reinstate any certificate of this type, besides its issuer. */
+  readonly authorities: readonly string[]
+}
+
+export interface IssuerInfo {
+  readonly id: string
+  readonly name: string
+  readonly publicKey: Bytes
+  readonly types: readonly string[]
+  readonly active: boolean
+}
+
+export interface ValidatorInfo {
+  readonly id: string
+  readonly name: string
+  readonly publicKey: Bytes
+  readonly peerId: string
+}
+
+export interface MemberInfo {
+  readonly id: string
+  readonly name: string
+  readonly peerId: string
+}
+
+export interface Genesis {
+  readonly chainId: string
+  readonly genesisTime: Millis
+  readonly params: ChainParams
+  readonly certificateTypes: readonly CertificateType[]
+  readonly issuers: readonly IssuerInfo[]
+  readonly validators: readonly ValidatorInfo[]
+  readonly members: readonly MemberInfo[]
+  /** SHA-256 of the canonical encoding of the genesis JSON; the parent hash of block 1. */
+  readonly hash: Bytes
+}
+
+const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
+
+/**
+ * Validates a genesis document (parsed JSON) and returns it typed and frozen. Every problem found
+ * is listed in one error, so an operator fixes them in one pass.
+ */
+export function parseGenesis(json: unknown): Genesis {
+  const problems: string[] = []
+  const fail = (msg: string): void => void problems.push(msg)
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new CertchainError('INVALID_GENESIS', 'genesis must be a JSON object')
+  }
+  const g = json as Record<string, unknown>
+  const list = (name: string): Record<string, unknown>[] => {
+    const v = g[name]
+    if (!Array.isArray(v)) {
+      fail(`${name} must be a list`)
+      return []
+    }
+    return v.filter((e, i): e is Record<string, unknown> => {
+      const ok = e !== null && typeof e === 'object' && !Array.isArray(e)
+      if (!ok) fail(`${name}[${i}] must be an object`)
+      return ok
+    })
+  }
+  const text = (o: Record<string, unknown>, key: string, where: string): string => {
+    const v = o[key]
+    if (typeof v !== 'string' || v.length === 0) {
+      fail(`${where}.${key} must be a non-empty string`)
+      return ''
+    }
+    return v
+  }
+  const id = (o: Record<string, unknown>, where: string): string => {
+    const v = text(o, 'id', where)
+    if (v && !ID.test(v)) fail(`${where}.id "${v}" must match ${ID.source}`)
+    return v
+  }
+  const key = (o: Record<string, unknown>, where: string): Bytes => {
+    try {
+      return fromHex(text(o, 'publicKey', where), `${where}.publicKey`, PUBLIC_KEY_LENGTH)
+    } catch (err) {
+      fail((err as Error).message)
+      return new Uint8Array(PUBLIC_KEY_LENGTH)
+    }
+  }
+  const strings = (o: Record<string, unknown>, k: string, where: string): string[] => {
+    const v = o[k] ?? []
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) {
+      fail(`${where}.${k} must be a list of strings`)
+      return []
+    }
+    return v as string[]
+  }
+  const unique = (what: string, values: string[]): void => {
+    const seen = new Set<string>()
+    for (const v of values) {
+      if (seen.has(v)) fail(`duplicate ${what} "${v}"`)
+      seen.add(v)
+    }
+  }
+
+  const chainId = typeof g.chainId === 'string' && ID.test(g.chainId) ? g.chainId : (fail('chainId must be a short lowercase id'), '')
+  const genesisTime = typeof g.genesisTime === 'string' ? Date.parse(g.genesisTime) : NaN
+  if (Number.isNaN(genesisTime)) fail('genesisTime must be an ISO 8601 date')
+
+  const paramsIn = (g.params ?? {}) as Record<string, unknown>
+  const params: Record<string, number> = { ...DEFAULT_CHAIN_PARAMS }
+  for (const [k, v] of Object.entries(paramsIn)) {
+    if (!(k in DEFAULT_CHAIN_PARAMS)) fail(`params.${k} is not a known parameter`)
+    else if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`params.${k} must be a positive integer`)
+    else params[k] = v
+  }
+
+  const certificateTypes = list('certificateTypes').map((t, i): CertificateType => {
+    const where = `certificateTypes[${i}]`
+    const validityDays = t.validityDays
+    if (typeof validityDays !== 'number' || !Number.isSafeInteger(validityDays) || validityDays <= 0) {
+      fail(`${where}.validityDays must be a positive integer`)
+    }
+    return Object.freeze({
+      id: id(t, where),
+      nameKo: text(t, 'nameKo', where),
+      nameEn: text(t, 'nameEn', where),
+      validityDays: validityDays as number,
+      authorities: Object.freeze(strings(t, 'authorities', where)),
+    })
+  })
+  const typeIds = new Set(certificateTypes.map((t) => t.id))
+  const issuers = list('issuers').map((o, i): IssuerInfo => {
+    const where = `issuers[${i}]`
+    const types = strings(o, 'types', where)
+    for (const t of types) if (!typeIds.has(t)) fail(`${where}.types names unknown certificate type "${t}"`)
+    if (o.active !== undefined && typeof o.active !== 'boolean') fail(`${where}.active must be true or false`)
+    return Object.freeze({ id: id(o, where), name: text(o, 'name', where), publicKey: key(o, where), types: Object.freeze(types), active: o.active !== false })
+  })
+  const issuerIds = new Set(issuers.map((i) => i.id))
+  for (const t of certificateTypes) {
+    for (const a of t.authorities) if (!issuerIds.has(a)) fail(`certificate type "${t.id}" names unknown authority "${a}"`)
+  }
+  const validators = list('validators').map((o, i): ValidatorInfo => {
+    const where = `validators[${i}]`
+    return Object.freeze({ id: id(o, where), name: text(o, 'name', where), publicKey: key(o, where), peerId: text(o, 'peerId', where) })
+  })
+  if (validators.length === 0) fail('at least one validator is required')
+  const members = list('members').map((o, i): MemberInfo => {
+    const where = `members[${i}]`
+    return Object.freeze({ id: id(o, where), name: text(o, 'name', where), peerId: text(o, 'peerId', where) })
+  })
+
+  unique('certificate type id', certificateTypes.map((t) => t.id))
+  unique('issuer id', issuers.map((i) => i.id))
+  unique('node id', [...validators.map((v) => v.id), ...members.map((m) => m.id)])
+  unique('peer id', [...validators.map((v) => v.peerId), ...members.map((m) => m.peerId)])
+  unique('validator public key', validators.map((v) => Buffer.from(v.publicKey).toString('hex')))
+
+  if (problems.length > 0) {
+    throw new CertchainError('INVALID_GENESIS', `invalid genesis:\n  - ${problems.join('\n  - ')}`)
+  }
+  return Object.freeze({
+    chainId,
+    genesisTime,
+    params: Object.freeze(params as unknown as ChainParams),
+    certificateTypes: Object.freeze(certificateTypes),
+    issuers: Object.freeze(issuers),
+    validators: Object.freeze(validators),
+    members: Object.freeze(members),
+    hash: sha256(encode(json)),
+  })
+}

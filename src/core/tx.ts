@@ -1,0 +1,224 @@
+import { isBytes, type Bytes } from './bytes.js'
+import { verify } from './crypto.js'
+import { decodeCanonical, encode, pruneUndefined } from './encoding.js'
+import { CertchainError } from './errors.js'
+import { sha256 } from './hash.js'
+import { merkleRoot } from './merkle.js'
+import { certificateId } from './certificate.js'
+import {
+  REVOCATION_REASONS,
+  SUSPENSION_REASONS,
+  TX_KINDS,
+  type CertificateRecord,
+  type SignedTx,
+  type TxKind,
+  type UnsignedTx,
+} from './types.js'
+
+/** Domain tag of transaction sign bytes; bump it if the layout ever changes. */
+export const TX_DOMAIN = 'certchain/tx@1'
+
+/** A decoded, shape-checked transaction with everything derived from it computed once. */
+export interface DecodedTx {
+  readonly tx: SignedTx
+  /** Canonical encoding of the signed transaction (what blocks carry). */
+  readonly bytes: Bytes
+  /** SHA-256 of the sign bytes: stable under signature malleation, so it is the replay key. */
+  readonly id: Bytes
+  readonly signBytes: Bytes
+  /** Certificate ids of an issuance, in record order; empty for other kinds. */
+  readonly certificateIds: readonly Bytes[]
+}
+
+/**
+ * What the signature covers. For an issuance it is the Merkle root of the certificate ids (plus
+ * their count), not the records themselves: one signature covers a batch of thousands and each
+ * holder's certificate file proves its record with a short Merkle path.
+ */
+export function signedContent(tx: UnsignedTx, certificateIds?: readonly Bytes[]): unknown {
+  if (tx.kind !== 'IssueCertificates') return tx.body
+  const ids = certificateIds ?? tx.body.records.map(certificateId)
+  return { count: ids.length, expiresAt: tx.body.expiresAt, recordsRoot: merkleRoot(ids) }
+}
+
+export function txSignBytes(chainId: string, kind: TxKind, signer: string, content: unknown): Bytes {
+  return encode([TX_DOMAIN, chainId, kind, signer, content])
+}
+
+export function signTx(chainId: string, tx: UnsignedTx, signFn: (message: Bytes) => Bytes): SignedTx {
+  const sig = signFn(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
+  return { ...tx, sig } as SignedTx
+}
+
+export function encodeTx(tx: SignedTx): Bytes {
+  return encode(pruneUndefined(tx))
+}
+
+export interface TxLimits {
+  readonly maxTxBytes: number
+  readonly maxRecordsPerTx: number
+  readonly maxNoteLength: number
+  readonly maxIdLength: number
+}
+
+/**
+ * Decodes a signed transaction: size limit, canonical encoding, exact shape (no unknown fields).
+ * Signature and state rules are separate steps ({@link verifyTxSignature}, ledger rules).
+ */
+export function decodeTx(chainId: string, bytes: Bytes, limits: TxLimits): DecodedTx {
+  const value = decodeCanonical(bytes, limits.maxTxBytes)
+  const tx = parseSignedTx(value, limits)
+  const certificateIds = tx.kind === 'IssueCertificates' ? tx.body.records.map(certificateId) : []
+  const signBytes = txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx, certificateIds))
+  return { tx, bytes, id: sha256(signBytes), signBytes, certificateIds }
+}
+
+export function verifyTxSignature(decoded: DecodedTx): void {
+  if (!verify(decoded.tx.key, decoded.signBytes, decoded.tx.sig)) {
+    throw new CertchainError('BAD_SIGNATURE', 'transaction signature does not verify for this chain, kind and key')
+  }
+}
+
+// ---- shape checks -------------------------------------------------------------------------
+
+function malformed(message: string): CertchainError {
+  return new CertchainError('MALFORMED_TX', message)
+}
+
+type Obj = Record<string, unknown>
+
+function object(value: unknown, what: string, required: readonly string[], optional: readonly string[] = []): Obj {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw malformed(`${what} must be a map`)
+  }
+  const obj = value as Obj
+  for (const key of Object.keys(obj)) {
+    if (!required.includes(key) && !optional.includes(key)) throw malformed(`${what} has unknown field "${key}"`)
+  }
+  for (const key of required) if (!(key in obj)) throw malformed(`${what} is missing "${key}"`)
+  return obj
+}
+
+function str(value: unknown, what: string, maxLength: number): string {
+  if (typeof value !== 'string' || value.length === 0) throw malformed(`${what} must be a non-empty string`)
+  if (value.length > maxLength) throw malformed(`${what} is longer than ${maxLength} characters`)
+  return value
+}
+
+function int(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw malformed(`${what} must be a non-negative integer`)
+  }
+  return value
+}
+
+function bytes32(value: unknown, what: string): Bytes {
+  if (!isBytes(value, 32)) throw malformed(`${what} must be 32 bytes`)
+  return value
+}
+
+function note(value: unknown, limits: TxLimits): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw malformed('note must be a string')
+  if (value.length > limits.maxNoteLength) {
+    throw new CertchainError('NOTE_TOO_LONG', `note is longer than ${limits.maxNoteLength} characters`)
+  }
+  return value
+}
+
+function reason<T extends string>(value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new CertchainError('INVALID_REASON', `reason must be one of: ${allowed.join(', ')}`)
+  }
+  return value as T
+}
+
+function parseRecord(value: unknown, limits: TxLimits, index: number): CertificateRecord {
+  const what = `records[${index}]`
+  const o = object(value, what, ['type', 'issuer', 'docHash', 'validFrom', 'validUntil'], ['holder'])
+  const record: CertificateRecord = {
+    type: str(o.type, `${what}.type`, limits.maxIdLength),
+    issuer: str(o.issuer, `${what}.issuer`, limits.maxIdLength),
+    docHash: bytes32(o.docHash, `${what}.docHash`),
+    validFrom: int(o.validFrom, `${what}.validFrom`),
+    validUntil: int(o.validUntil, `${what}.validUntil`),
+    ...(o.holder === undefined ? {} : { holder: bytes32(o.holder, `${what}.holder`) }),
+  }
+  if (record.validUntil <= record.validFrom) {
+    throw new CertchainError('INVALID_VALIDITY', `${what}: validUntil must be after validFrom`)
+  }
+  return record
+}
+
+function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
+  const o = object(value, 'transaction', ['kind', 'signer', 'key', 'body', 'sig'])
+  if (typeof o.kind !== 'string' || !(TX_KINDS as readonly string[]).includes(o.kind)) {
+    throw malformed(`kind must be one of: ${TX_KINDS.join(', ')}`)
+  }
+  const kind = o.kind as TxKind
+  const signer = str(o.signer, 'signer', limits.maxIdLength)
+  const key = bytes32(o.key, 'key')
+  if (!isBytes(o.sig, 64)) throw malformed('sig must be 64 bytes')
+  const sig = o.sig
+  switch (kind) {
+    case 'IssueCertificates': {
+      const b = object(o.body, 'body', ['records', 'expiresAt'])
+      if (!Array.isArray(b.records)) throw malformed('body.records must be a list')
+      if (b.records.length === 0) throw new CertchainError('EMPTY_BATCH', 'an issuance needs at least one record')
+      if (b.records.length > limits.maxRecordsPerTx) {
+        throw new CertchainError('TOO_MANY_RECORDS', `at most ${limits.maxRecordsPerTx} records per transaction`)
+      }
+      const records = b.records.map((r, i) => parseRecord(r, limits, i))
+      return { kind, signer, key, sig, body: { records, expiresAt: int(b.expiresAt, 'body.expiresAt') } }
+    }
+    case 'RevokeCertificates': {
+      const b = object(o.body, 'body', ['ids', 'reason', 'expiresAt'], ['note'])
+      if (!Array.isArray(b.ids)) throw malformed('body.ids must be a list')
+      if (b.ids.length === 0) throw new CertchainError('EMPTY_BATCH', 'a revocation needs at least one certificate id')
+      if (b.ids.length > limits.maxRecordsPerTx) {
+        throw new CertchainError('TOO_MANY_RECORDS', `at most ${limits.maxRecordsPerTx} ids per transaction`)
+      }
+      const ids = b.ids.map((id, i) => bytes32(id, `body.ids[${i}]`))
+      const n = note(b.note, limits)
+      return {
+        kind,
+        signer,
+        key,
+        sig,
+        body: {
+          ids,
+          reason: reason(b.reason, REVOCATION_REASONS),
+          expiresAt: int(b.expiresAt, 'body.expiresAt'),
+          ...(n === undefined ? {} : { note: n }),
+        },
+      }
+    }
+    case 'SuspendCertificate': {
+      const b = object(o.body, 'body', ['id', 'reason', 'expiresAt'], ['note'])
+      const n = note(b.note, limits)
+      return {
+        kind,
+        signer,
+        key,
+        sig,
+        body: {
+          id: bytes32(b.id, 'body.id'),
+          reason: reason(b.reason, SUSPENSION_REASONS),
+          expiresAt: int(b.expiresAt, 'body.expiresAt'),
+          ...(n === undefined ? {} : { note: n }),
+        },
+      }
+    }
+    case 'ReinstateCertificate': {
+      const b = object(o.body, 'body', ['id', 'expiresAt'], ['note'])
+      const n = note(b.note, limits)
+      return {
+        kind,
+        signer,
+        key,
+        sig,
+        body: { id: bytes32(b.id, 'body.id'), expiresAt: int(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) },
+      }
+    }
+  }
+}

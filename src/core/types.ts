@@ -1,0 +1,102 @@
+import type { Bytes } from './bytes.js'
+
+/** Times on chain are integer milliseconds since the Unix epoch (UTC). */
+export type Millis = number
+
+/**
+ * What the chain records for one certificate. No personal data: the document is only present as
+ * SHA-256(salt || document), and the salt lives only in the holder's certificate file.
+ * The certificate id is SHA-256 of this record's canonical encoding.
+ */
+export interface CertificateRecord {
+  readonly type: string
+  readonly issuer: string
+  readonly docHash: Bytes
+  /** SHA-256 of the holder's wallet public key, when the certificate is bound to a wallet. */
+  readonly holder?: Bytes
+  readonly validFrom: Millis
+  readonly validUntil: Millis
+}
+
+export const TX_KINDS = ['IssueCertificates', 'RevokeCertificates', 'SuspendCertificate', 'ReinstateCertificate'] as const
+export type TxKind = (typeof TX_KINDS)[number]
+
+export const REVOCATION_REASONS = [
+  'superseded',
+  'issued_in_error',
+  'holder_request',
+  'holder_deceased',
+  'court_order',
+  'fraud',
+  'key_compromised',
+  'other',
+] as const
+export type RevocationReason = (typeof REVOCATION_REASONS)[number]
+
+export const SUSPENSION_REASONS = ['under_investigation', 'holder_request', 'court_order', 'other'] as const
+export type SuspensionReason = (typeof SUSPENSION_REASONS)[number]
+
+/**
+ * Every body carries `expiresAt`: a transaction is valid only in blocks whose time is before it,
+ * and it may be at most `params.txMaxTtlMs` in the future. Together with the committed
+ * transaction index this is the replay rule (see README, "Replay protection").
+ */
+export interface IssueBody {
+  readonly records: readonly CertificateRecord[]
+  readonly expiresAt: Millis
+}
+export interface RevokeBody {
+  readonly ids: readonly Bytes[]
+  readonly reason: RevocationReason
+  readonly note?: string
+  readonly expiresAt: Millis
+}
+export interface SuspendBody {
+  readonly id: Bytes
+  readonly reason: SuspensionReason
+  readonly note?: string
+  readonly expiresAt: Millis
+}
+export interface ReinstateBody {
+  readonly id: Bytes
+  readonly note?: string
+  readonly expiresAt: Millis
+}
+
+export interface TxBodies {
+  IssueCertificates: IssueBody
+  RevokeCertificates: RevokeBody
+  SuspendCertificate: SuspendBody
+  ReinstateCertificate: ReinstateBody
+}
+
+export type UnsignedTx = {
+  [K in TxKind]: { readonly kind: K; readonly signer: string; readonly key: Bytes; readonly body: TxBodies[K] }
+}[TxKind]
+
+export type SignedTx = UnsignedTx & { readonly sig: Bytes }
+
+export interface BlockHeader {
+  readonly chainId: string
+  readonly height: number
+  readonly time: Millis
+  /** Hash of the previous block's header; the genesis hash for height 1. */
+  readonly prevHash: Bytes
+  /** Merkle root over the block's transaction ids, in block order. */
+  readonly txRoot: Bytes
+  readonly txCount: number
+  /** State root after executing this block (README, "State root"). */
+  readonly stateRoot: Bytes
+  /** Validator id of the proposer. */
+  readonly proposer: string
+}
+
+export interface Block {
+  readonly header: BlockHeader
+  /** Signed transactions, each in its canonical encoding. */
+  readonly txs: readonly Bytes[]
+  /** The proposer's signature over the block sign bytes. */
+  readonly signature: Bytes
+}
+
+export type CertificateState = 'active' | 'revoked' | 'suspended'

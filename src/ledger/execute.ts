@@ -1,0 +1,202 @@
+import { toHex, type Bytes } from '../core/bytes.js'
+import { encode } from '../core/encoding.js'
+import { CertchainError } from '../core/errors.js'
+import { sha256 } from '../core/hash.js'
+import { merkleLeaf } from '../core/merkle.js'
+import { verifyTxSignature, type DecodedTx } from '../core/tx.js'
+import type { Millis } from '../core/types.js'
+import type { Registry } from './registry.js'
+import type { StateTree, TreeNodeWrite } from './state-tree.js'
+import type { CertificateEntry, Head, LedgerStore } from './store.js'
+
+/** What execution reads: committed state plus the rules. */
+export interface ExecutionContext {
+  readonly registry: Registry
+  readonly store: LedgerStore
+  readonly tree: StateTree
+  /** Transactions whose signature this process already verified (admission); not re-verified. */
+  readonly verified: WeakSet<DecodedTx>
+}
+
+/**
+ * State root: SHA-256 of the canonical encoding of {certificates: status tree root, count}.
+ * Later state (governance) adds fields to this map.
+ */
+export function stateRoot(treeRoot: Bytes, certificateCount: number): Bytes {
+  return sha256(encode({ certificateCount, certificates: treeRoot }))
+}
+
+/** Leaf of the status tree for one certificate: its id and current status. */
+export function statusLeaf(id: Bytes, entry: CertificateEntry): Bytes {
+  const since = entry.change?.height ?? entry.height
+  const reason = entry.change?.reason
+  return merkleLeaf(encode(reason === undefined ? { id, since, state: entry.state } : { id, reason, since, state: entry.state }))
+}
+
+function reject(code: ConstructorParameters<typeof CertchainError>[0], message: string): never {
+  throw new CertchainError(code, message)
+}
+
+/**
+ * Executes transactions in order on top of the committed state, as one block at (height, time).
+ * `apply` either applies a whole transaction or throws a CertchainError and changes nothing, so
+ * the same code admits transactions (mempool), builds blocks (proposer) and checks them (replay).
+ */
+export class BlockExecution {
+  private readonly txIds = new Set<string>()
+  private readonly changed = new Map<string, { id: Bytes; entry: CertificateEntry }>()
+  private readonly leaves = new Map<number, Bytes>()
+  private nextSeq: number
+  readonly applied: DecodedTx[] = []
+
+  constructor(
+    private readonly ctx: ExecutionContext,
+    base: Head,
+    readonly height: number,
+    readonly time: Millis,
+  ) {
+    this.nextSeq = base.certificateCount
+  }
+
+  async apply(d: DecodedTx): Promise<void> {
+    const { tx } = d
+    const { registry } = this.ctx
+    const params = registry.params
+    if (tx.body.expiresAt <= this.time) reject('TX_EXPIRED', `transaction expired at ${new Date(tx.body.expiresAt).toISOString()}`)
+    if (tx.body.expiresAt > this.time + params.txMaxTtlMs) {
+      reject('TX_EXPIRY_TOO_FAR', `expiresAt may be at most ${params.txMaxTtlMs} ms after the block time`)
+    }
+    const idHex = toHex(d.id)
+    if (this.txIds.has(idHex) || (await this.ctx.store.hasTxs([d.id]))[0]) {
+      reject('DUPLICATE_TX', `transaction ${idHex} is already on chain`)
+    }
+    const issuer = registry.issuer(tx.signer) ?? reject('UNKNOWN_ISSUER', `issuer "${tx.signer}" is not registered`)
+    if (!issuer.active) reject('ISSUER_INACTIVE', `issuer "${tx.signer}" is not active`)
+    if (toHex(issuer.publicKey) !== toHex(tx.key)) {
+      reject('ISSUER_KEY_MISMATCH', `the signing key is not a current key of issuer "${tx.signer}"`)
+    }
+    if (!this.ctx.verified.has(d)) {
+      verifyTxSignature(d)
+      this.ctx.verified.add(d)
+    }
+
+    switch (tx.kind) {
+      case 'IssueCertificates': {
+        const fresh = new Set<string>()
+        tx.body.records.forEach((record, i) => {
+          const type = registry.type(record.type) ?? reject('UNKNOWN_CERT_TYPE', `records[${i}]: unknown certificate type "${record.type}"`)
+          if (record.issuer !== tx.signer) {
+            reject('RECORD_ISSUER_MISMATCH', `records[${i}]: issuer "${record.issuer}" is not the signer "${tx.signer}"`)
+          }
+          if (!issuer.types.includes(type.id)) {
+            reject('ISSUER_NOT_AUTHORIZED_FOR_TYPE', `issuer "${issuer.id}" may not issue "${type.id}"`)
+          }
+          const idHex = toHex(d.certificateIds[i]!)
+          if (fresh.has(idHex) || this.changed.has(idHex)) reject('DUPLICATE_CERTIFICATE', `certificate ${idHex} appears twice`)
+          fresh.add(idHex)
+        })
+        const existing = await this.ctx.store.getCertificates(d.certificateIds)
+        const dup = existing.findIndex((e) => e !== undefined)
+        if (dup >= 0) reject('DUPLICATE_CERTIFICATE', `certificate ${toHex(d.certificateIds[dup]!)} is already on chain`)
+        tx.body.records.forEach((record, i) => {
+          const entry: CertificateEntry = {
+            record,
+            seq: this.nextSeq++,
+            txId: d.id,
+            key: tx.key,
+            height: this.height,
+            time: this.time,
+            state: 'active',
+          }
+          this.put(d.certificateIds[i]!, entry)
+        })
+        break
+      }
+      case 'RevokeCertificates': {
+        const entries = await this.load(tx.body.ids)
+        const seen = new Set<string>()
+        entries.forEach(({ id, entry }) => {
+          const h = toHex(id)
+          if (seen.has(h)) reject('MALFORMED_TX', `certificate ${h} is listed twice`)
+          seen.add(h)
+          this.authorize(tx.signer, entry, h)
+          if (entry.state === 'revoked') reject('ALREADY_REVOKED', `certificate ${h} is already revoked`)
+        })
+        for (const { id, entry } of entries) this.change(id, entry, 'revoked', tx.signer, tx.body.reason, tx.body.note)
+        break
+      }
+      case 'SuspendCertificate': {
+        const [{ id, entry }] = (await this.load([tx.body.id])) as [{ id: Bytes; entry: CertificateEntry }]
+        const h = toHex(id)
+        this.authorize(tx.signer, entry, h)
+        if (entry.state === 'revoked') reject('ALREADY_REVOKED', `certificate ${h} is revoked`)
+        if (entry.state === 'suspended') reject('ALREADY_SUSPENDED', `certificate ${h} is already suspended`)
+        this.change(id, entry, 'suspended', tx.signer, tx.body.reason, tx.body.note)
+        break
+      }
+      case 'ReinstateCertificate': {
+        const [{ id, entry }] = (await this.load([tx.body.id])) as [{ id: Bytes; entry: CertificateEntry }]
+        const h = toHex(id)
+        this.authorize(tx.signer, entry, h)
+        if (entry.state === 'revoked') reject('ALREADY_REVOKED', `certificate ${h} is revoked and cannot be reinstated`)
+        if (entry.state !== 'suspended') reject('NOT_SUSPENDED', `certificate ${h} is not suspended`)
+        this.change(id, entry, 'active', tx.signer, undefined, tx.body.note)
+        break
+      }
+    }
+    this.txIds.add(idHex)
+    this.applied.push(d)
+  }
+
+  /** Status tree update and every write of the block, ready for {@link LedgerStore.commit}. */
+  async finish(): Promise<{
+    stateRoot: Bytes
+    certificateCount: number
+    treeNodes: TreeNodeWrite[]
+    certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
+  }> {
+    const { root, writes } = await this.ctx.tree.update(this.leaves)
+    return {
+      stateRoot: stateRoot(root, this.nextSeq),
+      certificateCount: this.nextSeq,
+      treeNodes: writes,
+      certificates: this.changed,
+    }
+  }
+
+  private put(id: Bytes, entry: CertificateEntry): void {
+    this.changed.set(toHex(id), { id, entry })
+    this.leaves.set(entry.seq, statusLeaf(id, entry))
+  }
+
+  private async load(ids: readonly Bytes[]): Promise<{ id: Bytes; entry: CertificateEntry }[]> {
+    const missing = ids.filter((id) => !this.changed.has(toHex(id)))
+    const stored = await this.ctx.store.getCertificates(missing)
+    const fromStore = new Map(missing.map((id, i) => [toHex(id), stored[i]]))
+    return ids.map((id) => {
+      const h = toHex(id)
+      const entry = this.changed.get(h)?.entry ?? fromStore.get(h) ?? reject('UNKNOWN_CERTIFICATE', `certificate ${h} is not on chain`)
+      return { id, entry }
+    })
+  }
+
+  private authorize(signer: string, entry: CertificateEntry, idHex: string): void {
+    if (!this.ctx.registry.mayChangeStatus(signer, entry.record.issuer, entry.record.type)) {
+      reject('NOT_AUTHORIZED', `"${signer}" may not change the status of certificate ${idHex} (issued by "${entry.record.issuer}")`)
+    }
+  }
+
+  private change(id: Bytes, entry: CertificateEntry, state: CertificateEntry['state'], by: string, reason?: string, note?: string): void {
+    this.put(id, {
+      ...entry,
+      state,
+      change: {
+        height: this.height,
+        time: this.time,
+        by,
+        ...(reason === undefined ? {} : { reason }),
+        ...(note === undefined ? {} : { note }),
+      },
+    })
+  }
+}

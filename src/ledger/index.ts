@@ -1,0 +1,7 @@
+export { Ledger, type ProposedBlock, type RejectedTx, type BlockProposer } from './ledger.js'
+export { Registry } from './registry.js'
+export { certificateStatus, type CertificateStatus } from './status.js'
+export { verifyCertificate, type VerificationResult, type VerificationCheck, type DocumentEvidence } from './verify.js'
+export type { CertificateEntry, Head, TxLocation, BlockWrites } from './store.js'
+export { stateRoot, statusLeaf } from './execute.js'
+export { TREE_DEPTH, EMPTY_TREE_ROOT } from './state-tree.js'

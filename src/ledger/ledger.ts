@@ -1,0 +1,178 @@
+import { bytesEqual, type Bytes } from '../core/bytes.js'
+import { blockHash, blockSignBytes, verifyBlockSignature } from '../core/block.js'
+import { CertchainError } from '../core/errors.js'
+import type { Genesis } from '../core/genesis.js'
+import { merkleRoot } from '../core/merkle.js'
+import { decodeTx, type DecodedTx } from '../core/tx.js'
+import type { Block, BlockHeader, Millis } from '../core/types.js'
+import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
+import { Registry } from './registry.js'
+import { EMPTY_TREE_ROOT, StateTree } from './state-tree.js'
+import { LedgerStore, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
+
+export interface RejectedTx {
+  readonly tx: DecodedTx
+  readonly error: CertchainError
+}
+
+/** A block built by this node as proposer, executed but not yet committed. */
+export interface ProposedBlock {
+  readonly writes: BlockWrites
+  readonly included: readonly DecodedTx[]
+  readonly rejected: readonly RejectedTx[]
+}
+
+export interface BlockProposer {
+  readonly id: string
+  sign(message: Bytes): Bytes
+}
+
+/**
+ * The ledger: deterministic execution of blocks over the store. Consensus (or the single-validator
+ * producer) decides which block comes next; the ledger builds, checks and commits it.
+ */
+export class Ledger {
+  readonly registry: Registry
+  private readonly ctx: ExecutionContext
+
+  private constructor(
+    readonly genesis: Genesis,
+    private readonly store: LedgerStore,
+  ) {
+    this.registry = new Registry(genesis)
+    this.ctx = { registry: this.registry, store, tree: new StateTree(store.readTreeNodes), verified: new WeakSet() }
+  }
+
+  static async open(dataDir: string, genesis: Genesis): Promise<Ledger> {
+    const store = await LedgerStore.open(dataDir, genesis.hash, genesis.genesisTime, stateRoot(EMPTY_TREE_ROOT, 0))
+    return new Ledger(genesis, store)
+  }
+
+  get chainId(): string {
+    return this.genesis.chainId
+  }
+
+  get head(): Head {
+    return this.store.head
+  }
+
+  async close(): Promise<void> {
+    await this.store.close()
+  }
+
+  /** Decodes a signed transaction for this chain (size, canonical encoding, shape). */
+  decodeTx(bytes: Bytes): DecodedTx {
+    return decodeTx(this.chainId, bytes, this.registry.params)
+  }
+
+  /** Runs every rule against the committed state, as if the transaction were in the next block at `time`. */
+  async checkTx(tx: DecodedTx, time: Millis): Promise<void> {
+    const exec = new BlockExecution(this.ctx, this.head, this.head.height + 1, time)
+    await exec.apply(tx)
+  }
+
+  /** Builds the next block from candidate transactions; those that fail a rule are left out. */
+  async proposeBlock(candidates: readonly DecodedTx[], time: Millis, proposer: BlockProposer): Promise<ProposedBlock> {
+    const head = this.head
+    const exec = new BlockExecution(this.ctx, head, head.height + 1, Math.max(time, head.time + 1))
+    const rejected: RejectedTx[] = []
+    for (const tx of candidates) {
+      try {
+        await exec.apply(tx)
+      } catch (err) {
+        if (!(err instanceof CertchainError)) throw err
+        rejected.push({ tx, error: err })
+      }
+    }
+    const done = await exec.finish()
+    const header: BlockHeader = {
+      chainId: this.chainId,
+      height: exec.height,
+      time: exec.time,
+      prevHash: head.hash,
+      txRoot: merkleRoot(exec.applied.map((t) => t.id)),
+      txCount: exec.applied.length,
+      stateRoot: done.stateRoot,
+      proposer: proposer.id,
+    }
+    const block: Block = { header, txs: exec.applied.map((t) => t.bytes), signature: proposer.sign(blockSignBytes(header)) }
+    return { writes: this.writesFor(block, exec.applied, done, head), included: exec.applied, rejected }
+  }
+
+  /**
+   * Re-executes a block received from elsewhere (sync, another proposer): every transaction must
+   * pass every rule and the header must match what execution produces. Throws MALFORMED_BLOCK.
+   */
+  async executeBlock(block: Block): Promise<BlockWrites> {
+    const head = this.head
+    const { header } = block
+    const bad = (message: string): never => {
+      throw new CertchainError('MALFORMED_BLOCK', `block ${header.height}: ${message}`)
+    }
+    if (header.chainId !== this.chainId) bad(`chain id "${header.chainId}" is not "${this.chainId}"`)
+    if (header.height !== head.height + 1) bad(`expected height ${head.height + 1}`)
+    if (!bytesEqual(header.prevHash, head.hash)) bad('previous hash does not match the chain')
+    if (header.time <= head.time) bad('time is not after the previous block')
+    const proposer = this.registry.validator(header.proposer) ?? bad(`unknown proposer "${header.proposer}"`)
+    if (!verifyBlockSignature(block, proposer.publicKey)) bad('proposer signature does not verify')
+    const exec = new BlockExecution(this.ctx, head, header.height, header.time)
+    for (const [i, bytes] of block.txs.entries()) {
+      try {
+        await exec.apply(this.decodeTx(bytes))
+      } catch (err) {
+        if (!(err instanceof CertchainError)) throw err
+        bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)
+      }
+    }
+    const done = await exec.finish()
+    if (!bytesEqual(merkleRoot(exec.applied.map((t) => t.id)), header.txRoot)) bad('transaction root does not match')
+    if (!bytesEqual(done.stateRoot, header.stateRoot)) bad('state root does not match execution')
+    return this.writesFor(block, exec.applied, done, head)
+  }
+
+  /** Makes a block durable (one fsynced batch) and then visible. */
+  async commitBlock(writes: BlockWrites): Promise<void> {
+    if (writes.block.header.height !== this.head.height + 1) {
+      throw new CertchainError('MALFORMED_BLOCK', `cannot commit height ${writes.block.header.height} on top of ${this.head.height}`)
+    }
+    await this.store.commit(writes)
+    this.ctx.tree.committed(writes.treeNodes)
+  }
+
+  getBlock(height: number): Promise<Block | undefined> {
+    return this.store.getBlock(height)
+  }
+
+  getTxLocation(txId: Bytes): Promise<TxLocation | undefined> {
+    return this.store.getTxLocation(txId)
+  }
+
+  getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
+    return this.store.getCertificates(ids)
+  }
+
+  private writesFor(
+    block: Block,
+    applied: readonly DecodedTx[],
+    done: Awaited<ReturnType<BlockExecution['finish']>>,
+    head: Head,
+  ): BlockWrites {
+    const hash = blockHash(block.header)
+    return {
+      block,
+      hash,
+      txIds: applied.map((t) => t.id),
+      certificates: done.certificates,
+      treeNodes: done.treeNodes,
+      head: {
+        height: block.header.height,
+        hash,
+        time: block.header.time,
+        stateRoot: done.stateRoot,
+        certificateCount: done.certificateCount,
+        txCount: head.txCount + applied.length,
+      },
+    }
+  }
+}
+

@@ -1,0 +1,79 @@
+import type { Bytes } from '../core/bytes.js'
+import { merkleNode } from '../core/merkle.js'
+
+/**
+ * The certificate status tree: a fixed-depth binary Merkle tree whose leaf i is the status of the
+ * i-th certificate ever issued (its sequence number). Empty subtrees hash to precomputed
+ * constants, so only touched nodes are stored. Issuing n certificates in one block touches about
+ * 2n nodes (they are adjacent leaves); a status change touches DEPTH nodes. Any node can later
+ * serve an inclusion proof of a certificate's current status from the stored siblings.
+ */
+export const TREE_DEPTH = 40 // 2^40 leaves: over a thousand years of Korea's yearly volume
+
+const ZERO: Bytes[] = [new Uint8Array(32)]
+for (let l = 1; l <= TREE_DEPTH; l++) ZERO.push(merkleNode(ZERO[l - 1]!, ZERO[l - 1]!))
+
+export const EMPTY_TREE_ROOT = ZERO[TREE_DEPTH]!
+
+export interface TreeNodeWrite {
+  readonly level: number
+  readonly index: number
+  readonly hash: Bytes
+}
+
+export type TreeNodeReader = (level: number, indices: readonly number[]) => Promise<(Bytes | undefined)[]>
+
+const CACHE_LIMIT = 1_000_000
+
+export class StateTree {
+  // Committed nodes only: a block that is computed but never committed must leave no trace.
+  private readonly cache = new Map<string, Bytes>()
+
+  constructor(private readonly read: TreeNodeReader) {}
+
+  /** New root and the nodes to store if the given leaves change (leaf index -> leaf hash). */
+  async update(leaves: ReadonlyMap<number, Bytes>): Promise<{ root: Bytes; writes: TreeNodeWrite[] }> {
+    const writes: TreeNodeWrite[] = []
+    let current = new Map(leaves)
+    for (let level = 0; level < TREE_DEPTH; level++) {
+      for (const [index, hash] of current) writes.push({ level, index, hash })
+      const missing: number[] = []
+      for (const index of current.keys()) {
+        const sibling = index % 2 === 0 ? index + 1 : index - 1
+        if (!current.has(sibling)) missing.push(sibling)
+      }
+      const siblings = await this.nodes(level, missing)
+      const parents = new Map<number, Bytes>()
+      for (const index of current.keys()) {
+        const parent = Math.floor(index / 2)
+        if (parents.has(parent)) continue
+        const left = current.get(parent * 2) ?? siblings.get(parent * 2)!
+        const right = current.get(parent * 2 + 1) ?? siblings.get(parent * 2 + 1)!
+        parents.set(parent, merkleNode(left, right))
+      }
+      current = parents
+    }
+    return { root: current.get(0) ?? EMPTY_TREE_ROOT, writes }
+  }
+
+  /** Records nodes that are now durable, so the next block reads them from memory. */
+  committed(writes: readonly TreeNodeWrite[]): void {
+    if (this.cache.size + writes.length > CACHE_LIMIT) this.cache.clear()
+    for (const w of writes) this.cache.set(`${w.level}:${w.index}`, w.hash)
+  }
+
+  private async nodes(level: number, indices: readonly number[]): Promise<Map<number, Bytes>> {
+    const out = new Map<number, Bytes>()
+    const unknown: number[] = []
+    for (const index of indices) {
+      const hit = this.cache.get(`${level}:${index}`)
+      if (hit) out.set(index, hit)
+      else unknown.push(index)
+    }
+    if (unknown.length > 0) {
+      const found = await this.read(level, unknown)
+      unknown.forEach((index, i) => out.set(index, found[i] ?? ZERO[level]!))
+    }
+    return out
+  }
+}

@@ -1,0 +1,209 @@
+import { Level } from 'level'
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { decodeBlock, encodeBlock } from '../core/block.js'
+import { decodeCanonical, encode, pruneUndefined } from '../core/encoding.js'
+import { CertchainError } from '../core/errors.js'
+import type { Block, CertificateRecord, CertificateState, Millis } from '../core/types.js'
+import type { TreeNodeWrite } from './state-tree.js'
+
+/**
+ * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
+ *   META       name (utf8)                -> value (see each use)
+ *   BLOCK      height (u64 BE)            -> encoded Block
+ *   BLOCK_HASH header hash                 -> height (u64 BE)
+ *   TX         transaction id              -> encoded TxLocation
+ *   CERT       certificate id              -> encoded CertificateEntry
+ *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree
+ */
+const enum Bucket {
+  META = 0,
+  BLOCK = 1,
+  BLOCK_HASH = 2,
+  TX = 3,
+  CERT = 4,
+  TREE = 5,
+}
+
+const META_HEAD = 'head'
+const META_GENESIS = 'genesis'
+
+/** Everything a verifier needs about one certificate, as the chain knows it. */
+export interface CertificateEntry {
+  readonly record: CertificateRecord
+  /** Leaf index in the status tree: the n-th certificate ever issued on this chain. */
+  readonly seq: number
+  readonly txId: Bytes
+  /** The key that signed the issuance (issuer keys rotate later; verification is "as of" issue). */
+  readonly key: Bytes
+  readonly height: number
+  readonly time: Millis
+  readonly state: CertificateState
+  /** Last status change, absent while the certificate was never revoked or suspended. */
+  readonly change?: {
+    readonly height: number
+    readonly time: Millis
+    readonly by: string
+    readonly reason?: string
+    readonly note?: string
+  }
+}
+
+export interface TxLocation {
+  readonly height: number
+  readonly index: number
+}
+
+/** The committed chain tip. Height 0 is genesis (no block). */
+export interface Head {
+  readonly height: number
+  readonly hash: Bytes
+  readonly time: Millis
+  readonly stateRoot: Bytes
+  readonly certificateCount: number
+  readonly txCount: number
+}
+
+/** All writes of one block; committed in one atomic, fsynced LevelDB batch. */
+export interface BlockWrites {
+  readonly block: Block
+  readonly hash: Bytes
+  readonly txIds: readonly Bytes[]
+  readonly certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
+  readonly treeNodes: readonly TreeNodeWrite[]
+  readonly head: Head
+}
+
+function key(bucket: Bucket, ...parts: Bytes[]): Bytes {
+  return Buffer.concat([Uint8Array.of(bucket), ...parts])
+}
+
+function u64(n: number): Bytes {
+  const b = Buffer.alloc(8)
+  b.writeBigUInt64BE(BigInt(n))
+  return b
+}
+
+function metaKey(name: string): Bytes {
+  return key(Bucket.META, Buffer.from(name, 'utf8'))
+}
+
+function treeKey(level: number, index: number): Bytes {
+  return key(Bucket.TREE, Uint8Array.of(level), u64(index))
+}
+
+const MAX_STORED_VALUE = 64 * 1024 * 1024
+
+function decodeStored<T>(bytes: Bytes): T {
+  return decodeCanonical(bytes, MAX_STORED_VALUE) as T
+}
+
+export class LedgerStore {
+  private constructor(
+    private readonly db: Level<Bytes, Bytes>,
+    private headState: Head,
+  ) {}
+
+  /**
+   * Opens (or creates) the store in `dir`. A second process on the same directory gets
+   * DATA_DIR_LOCKED; a directory made for another genesis gets GENESIS_MISMATCH.
+   */
+  static async open(dir: string, genesisHash: Bytes, genesisTime: Millis, emptyStateRoot: Bytes): Promise<LedgerStore> {
+    const db = new Level<Bytes, Bytes>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new CertchainError('DATA_DIR_LOCKED', `data directory ${dir} is in use by another certchain process`, { cause: err })
+      }
+      throw new CertchainError('INTERNAL', `cannot open data directory ${dir}: ${(err as Error).message}`, { cause: err })
+    }
+    const storedGenesis = await db.get(metaKey(META_GENESIS))
+    if (storedGenesis === undefined) {
+      const head: Head = { height: 0, hash: genesisHash, time: genesisTime, stateRoot: emptyStateRoot, certificateCount: 0, txCount: 0 }
+      await db.batch(
+        [
+          { type: 'put', key: metaKey(META_GENESIS), value: genesisHash },
+          { type: 'put', key: metaKey(META_HEAD), value: encode(head) },
+        ],
+        { sync: true },
+      )
+      return new LedgerStore(db, head)
+    }
+    if (!bytesEqual(storedGenesis, genesisHash)) {
+      await db.close()
+      throw new CertchainError(
+        'GENESIS_MISMATCH',
+        `data directory ${dir} belongs to genesis ${toHex(storedGenesis)}, not ${toHex(genesisHash)}`,
+      )
+    }
+    const head = decodeStored<Head>((await db.get(metaKey(META_HEAD)))!)
+    return new LedgerStore(db, head)
+  }
+
+  get head(): Head {
+    return this.headState
+  }
+
+  async close(): Promise<void> {
+    await this.db.close()
+  }
+
+  async getBlock(height: number): Promise<Block | undefined> {
+    const bytes = await this.db.get(key(Bucket.BLOCK, u64(height)))
+    return bytes === undefined ? undefined : decodeBlock(bytes, MAX_STORED_VALUE)
+  }
+
+  async getHeightByHash(hash: Bytes): Promise<number | undefined> {
+    const bytes = await this.db.get(key(Bucket.BLOCK_HASH, hash))
+    return bytes === undefined ? undefined : Number(Buffer.from(bytes).readBigUInt64BE())
+  }
+
+  async getTxLocation(txId: Bytes): Promise<TxLocation | undefined> {
+    const bytes = await this.db.get(key(Bucket.TX, txId))
+    return bytes === undefined ? undefined : decodeStored<TxLocation>(bytes)
+  }
+
+  async hasTxs(txIds: readonly Bytes[]): Promise<boolean[]> {
+    if (txIds.length === 0) return []
+    const found = await this.db.getMany(txIds.map((id) => key(Bucket.TX, id)))
+    return found.map((v) => v !== undefined)
+  }
+
+  async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
+    if (ids.length === 0) return []
+    const found = await this.db.getMany(ids.map((id) => key(Bucket.CERT, id)))
+    return found.map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v)))
+  }
+
+  async getCertificate(id: Bytes): Promise<CertificateEntry | undefined> {
+    return (await this.getCertificates([id]))[0]
+  }
+
+  readTreeNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
+    return this.db.getMany(indices.map((i) => treeKey(level, i)))
+  }
+
+  /**
+   * Commits one block: block, hash index, transaction index, certificate entries, status tree
+   * nodes and the new head, in a single fsynced batch. Either all of it is on disk or none.
+   */
+  async commit(writes: BlockWrites): Promise<void> {
+    const { block, hash, head } = writes
+    const height = u64(block.header.height)
+    const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [
+      { type: 'put', key: key(Bucket.BLOCK, height), value: encodeBlock(block) },
+      { type: 'put', key: key(Bucket.BLOCK_HASH, hash), value: height },
+    ]
+    writes.txIds.forEach((id, index) => {
+      ops.push({ type: 'put', key: key(Bucket.TX, id), value: encode({ height: block.header.height, index }) })
+    })
+    for (const { id, entry } of writes.certificates.values()) {
+      ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
+    }
+    for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(n.level, n.index), value: n.hash })
+    ops.push({ type: 'put', key: metaKey(META_HEAD), value: encode(head) })
+    await this.db.batch(ops, { sync: true })
+    this.headState = head
+  }
+}

@@ -1,0 +1,106 @@
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { checkCertificateFile, documentHash, type CertificateFile } from '../core/certificate.js'
+import type { Millis } from '../core/types.js'
+import type { Ledger } from './ledger.js'
+import { certificateStatus, type CertificateStatus } from './status.js'
+import type { CertificateEntry } from './store.js'
+
+export interface VerificationCheck {
+  readonly name:
+    | 'chain'
+    | 'certificate_id'
+    | 'document_hash'
+    | 'issuer_signature'
+    | 'on_chain'
+    | 'issuer_authorized'
+    | 'status'
+    | 'validity_period'
+  readonly ok: boolean
+  readonly detail: string
+}
+
+export interface VerificationResult {
+  readonly verdict: 'valid' | 'invalid'
+  readonly certificateId: string
+  readonly status: CertificateStatus | 'unknown'
+  readonly checks: readonly VerificationCheck[]
+  readonly entry?: CertificateEntry
+}
+
+/** What the verifier holds besides the certificate file: the document, or SHA-256(salt || document). */
+export type DocumentEvidence = { readonly document: Bytes } | { readonly documentHash: Bytes }
+
+/**
+ * Answers "is this certificate genuine, issued by an agency allowed to issue that kind, and still
+ * valid?" from the holder's file, the document and this node's copy of the chain. Every check is
+ * reported, so a clerk sees why a certificate fails, not only that it does.
+ */
+export async function verifyCertificate(
+  ledger: Ledger,
+  file: CertificateFile,
+  evidence: DocumentEvidence,
+  now: Millis,
+): Promise<VerificationResult> {
+  const checks: VerificationCheck[] = []
+  const check = (name: VerificationCheck['name'], ok: boolean, detail: string): void => void checks.push({ name, ok, detail })
+
+  check('chain', file.chainId === ledger.chainId, `file is for chain "${file.chainId}", this node follows "${ledger.chainId}"`)
+
+  const offline = checkCertificateFile(file)
+  check('certificate_id', offline.idMatches, offline.idMatches ? 'recomputed from the record' : 'the record does not hash to the stated id')
+
+  const hash = 'document' in evidence ? documentHash(file.salt, evidence.document) : evidence.documentHash
+  const docOk = bytesEqual(hash, file.record.docHash)
+  check('document_hash', docOk, docOk ? 'SHA-256(salt || document) matches the record' : 'the document does not match the record')
+
+  check(
+    'issuer_signature',
+    offline.signatureValid,
+    offline.signatureValid
+      ? `signed by "${file.issuance.signer}" with key ${toHex(file.issuance.key).slice(0, 16)}…`
+      : 'the issuance signature does not verify for this record',
+  )
+
+  const [entry] = await ledger.getCertificates([file.certificateId])
+  const onChain = entry !== undefined && offline.idMatches && offline.txId !== null && bytesEqual(entry.txId, offline.txId)
+  check(
+    'on_chain',
+    onChain,
+    entry === undefined
+      ? 'no such certificate on this chain'
+      : onChain
+        ? `issued at height ${entry.height} (${new Date(entry.time).toISOString()})`
+        : 'the chain records this certificate under a different issuance',
+  )
+
+  if (entry !== undefined) {
+    const issuer = ledger.registry.issuer(entry.record.issuer)
+    // As of the issue height: today the registry is genesis, so it is the same at every height.
+    const authorized =
+      issuer !== undefined && issuer.types.includes(entry.record.type) && bytesEqual(entry.key, file.issuance.key)
+    check(
+      'issuer_authorized',
+      authorized,
+      authorized
+        ? `"${issuer.name}" was authorized for "${entry.record.type}" at height ${entry.height}`
+        : `issuer "${entry.record.issuer}" was not authorized for "${entry.record.type}" with this key at height ${entry.height}`,
+    )
+    const status = certificateStatus(entry, now)
+    const stateOk = entry.state === 'active'
+    const change = entry.change
+    check(
+      'status',
+      stateOk,
+      stateOk ? 'not revoked or suspended' : `${entry.state} at height ${change?.height} by "${change?.by}" (${change?.reason ?? 'no reason'})`,
+    )
+    const inPeriod = now >= entry.record.validFrom && now < entry.record.validUntil
+    check(
+      'validity_period',
+      inPeriod,
+      `valid from ${new Date(entry.record.validFrom).toISOString()} until ${new Date(entry.record.validUntil).toISOString()}`,
+    )
+    const verdict = checks.every((c) => c.ok) ? 'valid' : 'invalid'
+    return { verdict, certificateId: toHex(file.certificateId), status, checks, entry }
+  }
+  return { verdict: 'invalid', certificateId: toHex(file.certificateId), status: 'unknown', checks }
+}

@@ -1,0 +1,2 @@
+export { Mempool, DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions, type AddResult } from './mempool.js'
+export { admitTx, type Admitted } from './admission.js'

@@ -1,0 +1,107 @@
+import { toHex } from '../core/bytes.js'
+import { CertchainError, type ErrorCode } from '../core/errors.js'
+import type { DecodedTx } from '../core/tx.js'
+
+export interface MempoolOptions {
+  /** Most transactions held at once. */
+  readonly maxTxs: number
+  /** Most encoded bytes held at once. */
+  readonly maxBytes: number
+  /** How many recent rejections `GET /v1/txs/:id` can still report. */
+  readonly rejectionMemory: number
+}
+
+export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = Object.freeze({
+  maxTxs: 100_000,
+  maxBytes: 512 * 1024 * 1024,
+  rejectionMemory: 100_000,
+})
+
+export type AddResult = 'added' | 'duplicate'
+
+/**
+ * Transactions that passed admission and wait for a block, in arrival order. Bounded in count and
+ * bytes; a pending issuance reserves its certificate ids so a second issuance of the same
+ * certificate is refused at once rather than failing later in a block.
+ */
+export class Mempool {
+  private readonly txs = new Map<string, DecodedTx>()
+  private readonly reservedCertificates = new Set<string>()
+  private readonly rejections = new Map<string, { code: ErrorCode; message: string }>()
+  private totalBytes = 0
+  private readonly listeners = new Set<() => void>()
+
+  constructor(readonly options: MempoolOptions = DEFAULT_MEMPOOL_OPTIONS) {}
+
+  get size(): number {
+    return this.txs.size
+  }
+
+  get bytes(): number {
+    return this.totalBytes
+  }
+
+  has(idHex: string): boolean {
+    return this.txs.has(idHex)
+  }
+
+  /** Adds an admitted transaction. Throws MEMPOOL_FULL or DUPLICATE_CERTIFICATE. */
+  add(tx: DecodedTx): AddResult {
+    const id = toHex(tx.id)
+    if (this.txs.has(id)) return 'duplicate'
+    if (this.txs.size >= this.options.maxTxs || this.totalBytes + tx.bytes.length > this.options.maxBytes) {
+      throw new CertchainError('MEMPOOL_FULL', `mempool is full (${this.txs.size} transactions, ${this.totalBytes} bytes); retry later`)
+    }
+    const certIds = tx.certificateIds.map(toHex)
+    const taken = certIds.find((c) => this.reservedCertificates.has(c))
+    if (taken !== undefined) {
+      throw new CertchainError('DUPLICATE_CERTIFICATE', `certificate ${taken} is already being issued by a pending transaction`)
+    }
+    for (const c of certIds) this.reservedCertificates.add(c)
+    this.txs.set(id, tx)
+    this.totalBytes += tx.bytes.length
+    for (const listener of this.listeners) listener()
+    return 'added'
+  }
+
+  /** The oldest transactions, up to the given count and byte budget. They stay until removed. */
+  reap(maxTxs: number, maxBytes: number): DecodedTx[] {
+    const out: DecodedTx[] = []
+    let bytes = 0
+    for (const tx of this.txs.values()) {
+      if (out.length >= maxTxs || bytes + tx.bytes.length > maxBytes) break
+      out.push(tx)
+      bytes += tx.bytes.length
+    }
+    return out
+  }
+
+  /** Drops transactions that were committed or rejected by block execution. */
+  remove(txs: readonly DecodedTx[]): void {
+    for (const tx of txs) {
+      const id = toHex(tx.id)
+      if (!this.txs.delete(id)) continue
+      this.totalBytes -= tx.bytes.length
+      for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
+    }
+  }
+
+  /** Remembers why a transaction was refused, for status queries (bounded, oldest forgotten first). */
+  recordRejection(idHex: string, error: CertchainError): void {
+    if (this.rejections.size >= this.options.rejectionMemory) {
+      const oldest = this.rejections.keys().next().value
+      if (oldest !== undefined) this.rejections.delete(oldest)
+    }
+    this.rejections.set(idHex, { code: error.code, message: error.message })
+  }
+
+  rejection(idHex: string): { code: ErrorCode; message: string } | undefined {
+    return this.rejections.get(idHex)
+  }
+
+  /** Called after every added transaction (the block producer wakes up on it). */
+  onAdded(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
