@@ -1,0 +1,406 @@
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, relative, resolve } from 'node:path'
+import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import {
+  certificateFiles,
+  prepareIssuance,
+  prepareReinstatement,
+  prepareRevocation,
+  prepareSuspension,
+  type IssuerIdentity,
+  type NewCertificate,
+  type SignedTransaction,
+} from '../client/index.js'
+import { fromHex, toHex } from '../core/bytes.js'
+import { certificateFileFromJson, certificateFileToJson, type CertificateFileJson } from '../core/certificate.js'
+import { sha256 } from '../core/hash.js'
+import { REVOCATION_REASONS, SUSPENSION_REASONS, type RevocationReason, type SuspensionReason } from '../core/types.js'
+import { loadConfig, parseConfig } from '../node/config.js'
+import { createTestnet, initHome } from '../node/home.js'
+import { loadKeyFile, newKeyFile, peerIdOf, saveKeyFile } from '../node/keys.js'
+import { createLogger } from '../node/logger.js'
+import { CertchainNode } from '../node/node.js'
+import { RpcClient, type TxStatus } from '../rpc/index.js'
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, reportError } from './output.js'
+
+const DEFAULT_RPC = process.env.CERTCHAIN_RPC ?? 'http://127.0.0.1:26657'
+const DAY_MS = 24 * 60 * 60 * 1000
+/** Records per transaction when issuing a batch file (one signature each). */
+const BATCH_CHUNK = 1000
+
+function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer')
+  return n
+}
+
+function parseDate(value: string, what: string): number {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new UsageError(`${what} "${value}" is not a date (use ISO 8601, e.g. 2027-01-31)`)
+  return ms
+}
+
+async function loadIdentity(keyFile: string, issuer?: string): Promise<IssuerIdentity> {
+  const key = await loadKeyFile(keyFile)
+  const id = issuer ?? key.issuer
+  if (!id) throw new UsageError(`${keyFile} names no issuer; pass --issuer ID`)
+  return { issuer: id, key }
+}
+
+async function readCertificateFile(path: string): Promise<CertificateFileJson> {
+  const text = await readFile(path, 'utf8')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new UsageError(`${path} is not JSON`)
+  }
+  // Parse to check every field now, with a clear message; send the original JSON.
+  certificateFileFromJson(json)
+  return json as CertificateFileJson
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await mkdir(dirname(resolve(path)), { recursive: true })
+  await writeFile(path, JSON.stringify(value, null, 2) + '\n')
+}
+
+/** Submits and waits for the block; anything but "committed" is an error naming the transaction. */
+async function submitAndWait(client: RpcClient, signed: SignedTransaction): Promise<Extract<TxStatus, { status: 'committed' }>> {
+  const result = await client.submitTx(signed.bytes, { wait: 'commit' })
+  if (result.status === 'committed') return result
+  throw new UsageError(
+    result.status === 'pending'
+      ? `transaction ${result.id} is accepted but not yet in a block; check later with "certchain tx ${result.id}"`
+      : `transaction ${result.id} was not committed (${result.status})`,
+  )
+}
+
+async function runNode(home: string, overrides: { rpcHost?: string; rpcPort?: number; logLevel?: string }, banner?: (node: CertchainNode) => void): Promise<void> {
+  const loaded = await loadConfig(home)
+  const config = parseConfig({
+    ...loaded,
+    rpc: { ...loaded.rpc, ...(overrides.rpcHost ? { host: overrides.rpcHost } : {}), ...(overrides.rpcPort !== undefined ? { port: overrides.rpcPort } : {}) },
+    log: { level: overrides.logLevel ?? loaded.log.level },
+  })
+  const logger = createLogger({ level: config.log.level })
+  const node = await CertchainNode.create({ home, config, logger })
+  let stopping: Promise<void> | undefined
+  const shutdown = (signal: string): void => {
+    if (stopping) return
+    logger.info({ signal }, 'shutting down')
+    stopping = node.stop().then(
+      () => process.exit(EXIT_OK),
+      (err: unknown) => {
+        logger.error({ err }, 'error during shutdown')
+        process.exit(EXIT_FAIL)
+      },
+    )
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  try {
+    await node.start()
+  } catch (err) {
+    await node.stop().catch(() => undefined)
+    throw err
+  }
+  banner?.(node)
+}
+
+function printDevBanner(node: CertchainNode, home: string): void {
+  const rpc = node.rpcUrl
+  const key = relative(process.cwd(), join(home, 'issuers', 'kr.seoul.jongno.json'))
+  const s = node.status()
+  console.log(`
+certchain dev — single-validator chain "${s.chainId}", height ${s.height}
+  RPC:          ${rpc}
+  Status:       ${rpc}/v1/status
+  Issuer keys:  ${relative(process.cwd(), join(home, 'issuers'))}/   (sample agencies; never use outside dev)
+
+Try it in another terminal:
+  echo "resident registration of a citizen" > doc.txt
+  npx certchain issue --rpc ${rpc} --key ${key} --type kr.residence --document doc.txt --out cert.json
+  npx certchain verify cert.json --document doc.txt --rpc ${rpc}
+  npx certchain revoke --rpc ${rpc} --key ${key} --cert cert.json --reason issued_in_error
+  npx certchain verify cert.json --document doc.txt --rpc ${rpc}
+
+Ctrl-C stops the node; the chain stays in ${relative(process.cwd(), home) || '.'}/ (--reset starts over).
+`)
+}
+
+function buildProgram(): Command {
+  const program = new Command()
+  program
+    .name('certchain')
+    .description('Node and tools for certchain, a permissioned blockchain of public certificates')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) })
+
+  program
+    .command('init')
+    .description('create a node home: config, node key, validator key (mode 0600), data directory')
+    .requiredOption('--home <dir>', 'node home directory')
+    .option('--genesis <file>', 'genesis.json of the chain to join')
+    .option('--moniker <name>', 'a name for this node')
+    .option('--no-validator', 'do not create a validator key (member/observer node)')
+    .action(async (o: { home: string; genesis?: string; moniker?: string; validator: boolean }) => {
+      const r = await initHome(resolve(o.home), { ...(o.genesis ? { genesisFile: o.genesis } : {}), ...(o.moniker ? { moniker: o.moniker } : {}), validator: o.validator })
+      console.log(`initialized ${r.home}`)
+      console.log(`  peer id:              ${r.peerId}`)
+      if (r.validatorPublicKey) console.log(`  validator public key: ${r.validatorPublicKey}`)
+      if (!o.genesis) console.log(`next: copy the chain's genesis.json into ${r.home}/, then run: certchain start --home ${o.home}`)
+    })
+
+  program
+    .command('start')
+    .description('run a node (JSON logs, pretty on a terminal); stops cleanly on SIGINT/SIGTERM')
+    .requiredOption('--home <dir>', 'node home directory')
+    .option('--rpc-host <host>', 'override rpc.host')
+    .option('--rpc-port <port>', 'override rpc.port', positiveInt)
+    .option('--log-level <level>', 'override log.level')
+    .action(async (o: { home: string; rpcHost?: string; rpcPort?: number; logLevel?: string }) => {
+      await runNode(resolve(o.home), o)
+    })
+
+  program
+    .command('dev')
+    .description('run a single-validator chain from the example genesis with sample issuer keys')
+    .option('--home <dir>', 'where the dev chain lives', '.certchain-dev')
+    .option('--reset', 'delete the dev chain first')
+    .option('--rpc-port <port>', 'RPC port', positiveInt)
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (o: { home: string; reset?: boolean; rpcPort?: number; logLevel: string }) => {
+      const home = resolve(o.home)
+      if (o.reset) await rm(home, { recursive: true, force: true })
+      if (!existsSync(join(home, 'testnet.json'))) {
+        await createTestnet({ validators: 1, out: home, chainId: 'certchain-dev' })
+      }
+      await runNode(join(home, 'validator0'), o, (node) => printDevBanner(node, home))
+    })
+
+  program
+    .command('testnet')
+    .description('generate homes, genesis and issuer keys for a local cluster, and DIR/testnet.json')
+    .requiredOption('--validators <n>', 'number of validators', positiveInt)
+    .option('--observers <k>', 'number of member (observer) nodes', positiveInt, 0)
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--hosts <list>', 'comma-separated address per node, validators first')
+    .option('--chain-id <id>', 'chain id', 'certchain-testnet')
+    .action(async (o: { validators: number; observers: number; out: string; hosts?: string; chainId: string }) => {
+      const manifest = await createTestnet({
+        validators: o.validators,
+        observers: o.observers,
+        out: o.out,
+        chainId: o.chainId,
+        ...(o.hosts ? { hosts: o.hosts.split(',').map((h) => h.trim()) } : {}),
+      })
+      console.log(`testnet "${manifest.chainId}" (genesis ${manifest.genesisHash.slice(0, 16)}…) in ${resolve(o.out)}`)
+      for (const n of manifest.nodes) console.log(`  ${n.name.padEnd(12)} ${n.validator ? 'validator' : 'member   '} ${n.rpcUrl}  ${n.home}`)
+      console.log(`  issuer keys: ${join(resolve(o.out), 'issuers')}/`)
+    })
+
+  const keys = program.command('keys').description('Ed25519 key files')
+  keys
+    .command('new')
+    .description('generate a key file (mode 0600)')
+    .requiredOption('--out <file>', 'where to write the key')
+    .option('--issuer <id>', 'the issuer id this key signs for')
+    .action(async (o: { out: string; issuer?: string }) => {
+      const key = newKeyFile(o.issuer)
+      await saveKeyFile(o.out, key)
+      console.log(`wrote ${o.out}`)
+      console.log(`public key: ${toHex(key.publicKey)}`)
+    })
+  keys
+    .command('show')
+    .description('print the public parts of a key file')
+    .argument('<file>')
+    .action(async (file: string) => {
+      const key = await loadKeyFile(file)
+      console.log(JSON.stringify({ publicKey: toHex(key.publicKey), issuer: key.issuer ?? null, peerId: peerIdOf(key) }, null, 2))
+    })
+
+  program
+    .command('issue')
+    .description('hash and sign certificates locally, submit, wait for the block, write certificate files')
+    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+    .requiredOption('--key <file>', "issuer's key file")
+    .option('--issuer <id>', 'issuer id (default: from the key file)')
+    .option('--type <type>', 'certificate type, e.g. kr.residence')
+    .option('--document <file>', 'the document (only its salted hash leaves this machine)')
+    .option('--holder <pubkey>', "holder's wallet public key (hex); its SHA-256 binds the certificate")
+    .option('--valid-from <date>', 'start of validity (default: now)')
+    .option('--valid-until <date>', "end of validity (default: the type's validity period)")
+    .option('--out <file>', 'certificate file to write')
+    .option('--batch <file.jsonl>', 'one certificate per line: {"document","type"?,"holder"?,"validFrom"?,"validUntil"?}')
+    .option('--out-dir <dir>', 'directory for the certificate files of a batch')
+    .action(async (o: Record<string, string | undefined>) => {
+      const identity = await loadIdentity(o.key!, o.issuer)
+      const client = new RpcClient(o.rpc!)
+      const [{ chainId }, { types }] = await Promise.all([client.status(), client.types()])
+      const validityDays = new Map(types.map((t) => [t.id, t.validityDays]))
+      const now = Date.now()
+      const describe = async (spec: Record<string, unknown>, base: string, line: string): Promise<NewCertificate> => {
+        const type = (spec.type as string | undefined) ?? o.type
+        if (!type) throw new UsageError(`${line}: no certificate type (--type or "type")`)
+        const days = validityDays.get(type)
+        if (days === undefined) throw new UsageError(`${line}: unknown certificate type "${type}" (known: ${[...validityDays.keys()].join(', ')})`)
+        if (typeof spec.document !== 'string') throw new UsageError(`${line}: no document`)
+        const validFrom = spec.validFrom ? parseDate(String(spec.validFrom), 'validFrom') : now
+        const validUntil = spec.validUntil ? parseDate(String(spec.validUntil), 'validUntil') : validFrom + days * DAY_MS
+        if (validUntil <= validFrom) throw new UsageError(`${line}: validity must end after it starts`)
+        const holder = spec.holder ? sha256(fromHex(String(spec.holder), 'holder public key')) : undefined
+        return {
+          type,
+          document: await readFile(resolve(base, spec.document)),
+          validFrom,
+          validUntil,
+          ...(holder ? { holder } : {}),
+        }
+      }
+      if (o.batch) {
+        if (!o.outDir) throw new UsageError('--batch needs --out-dir')
+        const lines = (await readFile(o.batch, 'utf8')).split('\n').map((l) => l.trim())
+        const specs: NewCertificate[] = []
+        for (const [i, l] of lines.entries()) {
+          if (!l) continue
+          let spec: Record<string, unknown>
+          try {
+            spec = JSON.parse(l) as Record<string, unknown>
+          } catch {
+            throw new UsageError(`${o.batch}:${i + 1}: not JSON`)
+          }
+          specs.push(await describe(spec, dirname(resolve(o.batch)), `${o.batch}:${i + 1}`))
+        }
+        if (specs.length === 0) throw new UsageError(`${o.batch} lists no certificates`)
+        await mkdir(o.outDir, { recursive: true })
+        for (let start = 0; start < specs.length; start += BATCH_CHUNK) {
+          const prepared = prepareIssuance(chainId, identity, specs.slice(start, start + BATCH_CHUNK))
+          const committed = await submitAndWait(client, prepared)
+          for (const file of certificateFiles(chainId, prepared, committed.height)) {
+            await writeJson(join(o.outDir, `${toHex(file.certificateId)}.json`), certificateFileToJson(file))
+          }
+          console.log(`issued ${prepared.records.length} certificates in transaction ${committed.id} at height ${committed.height}`)
+        }
+        console.log(`certificate files in ${o.outDir}/`)
+        return
+      }
+      if (!o.document || !o.out) throw new UsageError('issue needs --document and --out (or --batch and --out-dir)')
+      const spec = await describe({ document: o.document, holder: o.holder, validFrom: o.validFrom, validUntil: o.validUntil }, process.cwd(), 'issue')
+      const prepared = prepareIssuance(chainId, identity, [spec])
+      const committed = await submitAndWait(client, prepared)
+      const [file] = certificateFiles(chainId, prepared, committed.height)
+      await writeJson(o.out, certificateFileToJson(file!))
+      console.log(`issued certificate ${toHex(file!.certificateId)} at height ${committed.height}`)
+      console.log(`certificate file: ${o.out}`)
+    })
+
+  const statusCommand = (
+    name: 'revoke' | 'suspend' | 'reinstate',
+    description: string,
+    reasons: readonly string[] | undefined,
+    defaultReason: string | undefined,
+  ): void => {
+    const cmd = program
+      .command(name)
+      .description(description)
+      .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+      .requiredOption('--key <file>', 'key file of the issuing agency or an authority for the type')
+      .option('--issuer <id>', 'issuer id (default: from the key file)')
+      .option('--id <id>', 'certificate id (hex)')
+      .option('--cert <file>', 'take the certificate id from a certificate file')
+      .option('--note <text>', 'short public note (no personal data)')
+    if (reasons) cmd.option('--reason <code>', `one of: ${reasons.join(', ')}`, defaultReason)
+    cmd.action(async (o: { rpc: string; key: string; issuer?: string; id?: string; cert?: string; note?: string; reason?: string }) => {
+      const idHex = o.id ?? (o.cert ? (await readCertificateFile(o.cert)).certificateId : undefined)
+      if (!idHex) throw new UsageError(`${name} needs --id or --cert`)
+      const id = fromHex(idHex, 'certificate id', 32)
+      if (reasons && !reasons.includes(o.reason!)) throw new UsageError(`--reason must be one of: ${reasons.join(', ')}`)
+      const identity = await loadIdentity(o.key, o.issuer)
+      const client = new RpcClient(o.rpc)
+      const { chainId } = await client.status()
+      const options = o.note ? { note: o.note } : {}
+      const signed =
+        name === 'revoke'
+          ? prepareRevocation(chainId, identity, [id], o.reason as RevocationReason, options)
+          : name === 'suspend'
+            ? prepareSuspension(chainId, identity, id, o.reason as SuspensionReason, options)
+            : prepareReinstatement(chainId, identity, id, options)
+      const committed = await submitAndWait(client, signed)
+      const past = { revoke: 'revoked', suspend: 'suspended', reinstate: 'reinstated' }[name]
+      console.log(`${past} certificate ${toHex(id)} at height ${committed.height}`)
+    })
+  }
+  statusCommand('revoke', 'revoke a certificate (permanent)', REVOCATION_REASONS, 'other')
+  statusCommand('suspend', 'suspend a certificate until reinstated', SUSPENSION_REASONS, 'under_investigation')
+  statusCommand('reinstate', 'lift a suspension', undefined, undefined)
+
+  program
+    .command('verify')
+    .description('check a certificate file and document against a node; exit 0 valid, 1 not valid, 2 usage/connection error')
+    .argument('<certificate.json>')
+    .option('--document <file>', 'the document the citizen submitted')
+    .option('--document-hash <hex>', 'SHA-256(salt || document), instead of the document')
+    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+    .option('--json', 'print the full JSON answer')
+    .action(async (certPath: string, o: { document?: string; documentHash?: string; rpc: string; json?: boolean }) => {
+      if (!o.document === !o.documentHash) throw new UsageError('verify needs exactly one of --document or --document-hash')
+      const certificate = await readCertificateFile(certPath)
+      const evidence = o.document ? { document: await readFile(o.document) } : { documentHash: fromHex(o.documentHash!, 'document hash', 32) }
+      const result = await new RpcClient(o.rpc).verify(certificate, evidence)
+      if (o.json) console.log(JSON.stringify(result, null, 2))
+      else {
+        console.log(`certificate ${result.certificateId}`)
+        for (const c of result.checks) console.log(`  ${c.ok ? '✓' : '✗'} ${c.name.padEnd(18)} ${c.detail}`)
+        console.log(`verdict: ${result.verdict.toUpperCase()} (status: ${result.status}, checked at height ${result.height})`)
+      }
+      process.exitCode = result.verdict === 'valid' ? EXIT_OK : EXIT_FAIL
+    })
+
+  program
+    .command('status')
+    .description("print a node's status")
+    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+    .option('--json', 'print JSON')
+    .action(async (o: { rpc: string; json?: boolean }) => {
+      const s = await new RpcClient(o.rpc).status()
+      if (o.json) return void console.log(JSON.stringify(s, null, 2))
+      console.log(`chain        ${s.chainId}`)
+      console.log(`height       ${s.height} (${s.latestBlockTime})`)
+      console.log(`block hash   ${s.latestBlockHash}`)
+      console.log(`node         ${s.moniker} ${s.nodeId}`)
+      console.log(`validator    ${s.validator ? `yes (${s.validatorId})` : 'no'}`)
+      console.log(`catching up  ${s.catchingUp ? 'yes' : 'no'}`)
+      console.log(`peers        ${s.peers}`)
+      console.log(`mempool      ${s.mempool.txs} transactions`)
+      console.log(`certificates ${s.certificates}`)
+    })
+
+  program
+    .command('tx')
+    .description('status of a transaction')
+    .argument('<id>')
+    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+    .action(async (id: string, o: { rpc: string }) => {
+      console.log(JSON.stringify(await new RpcClient(o.rpc).getTx(id), null, 2))
+    })
+
+  return program
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; commander already printed its message.
+      process.exitCode = err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
+      return
+    }
+    process.exitCode = reportError(err)
+  }
+}

@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, join } from 'node:path'
+import { CertchainError } from '../core/errors.js'
+
+/** A node's configuration (`HOME/config.json`). Paths are relative to the home directory. */
+export interface NodeConfig {
+  readonly moniker: string
+  readonly genesisFile: string
+  readonly dataDir: string
+  readonly nodeKeyFile: string
+  /** Present on validators only. */
+  readonly validatorKeyFile: string | null
+  readonly rpc: {
+    readonly host: string
+    readonly port: number
+    /** Largest request body accepted, in bytes (a 1 MiB transaction is ~1.4 MB in base64). */
+    readonly bodyLimitBytes: number
+    /** Longest a `?wait=commit` request waits before answering 202 pending. */
+    readonly waitTimeoutMs: number
+  }
+  readonly p2p: {
+    readonly listen: readonly string[]
+    readonly bootstrap: readonly string[]
+  }
+  readonly producer: {
+    readonly blockIntervalMs: number
+    readonly heartbeatIntervalMs: number
+  }
+  readonly mempool: {
+    readonly maxTxs: number
+    readonly maxBytes: number
+  }
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  }
+}
+
+export const DEFAULT_RPC_PORT = 26657
+export const DEFAULT_P2P_PORT = 26656
+
+export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
+  moniker: 'certchain-node',
+  genesisFile: 'genesis.json',
+  dataDir: 'data',
+  nodeKeyFile: 'node_key.json',
+  validatorKeyFile: 'validator_key.json',
+  rpc: { host: '127.0.0.1', port: DEFAULT_RPC_PORT, bodyLimitBytes: 4 * 1024 * 1024, waitTimeoutMs: 30_000 },
+  p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [] },
+  producer: { blockIntervalMs: 100, heartbeatIntervalMs: 10_000 },
+  mempool: { maxTxs: 100_000, maxBytes: 512 * 1024 * 1024 },
+  log: { level: 'info' },
+})
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+type Json = Record<string, unknown>
+
+/**
+ * Validates a config object against the defaults: every known field keeps its default when
+ * absent, unknown fields and wrong types fail with the field's name. The result is frozen.
+ */
+export function parseConfig(input: unknown, source = 'config'): NodeConfig {
+  const problems: string[] = []
+  const merge = (defaults: Json, value: unknown, path: string): Json => {
+    if (value === undefined) return defaults
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      problems.push(`${path || 'config'} must be an object`)
+      return defaults
+    }
+    const out: Json = { ...defaults }
+    for (const [key, v] of Object.entries(value as Json)) {
+      const where = path ? `${path}.${key}` : key
+      if (!(key in defaults)) {
+        problems.push(`${where} is not a known setting`)
+        continue
+      }
+      const d = defaults[key]
+      if (key === 'validatorKeyFile' && (v === null || typeof v === 'string')) out[key] = v
+      else if (Array.isArray(d)) {
+        if (Array.isArray(v) && v.every((s) => typeof s === 'string')) out[key] = Object.freeze([...v])
+        else problems.push(`${where} must be a list of strings`)
+      } else if (d !== null && typeof d === 'object') out[key] = merge(d as Json, v, where)
+      else if (typeof d === 'number') {
+        if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) out[key] = v
+        else problems.push(`${where} must be a non-negative integer`)
+      } else if (typeof v === typeof d) out[key] = v
+      else problems.push(`${where} must be a ${typeof d}`)
+    }
+    return Object.freeze(out)
+  }
+  const config = merge(DEFAULT_CONFIG as unknown as Json, input, '') as unknown as NodeConfig
+  if (!LOG_LEVELS.includes(config.log.level)) problems.push(`log.level must be one of ${LOG_LEVELS.join(', ')}`)
+  if (config.rpc.port > 65535) problems.push('rpc.port must be at most 65535')
+  if (config.producer.blockIntervalMs > config.producer.heartbeatIntervalMs) {
+    problems.push('producer.blockIntervalMs must not exceed producer.heartbeatIntervalMs')
+  }
+  if (problems.length > 0) throw new CertchainError('INVALID_CONFIG', `${source}: ${problems.join('; ')}`)
+  return config
+}
+
+export async function loadConfig(home: string): Promise<NodeConfig> {
+  const path = join(home, 'config.json')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new CertchainError('INVALID_CONFIG', `${path} does not exist; create a node home with "certchain init --home ${home}"`)
+    }
+    throw err
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new CertchainError('INVALID_CONFIG', `${path} is not valid JSON: ${(err as Error).message}`)
+  }
+  return parseConfig(json, path)
+}
+
+/** Resolves a config path against the home directory. */
+export function homePath(home: string, path: string): string {
+  return isAbsolute(path) ? path : join(home, path)
+}

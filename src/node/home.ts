@@ -1,0 +1,214 @@
+import { existsSync } from 'node:fs'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { toHex } from '../core/bytes.js'
+import { CertchainError } from '../core/errors.js'
+import { parseGenesis } from '../core/genesis.js'
+import { DEFAULT_CONFIG, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, type NodeConfig } from './config.js'
+import { newKeyFile, peerIdOf, saveKeyFile } from './keys.js'
+
+/** The directory holding package.json (works from src/ under tests and from dist/ when built). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir)
+    if (up === dir) throw new Error('cannot find the certchain package root')
+    dir = up
+  }
+  return dir
+}
+
+export function exampleGenesisPath(): string {
+  return join(packageRoot(), 'config', 'genesis.example.json')
+}
+
+type GenesisJson = Record<string, unknown> & {
+  chainId: string
+  genesisTime: string
+  issuers: { id: string; name: string; publicKey: string; types: string[] }[]
+  validators: { id: string; name: string; publicKey: string; peerId: string }[]
+  members: { id: string; name: string; peerId: string }[]
+}
+
+async function readJson<T>(path: string): Promise<T> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T
+  } catch (err) {
+    throw new CertchainError('INVALID_GENESIS', `cannot read ${path}: ${(err as Error).message}`)
+  }
+}
+
+async function writeJson(path: string, value: unknown, mode = 0o644): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  await writeFile(path, JSON.stringify(value, null, 2) + '\n', { mode })
+}
+
+export interface InitOptions {
+  readonly moniker?: string
+  /** Genesis file to copy into the home; without it the operator copies one in before starting. */
+  readonly genesisFile?: string
+  readonly validator?: boolean
+  readonly config?: Partial<NodeConfig>
+}
+
+export interface InitResult {
+  readonly home: string
+  readonly peerId: string
+  readonly validatorPublicKey?: string
+}
+
+/** Creates a node home: config.json, node key, validator key (0600), data directory. */
+export async function initHome(home: string, options: InitOptions = {}): Promise<InitResult> {
+  if (existsSync(join(home, 'config.json'))) {
+    throw new CertchainError('INVALID_CONFIG', `${home} already holds a node (config.json exists)`)
+  }
+  const validator = options.validator ?? true
+  await mkdir(join(home, DEFAULT_CONFIG.dataDir), { recursive: true, mode: 0o700 })
+  const nodeKey = newKeyFile()
+  await saveKeyFile(join(home, DEFAULT_CONFIG.nodeKeyFile), nodeKey)
+  let validatorPublicKey: string | undefined
+  if (validator) {
+    const key = newKeyFile()
+    await saveKeyFile(join(home, DEFAULT_CONFIG.validatorKeyFile!), key)
+    validatorPublicKey = toHex(key.publicKey)
+  }
+  const config = {
+    ...DEFAULT_CONFIG,
+    moniker: options.moniker ?? DEFAULT_CONFIG.moniker,
+    validatorKeyFile: validator ? DEFAULT_CONFIG.validatorKeyFile : null,
+    ...options.config,
+  }
+  await writeJson(join(home, 'config.json'), config)
+  if (options.genesisFile) {
+    parseGenesis(await readJson(options.genesisFile))
+    await copyFile(options.genesisFile, join(home, config.genesisFile))
+  }
+  return { home, peerId: peerIdOf(nodeKey), ...(validatorPublicKey ? { validatorPublicKey } : {}) }
+}
+
+export interface TestnetOptions {
+  readonly validators: number
+  readonly observers?: number
+  readonly out: string
+  readonly chainId?: string
+  /** One address per node, validators first; default: every node on 127.0.0.1 with distinct ports. */
+  readonly hosts?: readonly string[]
+  /** Genesis to take certificate types, issuers and members from; default: the shipped example. */
+  readonly template?: string
+  readonly rpcBasePort?: number
+  readonly p2pBasePort?: number
+  readonly producer?: Partial<NodeConfig['producer']>
+}
+
+export interface TestnetNode {
+  readonly name: string
+  readonly home: string
+  readonly rpcUrl: string
+  readonly p2p: string
+  readonly peerId: string
+  readonly validator: boolean
+}
+
+export interface TestnetManifest {
+  readonly chainId: string
+  readonly genesisHash: string
+  readonly nodes: TestnetNode[]
+  readonly issuers: { id: string; name: string; keyFile: string; types: string[] }[]
+}
+
+/**
+ * A ready-to-run chain: one home per node sharing one genesis, fresh keys for every validator,
+ * node and issuer (issuer keys in DIR/issuers/, mode 0600), and DIR/testnet.json describing it.
+ */
+export async function createTestnet(options: TestnetOptions): Promise<TestnetManifest> {
+  const observers = options.observers ?? 0
+  const count = options.validators + observers
+  if (!Number.isSafeInteger(options.validators) || options.validators < 1) {
+    throw new CertchainError('INVALID_CONFIG', '--validators must be at least 1')
+  }
+  if (options.hosts && options.hosts.length !== count) {
+    throw new CertchainError('INVALID_CONFIG', `--hosts lists ${options.hosts.length} addresses for ${count} nodes`)
+  }
+  const out = resolve(options.out)
+  if (existsSync(join(out, 'testnet.json'))) throw new CertchainError('INVALID_CONFIG', `${out} already holds a testnet`)
+  const template = await readJson<GenesisJson>(options.template ?? exampleGenesisPath())
+  const rpcBase = options.rpcBasePort ?? DEFAULT_RPC_PORT
+  const p2pBase = options.p2pBasePort ?? DEFAULT_P2P_PORT
+
+  const issuers: TestnetManifest['issuers'] = []
+  const issuerKeys = new Map<string, string>()
+  for (const issuer of template.issuers) {
+    const key = newKeyFile(issuer.id)
+    const keyFile = join(out, 'issuers', `${issuer.id}.json`)
+    await saveKeyFile(keyFile, key)
+    issuerKeys.set(issuer.id, toHex(key.publicKey))
+    issuers.push({ id: issuer.id, name: issuer.name, keyFile, types: issuer.types })
+  }
+
+  const nodes: (TestnetNode & { validatorKey?: string; nodeId: string; displayName: string })[] = []
+  for (let i = 0; i < count; i++) {
+    const validator = i < options.validators
+    const member = validator ? undefined : template.members[i - options.validators]
+    const name = validator ? `validator${i}` : `member${i - options.validators}`
+    const home = join(out, name)
+    const host = options.hosts?.[i] ?? '127.0.0.1'
+    // Distinct ports when nodes share an address; the standard ports when each has its own host.
+    const offset = options.hosts ? 0 : i * 2
+    const rpcPort = rpcBase + offset
+    const p2pPort = p2pBase + offset
+    const init = await initHome(home, {
+      moniker: name,
+      validator,
+      config: {
+        rpc: { ...DEFAULT_CONFIG.rpc, host: options.hosts ? '0.0.0.0' : '127.0.0.1', port: rpcPort },
+        p2p: { listen: [`/ip4/${options.hosts ? '0.0.0.0' : host}/tcp/${p2pPort}`], bootstrap: [] },
+        producer: { ...DEFAULT_CONFIG.producer, ...options.producer },
+      },
+    })
+    nodes.push({
+      name,
+      home,
+      rpcUrl: `http://${host}:${rpcPort}`,
+      p2p: `/ip4/${host}/tcp/${p2pPort}/p2p/${init.peerId}`,
+      peerId: init.peerId,
+      validator,
+      nodeId: validator ? `val-${i}` : (member?.id ?? `member-${i - options.validators}`),
+      displayName: validator ? `Validator ${i}` : (member?.name ?? `Member institution ${i - options.validators}`),
+      ...(init.validatorPublicKey ? { validatorKey: init.validatorPublicKey } : {}),
+    })
+  }
+
+  const genesisJson: GenesisJson = {
+    ...template,
+    chainId: options.chainId ?? template.chainId,
+    genesisTime: new Date().toISOString(),
+    issuers: template.issuers.map((i) => ({ ...i, publicKey: issuerKeys.get(i.id)! })),
+    validators: nodes
+      .filter((n) => n.validator)
+      .map((n) => ({ id: n.nodeId, name: n.displayName, publicKey: n.validatorKey!, peerId: n.peerId })),
+    // Observers take the template's member institutions in order; the rest stay registered.
+    members: [
+      ...nodes.filter((n) => !n.validator).map((n) => ({ id: n.nodeId, name: n.displayName, peerId: n.peerId })),
+      ...template.members.slice(observers),
+    ],
+  }
+  const genesis = parseGenesis(genesisJson)
+  await writeJson(join(out, 'genesis.json'), genesisJson)
+  for (const node of nodes) {
+    await writeJson(join(node.home, 'genesis.json'), genesisJson)
+    // Every node dials every other (full mesh among a few nodes).
+    const bootstrap = nodes.filter((n) => n !== node).map((n) => n.p2p)
+    const configPath = join(node.home, 'config.json')
+    const config = await readJson<Record<string, unknown> & { p2p: object }>(configPath)
+    await writeJson(configPath, { ...config, p2p: { ...config.p2p, bootstrap } })
+  }
+  const manifest: TestnetManifest = {
+    chainId: genesis.chainId,
+    genesisHash: toHex(genesis.hash),
+    nodes: nodes.map(({ name, home, rpcUrl, p2p, peerId, validator }) => ({ name, home, rpcUrl, p2p, peerId, validator })),
+    issuers,
+  }
+  await writeJson(join(out, 'testnet.json'), manifest)
+  return manifest
+}

@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * Every metric of a node, declared in one place. Each node has its own registry (no global
+ * state), so several nodes can run in one process (tests). Labels are low-cardinality only.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry()
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'certchain_process_' })
+  const registers = [registry]
+  return {
+    registry,
+    height: new Gauge({ name: 'certchain_height', help: 'Height of the latest committed block', registers }),
+    chainTxs: new Gauge({ name: 'certchain_chain_transactions', help: 'Transactions committed on chain (all time)', registers }),
+    chainCertificates: new Gauge({
+      name: 'certchain_chain_certificates',
+      help: 'Certificates issued on chain (all time)',
+      registers,
+    }),
+    committedTxs: new Counter({ name: 'certchain_committed_transactions_total', help: 'Transactions committed by this process', registers }),
+    committedCertificates: new Counter({
+      name: 'certchain_committed_certificates_total',
+      help: 'Certificates issued in blocks committed by this process',
+      registers,
+    }),
+    blockCommitSeconds: new Histogram({
+      name: 'certchain_block_commit_seconds',
+      help: 'Time to build, execute and durably commit a block',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    mempoolTxs: new Gauge({ name: 'certchain_mempool_transactions', help: 'Transactions waiting for a block', registers }),
+    mempoolBytes: new Gauge({ name: 'certchain_mempool_bytes', help: 'Encoded bytes waiting for a block', registers }),
+    txAdmitted: new Counter({ name: 'certchain_tx_admitted_total', help: 'Transactions accepted into the mempool', registers }),
+    txRejected: new Counter({
+      name: 'certchain_tx_rejected_total',
+      help: 'Transactions refused, by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    peers: new Gauge({ name: 'certchain_peers', help: 'Connected peers', registers }),
+    rpcDuration: new Histogram({
+      name: 'certchain_rpc_request_duration_seconds',
+      help: 'RPC request durations',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino'
+import type { Bytes } from '../core/bytes.js'
+import type { ErrorCode } from '../core/errors.js'
+import type { Ledger } from '../ledger/index.js'
+import type { Admitted, Mempool } from '../mempool/index.js'
+import type { Metrics } from '../node/metrics.js'
+
+export interface NodeStatus {
+  readonly chainId: string
+  readonly nodeId: string
+  readonly moniker: string
+  readonly height: number
+  readonly latestBlockHash: string
+  readonly latestBlockTime: string
+  readonly stateRoot: string
+  readonly catchingUp: boolean
+  readonly validator: boolean
+  readonly validatorId: string | null
+  readonly peers: number
+  readonly mempool: { readonly txs: number; readonly bytes: number }
+  readonly certificates: number
+  readonly transactions: number
+}
+
+export type TxOutcome =
+  | { readonly status: 'committed'; readonly height: number; readonly index: number }
+  | { readonly status: 'rejected'; readonly code: ErrorCode; readonly message: string }
+
+/** What the RPC needs from a node. The node implements it; tests can too. */
+export interface RpcBackend {
+  readonly ledger: Ledger
+  readonly mempool: Mempool
+  readonly metrics: Metrics
+  status(): NodeStatus
+  submitTx(bytes: Bytes): Promise<Admitted>
+  /** Settles when the transaction is committed or refused by a block; undefined on timeout. */
+  waitForCommit(idHex: string, timeoutMs: number): Promise<TxOutcome | undefined>
+  now(): number
+}
+
+export interface RpcDeps {
+  readonly backend: RpcBackend
+  readonly logger: Logger
+  readonly metrics: Metrics
+}

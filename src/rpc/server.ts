@@ -1,0 +1,250 @@
+import fastifySwagger from '@fastify/swagger'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import { fromBase64, fromHex, toHex } from '../core/bytes.js'
+import { certificateFileFromJson } from '../core/certificate.js'
+import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
+import { certificateStatus, verifyCertificate } from '../ledger/index.js'
+import type { RpcDeps } from './backend.js'
+import { blockView, certificateView } from './views.js'
+
+export interface RpcOptions {
+  readonly host: string
+  readonly port: number
+  readonly bodyLimitBytes: number
+  readonly waitTimeoutMs: number
+}
+
+export interface RpcServer {
+  readonly app: FastifyInstance
+  /** Base URL, e.g. http://127.0.0.1:26657 */
+  readonly address: string
+  close(): Promise<void>
+}
+
+export const MAX_STATUS_BATCH = 1000
+
+const HEX32 = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
+const idParams = { type: 'object', properties: { id: HEX32 }, required: ['id'], additionalProperties: false } as const
+
+// Fastify's own errors, mapped to our stable codes.
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
+}
+
+function toErrorBody(err: FastifyError | Error): { status: number; code: ErrorCode; message: string } {
+  if (err instanceof CertchainError) return { status: err.status, code: err.code, message: err.message }
+  const fe = err as FastifyError
+  if (fe.validation) return { status: 400, code: 'INVALID_REQUEST', message: `request ${fe.validationContext ?? ''} ${fe.message}`.replace(/\s+/g, ' ') }
+  const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined
+  if (mapped) return { status: ErrorCodes[mapped], code: mapped, message: fe.message }
+  if (err instanceof SyntaxError && (fe.statusCode ?? 0) === 400) return { status: 400, code: 'MALFORMED_JSON', message: err.message }
+  return { status: 500, code: 'INTERNAL', message: 'internal error; see the node log' }
+}
+
+/**
+ * The HTTP API. Schemas validate every input (unknown fields refused); one error handler turns any
+ * thrown error into `{ code, message }`, and an unknown error into a bare 500 with the detail
+ * only in the log.
+ */
+export async function createRpcServer(options: RpcOptions, { backend, logger, metrics }: RpcDeps): Promise<RpcServer> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes,
+    // Refuse unknown fields instead of silently dropping them; never coerce types.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  })
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'certchain node RPC', version: '1', description: 'Verification and submission API of a certchain node' },
+    },
+  })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const body = toErrorBody(err)
+    if (body.status >= 500) request.log.error({ err }, 'request failed')
+    return reply.status(body.status).send({ code: body.code, message: body.message })
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  )
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.rpcDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+    done()
+  })
+
+  const { ledger, mempool } = backend
+
+  app.get('/healthz', { schema: { hide: true } }, () => ({ ok: true, height: ledger.head.height }))
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger())
+
+  app.get('/v1/status', { schema: { summary: 'Node and chain status' } }, () => backend.status())
+
+  app.post(
+    '/v1/txs',
+    {
+      schema: {
+        summary: 'Submit a signed transaction',
+        body: {
+          type: 'object',
+          properties: { tx: { type: 'string', minLength: 1, description: 'base64 of the canonical signed transaction' } },
+          required: ['tx'],
+          additionalProperties: false,
+        },
+        querystring: {
+          type: 'object',
+          properties: { wait: { type: 'string', enum: ['commit', 'none'] } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { tx } = request.body as { tx: string }
+      const { wait } = request.query as { wait?: string }
+      const admitted = await backend.submitTx(fromBase64(tx, 'tx'))
+      if (wait !== 'commit') return reply.status(202).send({ id: admitted.id, status: 'pending' })
+      const outcome = await backend.waitForCommit(admitted.id, options.waitTimeoutMs)
+      if (outcome === undefined) return reply.status(202).send({ id: admitted.id, status: 'pending' })
+      if (outcome.status === 'rejected') {
+        return reply.status(ErrorCodes[outcome.code]).send({ id: admitted.id, status: 'rejected', code: outcome.code, message: outcome.message })
+      }
+      return { id: admitted.id, status: 'committed', height: outcome.height, index: outcome.index }
+    },
+  )
+
+  app.get('/v1/txs/:id', { schema: { summary: 'Status of a transaction', params: idParams } }, async (request) => {
+    const { id } = request.params as { id: string }
+    const idHex = id.toLowerCase()
+    const location = await ledger.getTxLocation(fromHex(idHex, 'id', 32))
+    if (location) return { id: idHex, status: 'committed', height: location.height, index: location.index }
+    if (mempool.has(idHex)) return { id: idHex, status: 'pending' }
+    const rejection = mempool.rejection(idHex)
+    if (rejection) return { id: idHex, status: 'rejected', code: rejection.code, message: rejection.message }
+    return { id: idHex, status: 'unknown' }
+  })
+
+  app.get('/v1/certificates/:id', { schema: { summary: 'A certificate and its current status', params: idParams } }, async (request) => {
+    const { id } = request.params as { id: string }
+    const idHex = id.toLowerCase()
+    const [entry] = await ledger.getCertificates([fromHex(idHex, 'id', 32)])
+    if (!entry) throw new CertchainError('CERTIFICATE_NOT_FOUND', `certificate ${idHex} is not on this chain`)
+    return certificateView(idHex, entry, ledger.registry, backend.now())
+  })
+
+  app.post(
+    '/v1/certificates/status',
+    {
+      schema: {
+        summary: `Statuses of up to ${MAX_STATUS_BATCH} certificates`,
+        body: {
+          type: 'object',
+          properties: { ids: { type: 'array', items: HEX32, minItems: 1, maxItems: MAX_STATUS_BATCH } },
+          required: ['ids'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      const { ids } = request.body as { ids: string[] }
+      const lower = ids.map((i) => i.toLowerCase())
+      const entries = await ledger.getCertificates(lower.map((i) => fromHex(i, 'id', 32)))
+      const now = backend.now()
+      return {
+        height: ledger.head.height,
+        results: entries.map((entry, i) =>
+          entry
+            ? { id: lower[i], status: certificateStatus(entry, now), type: entry.record.type, issuer: entry.record.issuer }
+            : { id: lower[i], status: 'unknown' },
+        ),
+      }
+    },
+  )
+
+  app.post(
+    '/v1/verify',
+    {
+      schema: {
+        summary: 'Verify a certificate file against a document (or its salted hash)',
+        body: {
+          type: 'object',
+          properties: {
+            certificate: { type: 'object', description: 'the certificate file (certchain/certificate@1)' },
+            document: { type: 'string', description: 'base64 of the document' },
+            documentHash: { ...HEX32, description: 'hex of SHA-256(salt || document)' },
+          },
+          required: ['certificate'],
+          oneOf: [{ required: ['document'] }, { required: ['documentHash'] }],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body as { certificate: unknown; document?: string; documentHash?: string }
+      const file = certificateFileFromJson(body.certificate)
+      const evidence =
+        body.document !== undefined
+          ? { document: fromBase64(body.document, 'document') }
+          : { documentHash: fromHex(body.documentHash!, 'documentHash', 32) }
+      const result = await verifyCertificate(ledger, file, evidence, backend.now())
+      const { entry, ...rest } = result
+      return {
+        ...rest,
+        height: ledger.head.height,
+        certificate: entry ? certificateView(result.certificateId, entry, ledger.registry, backend.now()) : null,
+      }
+    },
+  )
+
+  app.get('/v1/types', { schema: { summary: 'Registered certificate types' } }, () => ({
+    types: ledger.registry.allTypes(),
+  }))
+
+  app.get('/v1/issuers', { schema: { summary: 'Registered issuers' } }, () => ({
+    issuers: ledger.registry.allIssuers().map((i) => ({ id: i.id, name: i.name, publicKey: toHex(i.publicKey), types: i.types, active: i.active })),
+  }))
+
+  const sendBlock = async (height: number) => {
+    const block = height > 0 ? await ledger.getBlock(height) : undefined
+    if (!block) throw new CertchainError('BLOCK_NOT_FOUND', height === 0 ? 'no block committed yet' : `no block at height ${height}`)
+    return blockView(block, (bytes) => ledger.decodeTx(bytes))
+  }
+
+  app.get('/v1/blocks/latest', { schema: { summary: 'The latest committed block' } }, () => sendBlock(ledger.head.height))
+
+  app.get(
+    '/v1/blocks/:height',
+    {
+      schema: {
+        summary: 'The block at a height',
+        params: {
+          type: 'object',
+          properties: { height: { type: 'string', pattern: '^[0-9]{1,15}$' } },
+          required: ['height'],
+          additionalProperties: false,
+        },
+      },
+    },
+    (request) => sendBlock(Number((request.params as { height: string }).height)),
+  )
+
+  await app.listen({ host: options.host, port: options.port })
+  const addr = app.server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : options.port
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host
+  return { app, address: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, close: () => app.close() }
+}

@@ -1,0 +1,70 @@
+import { toHex } from '../core/bytes.js'
+import { blockHash } from '../core/block.js'
+import type { DecodedTx } from '../core/tx.js'
+import type { Block } from '../core/types.js'
+import { certificateStatus, type CertificateEntry, type Registry } from '../ledger/index.js'
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** JSON view of a certificate as the chain knows it (no personal data exists to show). */
+export function certificateView(id: string, entry: CertificateEntry, registry: Registry, now: number) {
+  const { record, change } = entry
+  return {
+    id,
+    status: certificateStatus(entry, now),
+    type: record.type,
+    typeName: registry.type(record.type)?.nameEn ?? null,
+    issuer: record.issuer,
+    issuerName: registry.issuer(record.issuer)?.name ?? null,
+    documentHash: toHex(record.docHash),
+    holder: record.holder ? toHex(record.holder) : null,
+    validFrom: iso(record.validFrom),
+    validUntil: iso(record.validUntil),
+    issued: { height: entry.height, time: iso(entry.time), txId: toHex(entry.txId), key: toHex(entry.key) },
+    statusChange: change
+      ? {
+          state: entry.state,
+          height: change.height,
+          time: iso(change.time),
+          by: change.by,
+          reason: change.reason ?? null,
+          note: change.note ?? null,
+        }
+      : null,
+  }
+}
+
+export function txSummary(tx: DecodedTx) {
+  const t = tx.tx
+  const base = { id: toHex(tx.id), kind: t.kind, signer: t.signer, expiresAt: iso(t.body.expiresAt) }
+  switch (t.kind) {
+    case 'IssueCertificates':
+      return { ...base, certificates: tx.certificateIds.map(toHex) }
+    case 'RevokeCertificates':
+      return { ...base, certificates: t.body.ids.map(toHex), reason: t.body.reason, note: t.body.note ?? null }
+    case 'SuspendCertificate':
+      return { ...base, certificates: [toHex(t.body.id)], reason: t.body.reason, note: t.body.note ?? null }
+    case 'ReinstateCertificate':
+      return { ...base, certificates: [toHex(t.body.id)], note: t.body.note ?? null }
+  }
+}
+
+export function blockView(block: Block, decode: (bytes: Uint8Array) => DecodedTx) {
+  const h = block.header
+  return {
+    height: h.height,
+    hash: toHex(blockHash(h)),
+    header: {
+      chainId: h.chainId,
+      height: h.height,
+      time: iso(h.time),
+      prevHash: toHex(h.prevHash),
+      txRoot: toHex(h.txRoot),
+      txCount: h.txCount,
+      stateRoot: toHex(h.stateRoot),
+      proposer: h.proposer,
+    },
+    signature: toHex(block.signature),
+    txs: block.txs.map((bytes) => txSummary(decode(bytes))),
+  }
+}
