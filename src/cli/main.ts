@@ -20,7 +20,7 @@ import { loadConfig, parseConfig } from '../node/config.js'
 import { createTestnet, initHome } from '../node/home.js'
 import { loadKeyFile, newKeyFile, peerIdOf, saveKeyFile } from '../node/keys.js'
 import { createLogger } from '../node/logger.js'
-import { CertchainNode } from '../node/node.js'
+import type { CertchainNode } from '../node/node.js'
 import { RpcClient, type TxStatus } from '../rpc/index.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, reportError } from './output.js'
 
@@ -85,6 +85,8 @@ async function runNode(home: string, overrides: { rpcHost?: string; rpcPort?: nu
     log: { level: overrides.logLevel ?? loaded.log.level },
   })
   const logger = createLogger({ level: config.log.level })
+  // Loaded here so client commands do not pay for the server's modules.
+  const { CertchainNode } = await import('../node/node.js')
   const node = await CertchainNode.create({ home, config, logger })
   let stopping: Promise<void> | undefined
   const shutdown = (signal: string): void => {
@@ -220,7 +222,7 @@ function buildProgram(): Command {
     .argument('<file>')
     .action(async (file: string) => {
       const key = await loadKeyFile(file)
-      console.log(JSON.stringify({ publicKey: toHex(key.publicKey), issuer: key.issuer ?? null, peerId: peerIdOf(key) }, null, 2))
+      console.log(JSON.stringify({ publicKey: toHex(key.publicKey), issuer: key.issuer ?? null, peerId: await peerIdOf(key) }, null, 2))
     })
 
   program

@@ -84,7 +84,7 @@ export async function initHome(home: string, options: InitOptions = {}): Promise
     parseGenesis(await readJson(options.genesisFile))
     await copyFile(options.genesisFile, join(home, config.genesisFile))
   }
-  return { home, peerId: peerIdOf(nodeKey), ...(validatorPublicKey ? { validatorPublicKey } : {}) }
+  return { home, peerId: await peerIdOf(nodeKey), ...(validatorPublicKey ? { validatorPublicKey } : {}) }
 }
 
 export interface TestnetOptions {

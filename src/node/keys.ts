@@ -1,7 +1,5 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { privateKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { bytesEqual, concatBytes, fromHex, toHex, type Bytes } from '../core/bytes.js'
 import { generateKeyPair, publicKeyFromSecret, type KeyPair } from '../core/crypto.js'
 import { CertchainError } from '../core/errors.js'
@@ -77,7 +75,11 @@ export function parseKeyFile(text: string, path = 'key file'): KeyFile {
   return { secretKey, publicKey, ...(typeof json.issuer === 'string' ? { issuer: json.issuer } : {}) }
 }
 
-/** The libp2p peer id of a node key (the node key is an Ed25519 libp2p identity). */
-export function peerIdOf(key: KeyPair): string {
+/**
+ * The libp2p peer id of a node key (the node key is an Ed25519 libp2p identity). libp2p is loaded
+ * on first use: it costs a third of a second, which short CLI commands should not pay.
+ */
+export async function peerIdOf(key: KeyPair): Promise<string> {
+  const [{ privateKeyFromRaw }, { peerIdFromPrivateKey }] = await Promise.all([import('@libp2p/crypto/keys'), import('@libp2p/peer-id')])
   return peerIdFromPrivateKey(privateKeyFromRaw(concatBytes(key.secretKey, key.publicKey))).toString()
 }

@@ -93,7 +93,7 @@ export class CertchainNode implements RpcBackend {
   static async create({ home, config, logger }: NodeInit): Promise<CertchainNode> {
     const genesis = await loadGenesis(homePath(home, config.genesisFile))
     const nodeKey = await loadKeyFile(homePath(home, config.nodeKeyFile))
-    const peerId = peerIdOf(nodeKey)
+    const peerId = await peerIdOf(nodeKey)
     let validatorId: string | undefined
     let validatorSecret: Bytes | undefined
     if (config.validatorKeyFile !== null) {

@@ -94,7 +94,8 @@ export class RpcClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
       })
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+      const e = err as Error & { cause?: { code?: string; message?: string } }
+      const cause = e.cause?.code ?? e.cause?.message ?? e.message
       throw new RpcError('UNAVAILABLE', `cannot reach the node at ${this.base} (${cause})`, 0)
     }
     const text = await response.text()

@@ -1,5 +1,5 @@
 import fastifySwagger from '@fastify/swagger'
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import { fromBase64, fromHex, toHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
@@ -53,7 +53,8 @@ function toErrorBody(err: FastifyError | Error): { status: number; code: ErrorCo
 export async function createRpcServer(options: RpcOptions, { backend, logger, metrics }: RpcDeps): Promise<RpcServer> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request durations go to metrics; one log line per request would drown the useful ones.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     // Refuse unknown fields instead of silently dropping them; never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

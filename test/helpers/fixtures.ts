@@ -151,7 +151,10 @@ export interface DocumentSecret {
   readonly document: Bytes
 }
 
+export type SignedIssueTx = Extract<SignedTx, { kind: 'IssueCertificates' }>
+
 export interface IssuedTx extends BuiltTx {
+  readonly tx: SignedIssueTx
   readonly records: readonly CertificateRecord[]
   /** For each record: salt and document when the fixture generated the doc hash. */
   readonly secrets: readonly (DocumentSecret | undefined)[]
@@ -233,7 +236,7 @@ export function issueTx(
     { kind: 'IssueCertificates', signer: issuerId, body: { records: made.map((m) => m.record), expiresAt: expiresAt(opts) } },
     opts,
   )
-  return { ...built, records: made.map((m) => m.record), secrets: made.map((m) => m.secret) }
+  return { bytes: built.bytes, tx: built.tx as SignedIssueTx, records: made.map((m) => m.record), secrets: made.map((m) => m.secret) }
 }
 
 export function revokeTx(

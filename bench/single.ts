@@ -1,0 +1,444 @@
+/**
+ * Single-validator throughput and latency bench. Starts one validator as a child process on a
+ * fresh testnet, drives it over HTTP from this process, measures the machine's ceilings in the
+ * same run, and prints one JSON document on stdout (progress goes to stderr).
+ *
+ *   npm run bench                 full run (a few minutes)
+ *   npm run bench -- --quick      smaller counts, under a minute
+ *   options: --single-txs N --batch-txs N --concurrency N --phase-seconds S
+ *            --block-interval-ms MS --cpu-prof DIR (profile the validator into DIR)
+ */
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import type { Readable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { loadKeyFile, prepareIssuance, toBase64, toHex, type NodeStatus, type PreparedIssuance } from '../src/index.js'
+import { createTestnet, packageRoot } from '../src/node/home.js'
+import { BARE_HTTP_SERVER, httpCeiling, levelCeiling, verifyCeiling } from './ceilings.js'
+import { HttpClient, closedLoop, openLoop, round, sleep, type LoadRun } from './load.js'
+
+const TARGETS = {
+  singleCertTxPerSec: 3_000,
+  batchedCertsPerSec: 50_000,
+  singleLookupsPerSec: 10_000,
+  batchIdsPerSec: 100_000,
+  openLoopP99Ms: 10,
+} as const
+
+/** Puts in a block's LevelDB batch per unit of work (see LedgerStore.commit and StateTree). */
+const PUTS_PER_SINGLE_CERT_TX = 4 // TX index + CERT entry + ~2 status-tree nodes (n adjacent leaves touch ~2n nodes)
+const PUTS_PER_BATCHED_CERT = 3 // CERT entry + ~2 status-tree nodes; the tx's own puts spread over 1,000 records
+
+const STATUS_BATCH_IDS = 1000
+const RECORDS_PER_BATCH_TX = 1000
+const COMMIT_TIMEOUT_MS = 300_000
+const DAY_MS = 24 * 60 * 60 * 1000
+
+interface Settings {
+  readonly mode: 'full' | 'quick'
+  readonly singleTxs: number
+  readonly batchTxs: number
+  /** In-flight requests for submissions and single-id lookups. */
+  readonly concurrency: number
+  /** In-flight 1,000-record submissions and 1,000-id status requests (each is ~70-150 KB). */
+  readonly bulkConcurrency: number
+  readonly phaseMs: number
+  readonly openLoopMs: number
+  readonly ceilingMs: number
+  readonly blockIntervalMs: number
+  readonly cpuProfDir: string | undefined
+}
+
+function settingsFrom(argv: readonly string[]): Settings {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      'single-txs': { type: 'string' },
+      'batch-txs': { type: 'string' },
+      concurrency: { type: 'string' },
+      'phase-seconds': { type: 'string' },
+      'block-interval-ms': { type: 'string' },
+      'cpu-prof': { type: 'string' },
+    },
+  })
+  const int = (name: Exclude<keyof typeof values, 'quick' | 'cpu-prof'>, fallback: number): number => {
+    const raw = values[name]
+    if (raw === undefined) return fallback
+    const n = Number(raw)
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`)
+    return n
+  }
+  const quick = values.quick === true
+  const phaseMs = int('phase-seconds', quick ? 3 : 10) * 1000
+  return {
+    mode: quick ? 'quick' : 'full',
+    singleTxs: int('single-txs', quick ? 3_000 : 20_000),
+    batchTxs: int('batch-txs', quick ? 10 : 100),
+    concurrency: int('concurrency', 128),
+    bulkConcurrency: 8,
+    phaseMs,
+    openLoopMs: phaseMs * 1.5,
+    ceilingMs: quick ? 1_000 : 2_000,
+    blockIntervalMs: int('block-interval-ms', 50),
+    cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+  }
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`)
+}
+
+/** Everything to undo on exit, error or Ctrl-C, newest first; runs once. */
+class Cleanup {
+  private readonly steps: (() => void | Promise<void>)[] = []
+  private running: Promise<void> | undefined
+
+  add(step: () => void | Promise<void>): void {
+    this.steps.push(step)
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step()
+        } catch (err) {
+          progress(`cleanup: ${(err as Error).message}`)
+        }
+      }
+    })()
+    return this.running
+  }
+}
+
+/** Stops a child with SIGTERM (it shuts down cleanly and writes its CPU profile), SIGKILL after 15 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Spawns a node process with its output on our stderr, stopped by `cleanup`. */
+function spawnNode(
+  args: readonly string[],
+  cleanup: Cleanup,
+  label: string,
+): { child: ChildProcessByStdio<null, Readable, Readable>; died: Promise<never> } {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk.toString()}`))
+  cleanup.add(() => stopChild(child))
+  // Rejects if the child exits on its own; races every phase so a crash ends the bench at once.
+  const died = new Promise<never>((_resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${label} exited unexpectedly (code ${code}, signal ${signal})`)))
+  })
+  died.catch(() => undefined)
+  return { child, died }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('cannot find a free port')
+  return address.port
+}
+
+async function status(client: HttpClient): Promise<NodeStatus> {
+  const res = await client.get('/v1/status')
+  if (res.status !== 200) throw new Error(`GET /v1/status: HTTP ${res.status}`)
+  return JSON.parse(res.body.toString()) as NodeStatus
+}
+
+async function waitUntilReady(client: HttpClient): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    try {
+      if ((await client.get('/healthz')).status === 200) return
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error('validator did not answer /healthz within 30 s')
+    await sleep(100)
+  }
+}
+
+/** Polls until the chain holds `expected` certificates; polling every 5 ms adds at most that to a phase. */
+async function waitForCertificates(client: HttpClient, expected: number): Promise<NodeStatus> {
+  const deadline = Date.now() + COMMIT_TIMEOUT_MS
+  for (;;) {
+    const s = await status(client)
+    if (s.certificates >= expected) return s
+    if (Date.now() > deadline) throw new Error(`only ${s.certificates} of ${expected} certificates committed after ${COMMIT_TIMEOUT_MS} ms`)
+    await sleep(5)
+  }
+}
+
+interface SubmissionResult {
+  readonly txs: number
+  readonly certificates: number
+  readonly rejectedAtSubmit: number
+  readonly firstRejection?: string
+  /** First submission to last 202: how fast the node admits (decode, checks, signature, mempool). */
+  readonly admissionSeconds: number
+  readonly admittedTxPerSec: number
+  /** First submission to all certificates committed: the finalized rate. */
+  readonly seconds: number
+  readonly txPerSec: number
+  readonly certsPerSec: number
+  readonly blocks: number
+  readonly submitLatencyMs: LoadRun['latencyMs']
+}
+
+/**
+ * Submits pre-signed transactions without waiting for commit, then polls until every admitted
+ * certificate is in a committed block. A single validator finalizes a block when it is durable.
+ */
+async function submitAll(client: HttpClient, txs: readonly PreparedIssuance[], concurrency: number): Promise<SubmissionResult> {
+  const bodies = txs.map((p) => Buffer.from(JSON.stringify({ tx: toBase64(p.bytes) })))
+  const before = await status(client)
+  const started = performance.now()
+  const run = await closedLoop(concurrency, { total: bodies.length }, async (i) => (await client.post('/v1/txs', bodies[i]!)).status === 202)
+  const admissionSeconds = (performance.now() - started) / 1000
+  // A refused transaction adds nothing; count only what was admitted.
+  const admitted = txs.length - run.failures
+  const certificates = admitted * (txs[0]?.records.length ?? 0)
+  const after = await waitForCertificates(client, before.certificates + certificates)
+  const seconds = (performance.now() - started) / 1000
+  return {
+    txs: txs.length,
+    certificates,
+    rejectedAtSubmit: run.failures,
+    ...(run.firstFailure === undefined ? {} : { firstRejection: run.firstFailure }),
+    admissionSeconds: round(admissionSeconds),
+    admittedTxPerSec: round(admitted / admissionSeconds, 1),
+    seconds: round(seconds),
+    txPerSec: round(admitted / seconds, 1),
+    certsPerSec: round(certificates / seconds, 1),
+    blocks: after.height - before.height,
+    submitLatencyMs: run.latencyMs,
+  }
+}
+
+function issue(chainId: string, identity: Parameters<typeof prepareIssuance>[1], txs: number, recordsPerTx: number): PreparedIssuance[] {
+  const now = Date.now()
+  // Long enough for a slow full run, within the chain's one-hour limit on expiry.
+  const expiresAt = now + 50 * 60 * 1000
+  return Array.from({ length: txs }, (_, t) =>
+    prepareIssuance(
+      chainId,
+      identity,
+      Array.from({ length: recordsPerTx }, (_, r) => ({
+        type: 'kr.residence',
+        document: Buffer.from(`bench document ${t}/${r}`),
+        validFrom: now,
+        validUntil: now + 90 * DAY_MS,
+      })),
+      { expiresAt },
+    ),
+  )
+}
+
+/** A ratio of a measured rate to the ceiling that bounds it. */
+const ratio = (value: number, ceiling: number): number => round(value / ceiling, 4)
+
+async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const benchStarted = performance.now()
+  const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-'))
+  cleanup.add(() => rm(tmp, { recursive: true, force: true }))
+
+  // Ceilings first, on an idle machine: they are what one core and this disk can do at best.
+  progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
+  const verifyMax = verifyCeiling(settings.ceilingMs)
+  progress('ceilings: LevelDB batched writes and reads')
+  const levelMax = await levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs)
+  progress('ceilings: bare HTTP server')
+  const bare = spawnNode(['--input-type=module', '-e', BARE_HTTP_SERVER], cleanup, 'bare-http')
+  const [portLine] = (await Promise.race([once(bare.child.stdout, 'data'), bare.died])) as [Buffer]
+  const bareClient = new HttpClient(`http://127.0.0.1:${portLine.toString().trim()}`, settings.concurrency)
+  const httpMax = await Promise.race([httpCeiling(bareClient, settings.concurrency, settings.ceilingMs), bare.died])
+  bareClient.close()
+  await stopChild(bare.child)
+
+  progress('creating the testnet and pre-signing transactions')
+  const port = await freePort()
+  const manifest = await createTestnet({
+    validators: 1,
+    out: join(tmp, 'testnet'),
+    chainId: 'certchain-bench',
+    rpcBasePort: port,
+    producer: { blockIntervalMs: settings.blockIntervalMs },
+  })
+  const issuer = manifest.issuers.find((i) => i.types.includes('kr.residence'))
+  if (!issuer) throw new Error('the example genesis has no issuer for kr.residence')
+  const identity = { issuer: issuer.id, key: await loadKeyFile(issuer.keyFile) }
+  const signStarted = performance.now()
+  const singles = issue(manifest.chainId, identity, settings.singleTxs, 1)
+  const batches = issue(manifest.chainId, identity, settings.batchTxs, RECORDS_PER_BATCH_TX)
+  const presignSeconds = round((performance.now() - signStarted) / 1000)
+  progress(`pre-signed ${singles.length} + ${batches.length} transactions in ${presignSeconds} s`)
+
+  const validatorHome = manifest.nodes[0]!.home
+  const profile = settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []
+  const bin = join(packageRoot(), 'bin', 'certchain.js')
+  const validator = spawnNode([...profile, bin, 'start', '--home', validatorHome, '--log-level', 'warn'], cleanup, 'validator0')
+  validator.child.stdout.on('data', (chunk: Buffer) => process.stderr.write(`[validator0] ${chunk.toString()}`))
+  const client = new HttpClient(manifest.nodes[0]!.rpcUrl, settings.concurrency)
+  cleanup.add(() => client.close())
+  const phase = <T>(work: Promise<T>): Promise<T> => Promise.race([work, validator.died])
+  await phase(waitUntilReady(client))
+
+  progress(`(a) ${singles.length} single-certificate transactions, ${settings.concurrency} in flight`)
+  const single = await phase(submitAll(client, singles, settings.concurrency))
+  progress(`(a) ${single.certsPerSec} certificates/s`)
+
+  progress(`(b) ${batches.length} transactions of ${RECORDS_PER_BATCH_TX} records, ${settings.bulkConcurrency} in flight`)
+  const batched = await phase(submitAll(client, batches, settings.bulkConcurrency))
+  progress(`(b) ${batched.certsPerSec} certificates/s`)
+
+  // Lookups spread over every committed certificate, in a fixed shuffled order.
+  const ids = [...singles, ...batches].flatMap((p) => p.certificateIds.map(toHex))
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+  }
+  const paths = ids.map((id) => `/v1/certificates/${id}`)
+  const lookup = (i: number): Promise<boolean> => client.get(paths[i % paths.length]!).then((r) => r.status === 200)
+
+  progress(`(c) single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
+  const lookups = await phase(closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, lookup))
+  progress(`(c) ${lookups.perSec} lookups/s`)
+
+  const statusBodies = Array.from({ length: 64 }, (_, b) =>
+    Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
+  )
+  progress(`(d) ${STATUS_BATCH_IDS}-id status requests for ${settings.phaseMs} ms, ${settings.bulkConcurrency} in flight`)
+  const statusBatches = await phase(
+    closedLoop(settings.bulkConcurrency, { durationMs: settings.phaseMs }, async (i) => {
+      const res = await client.post('/v1/certificates/status', statusBodies[i % statusBodies.length]!)
+      return res.status === 200
+    }),
+  )
+  const idsPerSec = round(statusBatches.perSec * STATUS_BATCH_IDS, 1)
+  progress(`(d) ${idsPerSec} ids/s`)
+
+  const offered = Math.max(1, Math.round(lookups.perSec / 2))
+  progress(`(e) open-loop lookups at ${offered}/s for ${settings.openLoopMs} ms`)
+  const fixedRate = await phase(openLoop(offered, settings.openLoopMs, lookup))
+  progress(`(e) p99 ${fixedRate.latencyMs.p99} ms`)
+
+  client.close()
+  await stopChild(validator.child)
+
+  const targets = {
+    singleCertTxPerSec: { target: TARGETS.singleCertTxPerSec, measured: single.txPerSec, met: single.txPerSec >= TARGETS.singleCertTxPerSec },
+    batchedCertsPerSec: { target: TARGETS.batchedCertsPerSec, measured: batched.certsPerSec, met: batched.certsPerSec >= TARGETS.batchedCertsPerSec },
+    singleLookupsPerSec: { target: TARGETS.singleLookupsPerSec, measured: lookups.perSec, met: lookups.perSec >= TARGETS.singleLookupsPerSec },
+    batchIdsPerSec: { target: TARGETS.batchIdsPerSec, measured: idsPerSec, met: idsPerSec >= TARGETS.batchIdsPerSec },
+    openLoopP99Ms: {
+      target: TARGETS.openLoopP99Ms,
+      measured: fixedRate.latencyMs.p99,
+      met: fixedRate.failures === 0 && fixedRate.latencyMs.p99 <= TARGETS.openLoopP99Ms,
+    },
+  }
+  const cpu = cpus()
+  return {
+    bench: 'certchain single validator',
+    mode: settings.mode,
+    date: new Date().toISOString(),
+    totalSeconds: round((performance.now() - benchStarted) / 1000, 1),
+    machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, platform: process.platform },
+    settings: {
+      singleTxs: settings.singleTxs,
+      batchTxs: settings.batchTxs,
+      recordsPerBatchTx: RECORDS_PER_BATCH_TX,
+      concurrency: settings.concurrency,
+      bulkConcurrency: settings.bulkConcurrency,
+      phaseSeconds: settings.phaseMs / 1000,
+      openLoopSeconds: settings.openLoopMs / 1000,
+      ceilingSeconds: settings.ceilingMs / 1000,
+      blockIntervalMs: settings.blockIntervalMs,
+      presignSeconds,
+      cpuProfDir: settings.cpuProfDir ?? null,
+    },
+    ceilings: {
+      ed25519VerifyPerSecOneCore: verifyMax.perSec,
+      level: levelMax,
+      bareHttpRequestsPerSec: httpMax,
+    },
+    results: {
+      singleCertificateTxs: {
+        ...single,
+        ratioToVerifyCeiling: ratio(single.txPerSec, verifyMax.perSec),
+        ratioToLevelSyncCeiling: ratio(single.txPerSec, levelMax.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
+      },
+      batchedCertificates: {
+        ...batched,
+        ratioToLevelSyncCeiling: ratio(batched.certsPerSec, levelMax.syncPutsPerSec / PUTS_PER_BATCHED_CERT),
+      },
+      singleIdLookups: { ...lookups, ratioToBareHttpCeiling: ratio(lookups.perSec, httpMax), ratioToLevelGetCeiling: ratio(lookups.perSec, levelMax.getsPerSec) },
+      batchStatusLookups: {
+        ...statusBatches,
+        idsPerRequest: STATUS_BATCH_IDS,
+        idsPerSec,
+        ratioToLevelGetManyCeiling: ratio(idsPerSec, levelMax.getManyKeysPerSec),
+      },
+      fixedRateLookups: { offeredPerSec: offered, ...fixedRate },
+    },
+    formulas: {
+      singleCertificateTxs: {
+        txPerSec: 'admitted transactions / (first submit -> /v1/status.certificates reaches the expected count); 1 certificate per tx, so certs/s = tx/s',
+        ratioToVerifyCeiling: 'txPerSec / ed25519VerifyPerSecOneCore (each transaction costs one signature verification)',
+        ratioToLevelSyncCeiling: `txPerSec / (level.syncPutsPerSec / ${PUTS_PER_SINGLE_CERT_TX}) (per tx: TX index + CERT entry + ~2 status-tree nodes)`,
+      },
+      batchedCertificates: {
+        certsPerSec: `admitted txs x ${RECORDS_PER_BATCH_TX} / (first submit -> all committed)`,
+        ratioToLevelSyncCeiling: `certsPerSec / (level.syncPutsPerSec / ${PUTS_PER_BATCHED_CERT}) (per certificate: CERT entry + ~2 status-tree nodes)`,
+      },
+      singleIdLookups: {
+        perSec: 'closed loop: 200 answers to GET /v1/certificates/:id / phase seconds; latency per request including client-side queueing',
+        ratioToBareHttpCeiling: 'perSec / bareHttpRequestsPerSec (same client and concurrency against a bare node:http server)',
+        ratioToLevelGetCeiling: 'perSec / level.getsPerSec (one LevelDB get per lookup)',
+      },
+      batchStatusLookups: {
+        idsPerSec: `200 answers to POST /v1/certificates/status x ${STATUS_BATCH_IDS} ids / phase seconds`,
+        ratioToLevelGetManyCeiling: 'idsPerSec / level.getManyKeysPerSec (one getMany of 1,000 keys per request)',
+      },
+      fixedRateLookups: 'open loop at 50% of singleIdLookups.perSec; latency from each request\'s scheduled send time to its answer',
+    },
+    targets,
+    allTargetsMet: Object.values(targets).every((t) => t.met),
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFrom(process.argv.slice(2))
+  const cleanup = new Cleanup()
+  const interrupted = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: stopping`)
+    void cleanup.run().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  try {
+    const report = await run(settings, cleanup)
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n')
+  } finally {
+    await cleanup.run()
+  }
+}
+
+main().catch((err: unknown) => {
+  progress(`failed: ${(err as Error).stack ?? String(err)}`)
+  process.exitCode = 1
+})
