@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { createSigner, generateKeyPair, verify } from '../src/core/crypto.js'
-import { closedLoop, round, type HttpClient } from './load.js'
+import type { HttpClient } from './http.js'
+import { closedLoop, round } from './load.js'
 
 /**
  * Ed25519 verifications per second on one core with the node's own `verify` (one issuer key,
@@ -54,8 +55,10 @@ export async function levelCeiling(dir: string, durationMs: number): Promise<Lev
       let batches = 0
       const started = performance.now()
       while (performance.now() - started < durationMs) {
-        const ops = Array.from({ length: putsPerBatch }, () => {
-          const key = new Uint8Array(randomBytes(33))
+        // One random draw per batch: a syscall per key would be measured instead of LevelDB.
+        const random = new Uint8Array(randomBytes(33 * putsPerBatch))
+        const ops = Array.from({ length: putsPerBatch }, (_, i) => {
+          const key = random.subarray(i * 33, (i + 1) * 33)
           key[0] = 4
           keys.push(key)
           return { type: 'put' as const, key, value }
@@ -100,9 +103,14 @@ async function loadFor(durationMs: number, concurrency: number, call: (i: number
  * this machine with this client, whatever the node does per request.
  */
 export async function httpCeiling(client: HttpClient, concurrency: number, durationMs: number): Promise<number> {
-  const run = await closedLoop(concurrency, { durationMs }, async () => (await client.get('/')).status === 200)
+  const run = await closedLoop(concurrency, { durationMs }, bareGet(client))
   if (run.failures > 0) throw new Error(`http ceiling: ${run.firstFailure ?? 'request failed'}`)
   return run.perSec
+}
+
+/** One request to the bare server. */
+export function bareGet(client: HttpClient): () => Promise<boolean> {
+  return async () => (await client.get('/')).status === 200
 }
 
 /** The bare server for {@link httpCeiling}, as a script for `node --input-type=module -e`. */

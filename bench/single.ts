@@ -19,8 +19,10 @@ import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { loadKeyFile, prepareIssuance, toBase64, toHex, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
-import { BARE_HTTP_SERVER, httpCeiling, levelCeiling, verifyCeiling } from './ceilings.js'
-import { HttpClient, closedLoop, openLoop, round, sleep, type LoadRun } from './load.js'
+import { BARE_HTTP_SERVER, bareGet, httpCeiling, levelCeiling, verifyCeiling } from './ceilings.js'
+import { withCpu, type CpuUse } from './cpu.js'
+import { HttpClient } from './http.js'
+import { closedLoop, openLoop, round, sleep, type Call, type LoadRun } from './load.js'
 
 const TARGETS = {
   singleCertTxPerSec: 3_000,
@@ -37,6 +39,7 @@ const PUTS_PER_BATCHED_CERT = 3 // CERT entry + ~2 status-tree nodes; the tx's o
 const STATUS_BATCH_IDS = 1000
 const RECORDS_PER_BATCH_TX = 1000
 const COMMIT_TIMEOUT_MS = 300_000
+const WARMUP_MS = 1000
 const DAY_MS = 24 * 60 * 60 * 1000
 
 interface Settings {
@@ -90,8 +93,16 @@ function settingsFrom(argv: readonly string[]): Settings {
   }
 }
 
+const benchStarted = performance.now()
+
+/** Progress on stderr, stamped with seconds since start (to line phases up with a --cpu-prof profile). */
+/** Unmeasured load before a throughput phase, so JIT compilation and connection setup do not count. */
+async function warmUp(concurrency: number, call: Call, died: Promise<never>): Promise<void> {
+  await Promise.race([closedLoop(concurrency, { durationMs: WARMUP_MS }, call), died])
+}
+
 function progress(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`)
+  process.stderr.write(`[bench +${((performance.now() - benchStarted) / 1000).toFixed(2)}s] ${message}\n`)
 }
 
 /** Everything to undo on exit, error or Ctrl-C, newest first; runs once. */
@@ -253,20 +264,20 @@ function issue(chainId: string, identity: Parameters<typeof prepareIssuance>[1],
 const ratio = (value: number, ceiling: number): number => round(value / ceiling, 4)
 
 async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
-  const benchStarted = performance.now()
   const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-'))
   cleanup.add(() => rm(tmp, { recursive: true, force: true }))
 
   // Ceilings first, on an idle machine: they are what one core and this disk can do at best.
   progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
-  const verifyMax = verifyCeiling(settings.ceilingMs)
+  const verifyMax = await withCpu(undefined, () => verifyCeiling(settings.ceilingMs))
   progress('ceilings: LevelDB batched writes and reads')
-  const levelMax = await levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs)
+  const levelMax = await withCpu(undefined, () => levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs))
   progress('ceilings: bare HTTP server')
   const bare = spawnNode(['--input-type=module', '-e', BARE_HTTP_SERVER], cleanup, 'bare-http')
   const [portLine] = (await Promise.race([once(bare.child.stdout, 'data'), bare.died])) as [Buffer]
   const bareClient = new HttpClient(`http://127.0.0.1:${portLine.toString().trim()}`, settings.concurrency)
-  const httpMax = await Promise.race([httpCeiling(bareClient, settings.concurrency, settings.ceilingMs), bare.died])
+  await warmUp(settings.concurrency, bareGet(bareClient), bare.died)
+  const httpMax = await withCpu(bare.child.pid, () => Promise.race([httpCeiling(bareClient, settings.concurrency, settings.ceilingMs), bare.died]))
   bareClient.close()
   await stopChild(bare.child)
 
@@ -291,20 +302,24 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   const validatorHome = manifest.nodes[0]!.home
   const profile = settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []
   const bin = join(packageRoot(), 'bin', 'certchain.js')
+  const spawnedAt = ((performance.now() - benchStarted) / 1000).toFixed(2)
   const validator = spawnNode([...profile, bin, 'start', '--home', validatorHome, '--log-level', 'warn'], cleanup, 'validator0')
   validator.child.stdout.on('data', (chunk: Buffer) => process.stderr.write(`[validator0] ${chunk.toString()}`))
   const client = new HttpClient(manifest.nodes[0]!.rpcUrl, settings.concurrency)
   cleanup.add(() => client.close())
-  const phase = <T>(work: Promise<T>): Promise<T> => Promise.race([work, validator.died])
-  await phase(waitUntilReady(client))
+  // Every phase ends early if the validator dies, and reports where the CPU went meanwhile.
+  const phase = <T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> =>
+    Promise.race([withCpu(validator.child.pid, work), validator.died])
+  await phase(() => waitUntilReady(client))
+  progress(`validator ready at ${manifest.nodes[0]!.rpcUrl} (spawned at +${spawnedAt}s)`)
 
   progress(`(a) ${singles.length} single-certificate transactions, ${settings.concurrency} in flight`)
-  const single = await phase(submitAll(client, singles, settings.concurrency))
-  progress(`(a) ${single.certsPerSec} certificates/s`)
+  const single = await phase(() => submitAll(client, singles, settings.concurrency))
+  progress(`(a) ${single.result.certsPerSec} certificates/s`)
 
   progress(`(b) ${batches.length} transactions of ${RECORDS_PER_BATCH_TX} records, ${settings.bulkConcurrency} in flight`)
-  const batched = await phase(submitAll(client, batches, settings.bulkConcurrency))
-  progress(`(b) ${batched.certsPerSec} certificates/s`)
+  const batched = await phase(() => submitAll(client, batches, settings.bulkConcurrency))
+  progress(`(b) ${batched.result.certsPerSec} certificates/s`)
 
   // Lookups spread over every committed certificate, in a fixed shuffled order.
   const ids = [...singles, ...batches].flatMap((p) => p.certificateIds.map(toHex))
@@ -313,43 +328,38 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
   }
   const paths = ids.map((id) => `/v1/certificates/${id}`)
-  const lookup = (i: number): Promise<boolean> => client.get(paths[i % paths.length]!).then((r) => r.status === 200)
+  const lookup: Call = async (i) => (await client.get(paths[i % paths.length]!)).status === 200
 
   progress(`(c) single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
-  const lookups = await phase(closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, lookup))
-  progress(`(c) ${lookups.perSec} lookups/s`)
+  await warmUp(settings.concurrency, lookup, validator.died)
+  const lookups = await phase(() => closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, lookup))
+  progress(`(c) ${lookups.result.perSec} lookups/s`)
 
   const statusBodies = Array.from({ length: 64 }, (_, b) =>
     Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
   )
   progress(`(d) ${STATUS_BATCH_IDS}-id status requests for ${settings.phaseMs} ms, ${settings.bulkConcurrency} in flight`)
-  const statusBatches = await phase(
-    closedLoop(settings.bulkConcurrency, { durationMs: settings.phaseMs }, async (i) => {
-      const res = await client.post('/v1/certificates/status', statusBodies[i % statusBodies.length]!)
-      return res.status === 200
-    }),
-  )
-  const idsPerSec = round(statusBatches.perSec * STATUS_BATCH_IDS, 1)
+  const statusBatch: Call = async (i) => (await client.post('/v1/certificates/status', statusBodies[i % statusBodies.length]!)).status === 200
+  await warmUp(settings.bulkConcurrency, statusBatch, validator.died)
+  const statusBatches = await phase(() => closedLoop(settings.bulkConcurrency, { durationMs: settings.phaseMs }, statusBatch))
+  const idsPerSec = round(statusBatches.result.perSec * STATUS_BATCH_IDS, 1)
   progress(`(d) ${idsPerSec} ids/s`)
 
-  const offered = Math.max(1, Math.round(lookups.perSec / 2))
+  const offered = Math.max(1, Math.round(lookups.result.perSec / 2))
   progress(`(e) open-loop lookups at ${offered}/s for ${settings.openLoopMs} ms`)
-  const fixedRate = await phase(openLoop(offered, settings.openLoopMs, lookup))
-  progress(`(e) p99 ${fixedRate.latencyMs.p99} ms`)
+  const fixedRate = await phase(() => openLoop(offered, settings.openLoopMs, lookup))
+  progress(`(e) p99 ${fixedRate.result.latencyMs.p99} ms`)
 
   client.close()
   await stopChild(validator.child)
 
+  const [a, b, c, d, e] = [single.result, batched.result, lookups.result, statusBatches.result, fixedRate.result]
   const targets = {
-    singleCertTxPerSec: { target: TARGETS.singleCertTxPerSec, measured: single.txPerSec, met: single.txPerSec >= TARGETS.singleCertTxPerSec },
-    batchedCertsPerSec: { target: TARGETS.batchedCertsPerSec, measured: batched.certsPerSec, met: batched.certsPerSec >= TARGETS.batchedCertsPerSec },
-    singleLookupsPerSec: { target: TARGETS.singleLookupsPerSec, measured: lookups.perSec, met: lookups.perSec >= TARGETS.singleLookupsPerSec },
+    singleCertTxPerSec: { target: TARGETS.singleCertTxPerSec, measured: a.txPerSec, met: a.txPerSec >= TARGETS.singleCertTxPerSec },
+    batchedCertsPerSec: { target: TARGETS.batchedCertsPerSec, measured: b.certsPerSec, met: b.certsPerSec >= TARGETS.batchedCertsPerSec },
+    singleLookupsPerSec: { target: TARGETS.singleLookupsPerSec, measured: c.perSec, met: c.perSec >= TARGETS.singleLookupsPerSec },
     batchIdsPerSec: { target: TARGETS.batchIdsPerSec, measured: idsPerSec, met: idsPerSec >= TARGETS.batchIdsPerSec },
-    openLoopP99Ms: {
-      target: TARGETS.openLoopP99Ms,
-      measured: fixedRate.latencyMs.p99,
-      met: fixedRate.failures === 0 && fixedRate.latencyMs.p99 <= TARGETS.openLoopP99Ms,
-    },
+    openLoopP99Ms: { target: TARGETS.openLoopP99Ms, measured: e.latencyMs.p99, met: e.failures === 0 && e.latencyMs.p99 <= TARGETS.openLoopP99Ms },
   }
   const cpu = cpus()
   return {
@@ -372,28 +382,37 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
       cpuProfDir: settings.cpuProfDir ?? null,
     },
     ceilings: {
-      ed25519VerifyPerSecOneCore: verifyMax.perSec,
-      level: levelMax,
-      bareHttpRequestsPerSec: httpMax,
+      ed25519VerifyPerSecOneCore: verifyMax.result.perSec,
+      level: levelMax.result,
+      bareHttpRequestsPerSec: httpMax.result,
+      cpu: { verify: verifyMax.cpu, level: levelMax.cpu, bareHttp: httpMax.cpu },
     },
     results: {
       singleCertificateTxs: {
-        ...single,
-        ratioToVerifyCeiling: ratio(single.txPerSec, verifyMax.perSec),
-        ratioToLevelSyncCeiling: ratio(single.txPerSec, levelMax.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
+        ...a,
+        ratioToVerifyCeiling: ratio(a.txPerSec, verifyMax.result.perSec),
+        ratioToLevelSyncCeiling: ratio(a.txPerSec, levelMax.result.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
+        cpu: single.cpu,
       },
       batchedCertificates: {
-        ...batched,
-        ratioToLevelSyncCeiling: ratio(batched.certsPerSec, levelMax.syncPutsPerSec / PUTS_PER_BATCHED_CERT),
+        ...b,
+        ratioToLevelSyncCeiling: ratio(b.certsPerSec, levelMax.result.syncPutsPerSec / PUTS_PER_BATCHED_CERT),
+        cpu: batched.cpu,
       },
-      singleIdLookups: { ...lookups, ratioToBareHttpCeiling: ratio(lookups.perSec, httpMax), ratioToLevelGetCeiling: ratio(lookups.perSec, levelMax.getsPerSec) },
+      singleIdLookups: {
+        ...c,
+        ratioToBareHttpCeiling: ratio(c.perSec, httpMax.result),
+        ratioToLevelGetCeiling: ratio(c.perSec, levelMax.result.getsPerSec),
+        cpu: lookups.cpu,
+      },
       batchStatusLookups: {
-        ...statusBatches,
+        ...d,
         idsPerRequest: STATUS_BATCH_IDS,
         idsPerSec,
-        ratioToLevelGetManyCeiling: ratio(idsPerSec, levelMax.getManyKeysPerSec),
+        ratioToLevelGetManyCeiling: ratio(idsPerSec, levelMax.result.getManyKeysPerSec),
+        cpu: statusBatches.cpu,
       },
-      fixedRateLookups: { offeredPerSec: offered, ...fixedRate },
+      fixedRateLookups: { offeredPerSec: offered, ...e, cpu: fixedRate.cpu },
     },
     formulas: {
       singleCertificateTxs: {
@@ -414,7 +433,8 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
         idsPerSec: `200 answers to POST /v1/certificates/status x ${STATUS_BATCH_IDS} ids / phase seconds`,
         ratioToLevelGetManyCeiling: 'idsPerSec / level.getManyKeysPerSec (one getMany of 1,000 keys per request)',
       },
-      fixedRateLookups: 'open loop at 50% of singleIdLookups.perSec; latency from each request\'s scheduled send time to its answer',
+      fixedRateLookups: "open loop at 50% of singleIdLookups.perSec; latency from each request's scheduled send time to its answer",
+      cpu: 'cores busy during the phase (1.0 = one core): the validator process, this bench process, and everything else on the machine (otherCores > ~0.1 means the run was disturbed)',
     },
     targets,
     allTargetsMet: Object.values(targets).every((t) => t.met),

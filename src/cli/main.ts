@@ -29,6 +29,21 @@ const DAY_MS = 24 * 60 * 60 * 1000
 /** Records per transaction when issuing a batch file (one signature each). */
 const BATCH_CHUNK = 1000
 
+/** One certificate to issue, as given on the command line or as one line of a batch file. */
+interface CertificateSpec {
+  readonly document?: string
+  readonly type?: string
+  readonly holder?: string
+  readonly validFrom?: string
+  readonly validUntil?: string
+}
+
+function isCertificateSpec(value: unknown): value is CertificateSpec {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const known = ['document', 'type', 'holder', 'validFrom', 'validUntil']
+  return Object.entries(value).every(([k, v]) => known.includes(k) && (v === undefined || typeof v === 'string'))
+}
+
 function positiveInt(value: string): number {
   const n = Number(value)
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer')
@@ -245,16 +260,16 @@ function buildProgram(): Command {
       const [{ chainId }, { types }] = await Promise.all([client.status(), client.types()])
       const validityDays = new Map(types.map((t) => [t.id, t.validityDays]))
       const now = Date.now()
-      const describe = async (spec: Record<string, unknown>, base: string, line: string): Promise<NewCertificate> => {
-        const type = (spec.type as string | undefined) ?? o.type
+      const describe = async (spec: CertificateSpec, base: string, line: string): Promise<NewCertificate> => {
+        const type = spec.type ?? o.type
         if (!type) throw new UsageError(`${line}: no certificate type (--type or "type")`)
         const days = validityDays.get(type)
         if (days === undefined) throw new UsageError(`${line}: unknown certificate type "${type}" (known: ${[...validityDays.keys()].join(', ')})`)
         if (typeof spec.document !== 'string') throw new UsageError(`${line}: no document`)
-        const validFrom = spec.validFrom ? parseDate(String(spec.validFrom), 'validFrom') : now
-        const validUntil = spec.validUntil ? parseDate(String(spec.validUntil), 'validUntil') : validFrom + days * DAY_MS
+        const validFrom = spec.validFrom ? parseDate(spec.validFrom, 'validFrom') : now
+        const validUntil = spec.validUntil ? parseDate(spec.validUntil, 'validUntil') : validFrom + days * DAY_MS
         if (validUntil <= validFrom) throw new UsageError(`${line}: validity must end after it starts`)
-        const holder = spec.holder ? sha256(fromHex(String(spec.holder), 'holder public key')) : undefined
+        const holder = spec.holder ? sha256(fromHex(spec.holder, 'holder public key')) : undefined
         return {
           type,
           document: await readFile(resolve(base, spec.document)),
@@ -269,11 +284,14 @@ function buildProgram(): Command {
         const specs: NewCertificate[] = []
         for (const [i, l] of lines.entries()) {
           if (!l) continue
-          let spec: Record<string, unknown>
+          let spec: unknown
           try {
-            spec = JSON.parse(l) as Record<string, unknown>
+            spec = JSON.parse(l)
           } catch {
             throw new UsageError(`${o.batch}:${i + 1}: not JSON`)
+          }
+          if (!isCertificateSpec(spec)) {
+            throw new UsageError(`${o.batch}:${i + 1}: expected {"document": path, "type"?, "holder"?, "validFrom"?, "validUntil"?} with string values`)
           }
           specs.push(await describe(spec, dirname(resolve(o.batch)), `${o.batch}:${i + 1}`))
         }

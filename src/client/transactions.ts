@@ -36,7 +36,7 @@ export interface SignedTransaction {
 
 function sign(chainId: string, identity: IssuerIdentity, unsigned: UnsignedTx): SignedTransaction {
   const signer = createSigner(identity.key.secretKey)
-  const tx = signTx(chainId, unsigned, signer.sign)
+  const tx = signTx(chainId, unsigned, (message) => signer.sign(message))
   const id = sha256(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
   return { tx, bytes: encodeTx(tx), id }
 }

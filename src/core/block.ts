@@ -56,7 +56,7 @@ export function decodeBlock(bytes: Bytes, maxBytes: number): Block {
   if (!Array.isArray(b.txs) || !b.txs.every((t) => isBytes(t))) throw malformed('txs must be a list of byte strings')
   if (b.txs.length !== header.txCount) throw malformed('txCount does not match the transactions')
   if (!isBytes(b.signature, 64)) throw malformed('signature must be 64 bytes')
-  return { header, txs: b.txs as Bytes[], signature: b.signature }
+  return { header, txs: b.txs, signature: b.signature }
 }
 
 export function verifyBlockSignature(block: Block, proposerKey: Bytes): boolean {

@@ -117,7 +117,7 @@ export function parseGenesis(json: unknown): Genesis {
       fail(`${where}.${k} must be a list of strings`)
       return []
     }
-    return v as string[]
+    return v
   }
   const unique = (what: string, values: string[]): void => {
     const seen = new Set<string>()

@@ -47,7 +47,7 @@ export function txSignBytes(chainId: string, kind: TxKind, signer: string, conte
 
 export function signTx(chainId: string, tx: UnsignedTx, signFn: (message: Bytes) => Bytes): SignedTx {
   const sig = signFn(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
-  return { ...tx, sig } as SignedTx
+  return { ...tx, sig }
 }
 
 export function encodeTx(tx: SignedTx): Bytes {

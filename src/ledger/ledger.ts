@@ -113,6 +113,10 @@ export class Ledger {
     if (header.height !== head.height + 1) bad(`expected height ${head.height + 1}`)
     if (!bytesEqual(header.prevHash, head.hash)) bad('previous hash does not match the chain')
     if (header.time <= head.time) bad('time is not after the previous block')
+    const params = this.registry.params
+    if (header.txCount !== block.txs.length) bad(`txCount ${header.txCount} does not match ${block.txs.length} transactions`)
+    if (block.txs.length > params.maxBlockTxs) bad(`more than ${params.maxBlockTxs} transactions`)
+    if (block.txs.reduce((n, t) => n + t.length, 0) > params.maxBlockBytes) bad(`more than ${params.maxBlockBytes} bytes of transactions`)
     const proposer = this.registry.validator(header.proposer) ?? bad(`unknown proposer "${header.proposer}"`)
     if (!verifyBlockSignature(block, proposer.publicKey)) bad('proposer signature does not verify')
     const exec = new BlockExecution(this.ctx, head, header.height, header.time)

@@ -33,6 +33,9 @@ export class StateTree {
 
   /** New root and the nodes to store if the given leaves change (leaf index -> leaf hash). */
   async update(leaves: ReadonlyMap<number, Bytes>): Promise<{ root: Bytes; writes: TreeNodeWrite[] }> {
+    // The root is stored like any node (level TREE_DEPTH), so an update that changes nothing
+    // answers the committed root.
+    if (leaves.size === 0) return { root: (await this.nodes(TREE_DEPTH, [0])).get(0)!, writes: [] }
     const writes: TreeNodeWrite[] = []
     let current = new Map(leaves)
     for (let level = 0; level < TREE_DEPTH; level++) {
@@ -53,7 +56,9 @@ export class StateTree {
       }
       current = parents
     }
-    return { root: current.get(0) ?? EMPTY_TREE_ROOT, writes }
+    const root = current.get(0)!
+    writes.push({ level: TREE_DEPTH, index: 0, hash: root })
+    return { root, writes }
   }
 
   /** Records nodes that are now durable, so the next block reads them from memory. */

@@ -137,7 +137,7 @@ export class LedgerStore {
         `data directory ${dir} belongs to genesis ${toHex(storedGenesis)}, not ${toHex(genesisHash)}`,
       )
     }
-    const head = decodeStored<Head>((await db.get(metaKey(META_HEAD)))!)
+    const head = decodeStored<Head>((await db.get(metaKey(META_HEAD))))
     return new LedgerStore(db, head)
   }
 

@@ -24,7 +24,9 @@ export async function admitTx(ledger: Ledger, mempool: Mempool, bytes: Bytes, no
     await ledger.checkTx(tx, now)
     return { tx, id, added: mempool.add(tx) === 'added' }
   } catch (err) {
-    if (err instanceof CertchainError && err.code !== 'MEMPOOL_FULL') mempool.recordRejection(id, err)
+    // A bad signature says nothing about the transaction with this id (anyone can attach a broken
+    // signature to a copy of someone else's), and a full mempool is not a verdict: remember neither.
+    if (err instanceof CertchainError && err.code !== 'MEMPOOL_FULL' && err.code !== 'BAD_SIGNATURE') mempool.recordRejection(id, err)
     throw err
   }
 }

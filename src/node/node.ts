@@ -139,7 +139,7 @@ export class CertchainNode implements RpcBackend {
         this.producer = new SingleValidatorProducer(this.config.producer, {
           ledger: this.ledger,
           mempool: this.mempool,
-          proposer: { id: this.validatorId, sign: signer.sign },
+          proposer: { id: this.validatorId, sign: (message) => signer.sign(message) },
           logger: this.logger.child({ module: 'producer' }),
           onCommit: (block) => this.onCommit(block),
         })

@@ -1,5 +1,5 @@
 import fastifySwagger from '@fastify/swagger'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyError } from 'fastify'
 import { fromBase64, fromHex, toHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
@@ -15,7 +15,6 @@ export interface RpcOptions {
 }
 
 export interface RpcServer {
-  readonly app: FastifyInstance
   /** Base URL, e.g. http://127.0.0.1:26657 */
   readonly address: string
   close(): Promise<void>
@@ -52,7 +51,7 @@ function toErrorBody(err: FastifyError | Error): { status: number; code: ErrorCo
  */
 export async function createRpcServer(options: RpcOptions, { backend, logger, metrics }: RpcDeps): Promise<RpcServer> {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: logger,
     // Request durations go to metrics; one log line per request would drown the useful ones.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
@@ -60,6 +59,8 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
   })
+  // JSON only: without this, fastify's built-in text/plain parser would pass strings to the schemas.
+  app.removeContentTypeParser('text/plain')
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -247,5 +248,5 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
   const addr = app.server.address()
   const port = typeof addr === 'object' && addr ? addr.port : options.port
   const host = options.host.includes(':') ? `[${options.host}]` : options.host
-  return { app, address: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, close: () => app.close() }
+  return { address: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, close: () => app.close() }
 }

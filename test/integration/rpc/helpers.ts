@@ -33,7 +33,8 @@ export interface HttpResult {
   readonly status: number
   readonly contentType: string
   readonly text: string
-  /** Parsed JSON body, or undefined when the body is not JSON. */
+  /** Parsed JSON body, or undefined when the body is not JSON (loosely typed: tests probe it field by field). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly body: any
 }
 
@@ -109,7 +110,8 @@ export function issueOne(chainId: string, identity: IssuerIdentity, type: string
 
 /** Signs any unsigned transaction (including ones the builders would never produce). */
 export function signRaw(chainId: string, secretKey: Bytes, unsigned: UnsignedTx): SignedTransaction {
-  const tx = signTx(chainId, unsigned, createSigner(secretKey).sign)
+  const signer = createSigner(secretKey)
+  const tx = signTx(chainId, unsigned, (message) => signer.sign(message))
   const id = sha256(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
   return { tx, bytes: encodeTx(tx), id }
 }

@@ -1,0 +1,538 @@
+import type { Logger } from 'pino'
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { blockHash } from '../core/block.js'
+import { verify } from '../core/crypto.js'
+import type { ValidatorInfo } from '../core/genesis.js'
+import type { Block } from '../core/types.js'
+import {
+  hashKey,
+  proposalSignBytes,
+  signBytesOf,
+  verifyCommit,
+  voteSignBytes,
+  type Commit,
+  type ConsensusMessage,
+  type Proposal,
+  type SignStep,
+  type Vote,
+  type VoteType,
+} from './messages.js'
+import { VoteSet, honestThreshold, quorum, type Equivocation } from './vote-set.js'
+
+/** What consensus needs from the ledger: it orders blocks, the application builds and executes them. */
+export interface ConsensusApp {
+  readonly chainId: string
+  /** Height of the last committed block. */
+  committedHeight(): number
+  /** Validators of a height, in proposer-rotation order (sorted by public key). */
+  validators(height: number): readonly ValidatorInfo[]
+  /** Builds the block to propose at `height` from pending transactions. */
+  createBlock(height: number, proposer: string): Promise<Block>
+  /** Executes a proposed block on the committed state; false if any rule fails. Cached per hash. */
+  validateBlock(block: Block): Promise<boolean>
+  /** Makes a decided block durable with its commit. */
+  commitBlock(block: Block, commit: Commit): Promise<void>
+  hasPendingTxs(): boolean
+}
+
+/** Signs consensus messages; answers null when that would double-sign (see SignerGuard). */
+export interface ConsensusSigner {
+  readonly validatorId: string
+  sign(height: number, round: number, step: SignStep, signBytes: Bytes): Promise<Bytes | null>
+}
+
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
+export interface EngineOptions {
+  readonly timeoutProposeMs: number
+  readonly timeoutPrevoteMs: number
+  readonly timeoutPrecommitMs: number
+  /** Added to every timeout per round, so rounds get longer until the network keeps up. */
+  readonly timeoutDeltaMs: number
+  /** Shortest time between two blocks while transactions are pending. */
+  readonly blockIntervalMs: number
+  /** Longest time without a block: then an empty one is proposed so verifiers see the chain alive. */
+  readonly heartbeatIntervalMs: number
+  /** Own messages of the height in progress are re-sent this often (gossip is best-effort). */
+  readonly gossipIntervalMs: number
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = Object.freeze({
+  timeoutProposeMs: 3000,
+  timeoutPrevoteMs: 1000,
+  timeoutPrecommitMs: 1000,
+  timeoutDeltaMs: 500,
+  blockIntervalMs: 100,
+  heartbeatIntervalMs: 10_000,
+  gossipIntervalMs: 1000,
+})
+
+export interface EngineDeps {
+  readonly app: ConsensusApp
+  /** Absent on member nodes: they follow votes and commits but never sign. */
+  readonly signer?: ConsensusSigner
+  readonly broadcast: (message: ConsensusMessage) => void
+  /** Re-sends the last decided block with its commit, for peers that missed the final votes. */
+  readonly broadcastCommit?: (block: Block, commit: Commit) => void
+  /** Durable record of a message of the height in progress (own messages before they are sent). */
+  readonly record?: (message: ConsensusMessage, own: boolean) => Promise<void>
+  readonly onEquivocation?: (evidence: Equivocation) => void
+  readonly onCommit?: (block: Block, commit: Commit) => void
+  readonly logger: Logger
+  readonly clock?: Clock
+}
+
+type Step = 'waiting' | 'propose' | 'prevote' | 'precommit'
+
+export type MessageCheck = { ok: true } | { ok: false; reject: boolean; reason: string }
+
+interface RoundVotes {
+  readonly prevotes: VoteSet
+  readonly precommits: VoteSet
+  proposal?: Proposal
+}
+
+type EngineEvent =
+  | { readonly kind: 'message'; readonly message: ConsensusMessage }
+  | { readonly kind: 'timeout'; readonly height: number; readonly round: number; readonly step: 'propose' | 'prevote' | 'precommit' }
+  | { readonly kind: 'start-round'; readonly height: number; readonly round: number }
+  | { readonly kind: 'commit'; readonly block: Block; readonly commit: Commit }
+
+const MAX_FUTURE_MESSAGES = 10_000
+
+/**
+ * Tendermint consensus ("The latest gossip on BFT consensus", Buchman, Kwon, Milosevic 2018) with
+ * equal-weight validators and proposer(h, r) = validators[(h + r) mod n]. One loop owns the round
+ * state; peer messages, own messages and timeouts are events processed one at a time, in order.
+ * Rule comments cite the line numbers of Algorithm 1 in the paper.
+ */
+export class ConsensusEngine {
+  private readonly clock: Clock
+  private readonly queue: EngineEvent[] = []
+  private draining = false
+  private running = false
+  private timers = new Set<unknown>()
+  private gossipTimer: unknown
+
+  private height = 0
+  private round = 0
+  private step: Step = 'waiting'
+  private validatorSet: readonly ValidatorInfo[] = []
+  private lockedBlock: Block | undefined
+  private lockedRound = -1
+  private validBlock: Block | undefined
+  private validRound = -1
+  private rounds = new Map<number, RoundVotes>()
+  private own: ConsensusMessage[] = []
+  private firstPrevoteQuorum = new Set<number>()
+  private timeoutPrevoteScheduled = new Set<number>()
+  private timeoutPrecommitScheduled = new Set<number>()
+  private future: ConsensusMessage[] = []
+  private lastCommitAt = 0
+  private firstRoundAt = Infinity
+  private lastDecided: { block: Block; commit: Commit } | undefined
+  private idle: Promise<void> = Promise.resolve()
+  private resolveIdle: (() => void) | undefined
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly deps: EngineDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock
+  }
+
+  get status(): { height: number; round: number; step: Step } {
+    return { height: this.height, round: this.round, step: this.step }
+  }
+
+  /** Resolves when no event is being processed (tests step a simulated network with it). */
+  settled(): Promise<void> {
+    return this.idle
+  }
+
+  /** Starts at the height after the last committed block, first replaying what the WAL recorded. */
+  start(replay: readonly ConsensusMessage[] = []): void {
+    if (this.running) return
+    this.running = true
+    this.lastCommitAt = this.clock.now()
+    this.enterHeight(this.deps.app.committedHeight() + 1)
+    for (const message of replay) if (message.height === this.height) this.push({ kind: 'message', message })
+    this.gossipTimer = this.clock.setTimeout(() => this.gossip(), this.options.gossipIntervalMs)
+  }
+
+  /** Stops timers and waits for the event being processed (never interrupts a commit). */
+  async stop(): Promise<void> {
+    this.running = false
+    for (const t of this.timers) this.clock.clearTimeout(t)
+    this.timers.clear()
+    this.clock.clearTimeout(this.gossipTimer)
+    this.queue.length = 0
+    await this.idle
+  }
+
+  /**
+   * Gossip validation of a consensus message (chain logic; p2p maps the answer): reject when
+   * malformed or badly signed or not from a validator; ignore when stale or too far ahead.
+   */
+  check(message: ConsensusMessage): MessageCheck {
+    if (message.height < this.height) return { ok: false, reject: false, reason: 'stale height' }
+    if (message.height > this.height + 1) return { ok: false, reject: false, reason: 'height too far ahead' }
+    const validators = this.deps.app.validators(message.height)
+    const validator = validators.find((v) => v.id === message.validator)
+    if (!validator) return { ok: false, reject: true, reason: `"${message.validator}" is not a validator at height ${message.height}` }
+    if (!verify(validator.publicKey, signBytesOf(this.deps.app.chainId, message), message.sig)) {
+      return { ok: false, reject: true, reason: 'bad signature' }
+    }
+    if (message.type === 'proposal') {
+      const expected = this.proposer(message.height, message.round, validators)
+      if (message.validator !== expected.id) return { ok: false, reject: true, reason: `not the proposer of round ${message.round}` }
+      if (message.block.header.height !== message.height) return { ok: false, reject: true, reason: 'block height differs' }
+      if (message.polRound >= message.round) return { ok: false, reject: true, reason: 'polRound must be below round' }
+    }
+    return { ok: true }
+  }
+
+  /** A message that passed {@link check} (peers, or the WAL on restart). */
+  receive(message: ConsensusMessage): void {
+    this.push({ kind: 'message', message })
+  }
+
+  /**
+   * A decided block with its commit, from a peer that is ahead (catch-up). Applied if it is for
+   * the height in progress, its commit verifies against that height's validators, and it executes.
+   */
+  receiveCommit(block: Block, commit: Commit): void {
+    this.push({ kind: 'commit', block, commit })
+  }
+
+  /** The mempool got transactions: a waiting height can start its round sooner. */
+  txsAvailable(): void {
+    if (this.step === 'waiting' && this.running) this.scheduleFirstRound()
+  }
+
+  proposer(height: number, round: number, validators = this.deps.app.validators(height)): ValidatorInfo {
+    return validators[(height + round) % validators.length]!
+  }
+
+  // ---- event loop ---------------------------------------------------------------------------
+
+  private push(event: EngineEvent): void {
+    if (!this.running) return
+    this.queue.push(event)
+    if (!this.draining) {
+      this.draining = true
+      this.idle = new Promise((resolve) => (this.resolveIdle = resolve))
+      void this.drain()
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.running) {
+        const event = this.queue.shift()!
+        try {
+          await this.handle(event)
+        } catch (err) {
+          this.deps.logger.error({ err, event: event.kind, height: this.height, round: this.round }, 'consensus event failed')
+        }
+      }
+    } finally {
+      this.draining = false
+      this.resolveIdle?.()
+    }
+  }
+
+  private async handle(event: EngineEvent): Promise<void> {
+    switch (event.kind) {
+      case 'start-round':
+        if (event.height === this.height && (this.step === 'waiting' || event.round > this.round)) await this.startRound(event.round)
+        break
+      case 'timeout':
+        await this.onTimeout(event.height, event.round, event.step)
+        break
+      case 'message':
+        await this.onMessage(event.message)
+        break
+      case 'commit':
+        await this.onCommitReceived(event.block, event.commit)
+        break
+    }
+    await this.applyRules()
+  }
+
+  private async onMessage(message: ConsensusMessage): Promise<void> {
+    if (message.height < this.height) return
+    if (message.height > this.height) {
+      if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(message)
+      return
+    }
+    const votes = this.roundVotes(message.round)
+    if (message.type === 'proposal') {
+      votes.proposal ??= message
+    } else {
+      const set = message.type === 'prevote' ? votes.prevotes : votes.precommits
+      const { added, equivocation } = set.add(message)
+      if (equivocation) {
+        this.deps.logger.warn(
+          { validator: message.validator, height: message.height, round: message.round, type: message.type },
+          'equivocation: conflicting votes from one validator',
+        )
+        this.deps.onEquivocation?.(equivocation)
+      }
+      if (!added) return
+    }
+    const mine = message.validator === this.deps.signer?.validatorId
+    // Our own messages come back only from the WAL after a restart: keep re-sending them.
+    if (mine) this.own.push(message)
+    await this.deps.record?.(message, mine)
+    // A proposal or vote for this height ends the wait for transactions: others have started.
+    if (this.step === 'waiting') await this.startRound(0)
+  }
+
+  private async onCommitReceived(block: Block, commit: Commit): Promise<void> {
+    if (block.header.height !== this.height) return
+    const problem = verifyCommit(this.deps.app.chainId, this.validatorSet, block, commit)
+    if (problem) {
+      this.deps.logger.warn({ height: this.height, problem }, 'ignored an invalid commit')
+      return
+    }
+    if (!(await this.deps.app.validateBlock(block))) {
+      this.deps.logger.error({ height: this.height }, 'a block with a valid commit does not execute here')
+      return
+    }
+    await this.finalize(block, commit)
+  }
+
+  private async onTimeout(height: number, round: number, step: 'propose' | 'prevote' | 'precommit'): Promise<void> {
+    if (height !== this.height || round !== this.round) return
+    if (step === 'propose' && this.step === 'propose') await this.vote('prevote', null) // line 57
+    else if (step === 'prevote' && this.step === 'prevote') await this.vote('precommit', null) // line 61
+    else if (step === 'precommit') await this.startRound(round + 1) // line 65
+  }
+
+  // ---- the algorithm ------------------------------------------------------------------------
+
+  private enterHeight(height: number): void {
+    this.height = height
+    this.round = 0
+    this.step = 'waiting'
+    this.validatorSet = this.deps.app.validators(height)
+    this.lockedBlock = undefined
+    this.lockedRound = -1
+    this.validBlock = undefined
+    this.validRound = -1
+    this.rounds = new Map()
+    this.own = []
+    this.firstPrevoteQuorum = new Set()
+    this.timeoutPrevoteScheduled = new Set()
+    this.timeoutPrecommitScheduled = new Set()
+    this.firstRoundAt = Infinity
+    const future = this.future
+    this.future = []
+    this.scheduleFirstRound()
+    for (const message of future) if (message.height >= height) this.push({ kind: 'message', message })
+  }
+
+  /** Round 0 waits for transactions (at most one block per interval) or for the heartbeat. */
+  private scheduleFirstRound(): void {
+    const height = this.height
+    const interval = this.deps.app.hasPendingTxs() ? this.options.blockIntervalMs : this.options.heartbeatIntervalMs
+    const at = Math.max(this.clock.now(), this.lastCommitAt + interval)
+    if (at >= this.firstRoundAt) return
+    this.firstRoundAt = at
+    this.after(at - this.clock.now(), () => this.push({ kind: 'start-round', height, round: 0 }))
+  }
+
+  private async startRound(round: number): Promise<void> {
+    // line 11
+    this.round = round
+    this.step = 'propose'
+    const proposer = this.proposer(this.height, round, this.validatorSet)
+    if (this.deps.signer && proposer.id === this.deps.signer.validatorId) {
+      const block = this.validBlock ?? (await this.deps.app.createBlock(this.height, proposer.id))
+      const polRound = this.validBlock ? this.validRound : -1
+      const sig = await this.deps.signer.sign(
+        this.height,
+        round,
+        'proposal',
+        proposalSignBytes(this.deps.app.chainId, this.height, round, polRound, blockHash(block.header)),
+      )
+      if (sig) {
+        const proposal: Proposal = { type: 'proposal', height: this.height, round, polRound, block, validator: proposer.id, sig }
+        await this.sendOwn(proposal)
+        this.roundVotes(round).proposal ??= proposal
+      }
+    }
+    const { height } = this
+    this.after(this.timeout(this.options.timeoutProposeMs, round), () => this.push({ kind: 'timeout', height, round, step: 'propose' }))
+  }
+
+  private async applyRules(): Promise<void> {
+    // Re-evaluate until nothing changes: one event can enable several rules in turn.
+    for (let changed = true; changed && this.running && this.step !== 'waiting'; ) {
+      changed = await this.applyOnce()
+    }
+  }
+
+  private async applyOnce(): Promise<boolean> {
+    const n = this.validatorSet.length
+    const q = quorum(n)
+    const current = this.roundVotes(this.round)
+    const proposal = current.proposal
+    const before = `${this.height}/${this.round}/${this.step}`
+
+    // line 49: a block with 2f+1 precommits in any round is decided.
+    for (const [r, votes] of this.rounds) {
+      const key = votes.precommits.majority(q)
+      if (key === undefined || key === 'nil' || !votes.proposal) continue
+      if (hashKey(blockHash(votes.proposal.block.header)) !== key) continue
+      if (await this.deps.app.validateBlock(votes.proposal.block)) {
+        await this.decide(votes.proposal.block, r, votes.precommits.votesFor(key))
+        return true
+      }
+    }
+
+    if (proposal && this.step === 'propose') {
+      const hash = blockHash(proposal.block.header)
+      if (proposal.polRound === -1) {
+        // line 22
+        const ok = (await this.deps.app.validateBlock(proposal.block)) && (this.lockedRound === -1 || this.isLocked(hash))
+        await this.vote('prevote', ok ? hash : null)
+      } else if (proposal.polRound < this.round) {
+        // line 28
+        const pol = this.rounds.get(proposal.polRound)
+        if (pol && pol.prevotes.count(toHex(hash)) >= q) {
+          const ok = (await this.deps.app.validateBlock(proposal.block)) && (this.lockedRound <= proposal.polRound || this.isLocked(hash))
+          await this.vote('prevote', ok ? hash : null)
+        }
+      }
+    }
+
+    // line 34
+    if (this.step === 'prevote' && current.prevotes.size >= q && !this.timeoutPrevoteScheduled.has(this.round)) {
+      this.timeoutPrevoteScheduled.add(this.round)
+      const { height, round } = this
+      this.after(this.timeout(this.options.timeoutPrevoteMs, round), () => this.push({ kind: 'timeout', height, round, step: 'prevote' }))
+    }
+
+    // line 36
+    if (proposal && (this.step === 'prevote' || this.step === 'precommit') && !this.firstPrevoteQuorum.has(this.round)) {
+      const hash = blockHash(proposal.block.header)
+      if (current.prevotes.count(toHex(hash)) >= q && (await this.deps.app.validateBlock(proposal.block))) {
+        this.firstPrevoteQuorum.add(this.round)
+        if (this.step === 'prevote') {
+          this.lockedBlock = proposal.block
+          this.lockedRound = this.round
+          await this.vote('precommit', hash)
+        }
+        this.validBlock = proposal.block
+        this.validRound = this.round
+      }
+    }
+
+    // line 44
+    if (this.step === 'prevote' && current.prevotes.count('nil') >= q) await this.vote('precommit', null)
+
+    // line 47
+    if (current.precommits.size >= q && !this.timeoutPrecommitScheduled.has(this.round)) {
+      this.timeoutPrecommitScheduled.add(this.round)
+      const { height, round } = this
+      this.after(this.timeout(this.options.timeoutPrecommitMs, round), () => this.push({ kind: 'timeout', height, round, step: 'precommit' }))
+    }
+
+    // line 55: f+1 validators are already in a later round: join them.
+    const skip = honestThreshold(n)
+    for (const [r, votes] of this.rounds) {
+      if (r <= this.round) continue
+      const senders = new Set([...votes.prevotes.all(), ...votes.precommits.all()].map((v) => v.validator))
+      if (votes.proposal) senders.add(votes.proposal.validator)
+      if (senders.size >= skip) {
+        await this.startRound(r)
+        break
+      }
+    }
+    return `${this.height}/${this.round}/${this.step}` !== before
+  }
+
+  private isLocked(hash: Bytes): boolean {
+    return this.lockedBlock !== undefined && bytesEqual(blockHash(this.lockedBlock.header), hash)
+  }
+
+  private async vote(type: VoteType, hash: Bytes | null): Promise<void> {
+    this.step = type
+    if (!this.deps.signer) return
+    const { height, round } = this
+    const sig = await this.deps.signer.sign(height, round, type, voteSignBytes(this.deps.app.chainId, type, height, round, hash))
+    if (!sig) {
+      this.deps.logger.warn({ height, round, type }, 'signer refused to vote (already signed at this step)')
+      return
+    }
+    const vote: Vote = { type, height, round, blockHash: hash, validator: this.deps.signer.validatorId, sig }
+    await this.sendOwn(vote)
+    const votes = this.roundVotes(round)
+    ;(type === 'prevote' ? votes.prevotes : votes.precommits).add(vote)
+  }
+
+  private async decide(block: Block, round: number, precommits: readonly Vote[]): Promise<void> {
+    await this.finalize(block, {
+      height: this.height,
+      round,
+      blockHash: blockHash(block.header),
+      signatures: precommits.map((v) => ({ validator: v.validator, sig: v.sig })).sort((a, b) => (a.validator < b.validator ? -1 : 1)),
+    })
+  }
+
+  private async finalize(block: Block, commit: Commit): Promise<void> {
+    await this.deps.app.commitBlock(block, commit)
+    this.lastDecided = { block, commit }
+    this.lastCommitAt = this.clock.now()
+    this.deps.onCommit?.(block, commit)
+    for (const t of this.timers) this.clock.clearTimeout(t)
+    this.timers.clear()
+    this.enterHeight(this.height + 1)
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private async sendOwn(message: ConsensusMessage): Promise<void> {
+    // On disk (WAL) before on the wire; the signer guard already made the signature durable.
+    await this.deps.record?.(message, true)
+    this.own.push(message)
+    this.deps.broadcast(message)
+  }
+
+  private gossip(): void {
+    if (!this.running) return
+    for (const message of this.own) this.deps.broadcast(message)
+    if (this.lastDecided) this.deps.broadcastCommit?.(this.lastDecided.block, this.lastDecided.commit)
+    this.gossipTimer = this.clock.setTimeout(() => this.gossip(), this.options.gossipIntervalMs)
+  }
+
+  private roundVotes(round: number): RoundVotes {
+    let votes = this.rounds.get(round)
+    if (!votes) this.rounds.set(round, (votes = { prevotes: new VoteSet(), precommits: new VoteSet() }))
+    return votes
+  }
+
+  private timeout(base: number, round: number): number {
+    return base + round * this.options.timeoutDeltaMs
+  }
+
+  private after(ms: number, fn: () => void): void {
+    const handle = this.clock.setTimeout(() => {
+      this.timers.delete(handle)
+      fn()
+    }, ms)
+    this.timers.add(handle)
+  }
+}

@@ -1,0 +1,120 @@
+import { bytesEqual, isBytes, toHex, type Bytes } from '../core/bytes.js'
+import { verify } from '../core/crypto.js'
+import type { ValidatorInfo } from '../core/genesis.js'
+import { blockHash } from '../core/block.js'
+import { decodeCanonical, encode } from '../core/encoding.js'
+import { CertchainError } from '../core/errors.js'
+import type { Block } from '../core/types.js'
+
+export type VoteType = 'prevote' | 'precommit'
+
+/** Steps in signing order: a validator never signs at a lower (height, round, step) than before. */
+export const STEP_ORDER = { proposal: 1, prevote: 2, precommit: 3 } as const
+export type SignStep = keyof typeof STEP_ORDER
+
+export interface Vote {
+  readonly type: VoteType
+  readonly height: number
+  readonly round: number
+  /** Hash of the block voted for; null is a vote for nothing ("nil"). */
+  readonly blockHash: Bytes | null
+  readonly validator: string
+  readonly sig: Bytes
+}
+
+export interface Proposal {
+  readonly type: 'proposal'
+  readonly height: number
+  readonly round: number
+  /** The round in which this block got 2f+1 prevotes (Tendermint's "valid round"), or -1. */
+  readonly polRound: number
+  readonly block: Block
+  readonly validator: string
+  readonly sig: Bytes
+}
+
+export type ConsensusMessage = Proposal | Vote
+
+/** 2f+1 precommits for one block: the proof that the block is final. Stored and served with it. */
+export interface Commit {
+  readonly height: number
+  readonly round: number
+  readonly blockHash: Bytes
+  readonly signatures: readonly { readonly validator: string; readonly sig: Bytes }[]
+}
+
+export const VOTE_DOMAIN = 'certchain/vote@1'
+export const PROPOSAL_DOMAIN = 'certchain/proposal@1'
+
+export function voteSignBytes(chainId: string, type: VoteType, height: number, round: number, hash: Bytes | null): Bytes {
+  return encode([VOTE_DOMAIN, chainId, type, height, round, hash])
+}
+
+export function proposalSignBytes(chainId: string, height: number, round: number, polRound: number, hash: Bytes): Bytes {
+  return encode([PROPOSAL_DOMAIN, chainId, height, round, polRound, hash])
+}
+
+export function signBytesOf(chainId: string, message: ConsensusMessage): Bytes {
+  return message.type === 'proposal'
+    ? proposalSignBytes(chainId, message.height, message.round, message.polRound, blockHash(message.block.header))
+    : voteSignBytes(chainId, message.type, message.height, message.round, message.blockHash)
+}
+
+export function hashKey(hash: Bytes | null): string {
+  return hash === null ? 'nil' : toHex(hash)
+}
+
+export function encodeMessage(message: ConsensusMessage): Bytes {
+  return encode(message)
+}
+
+function malformed(message: string): never {
+  throw new CertchainError('MALFORMED_ENCODING', `consensus message: ${message}`)
+}
+
+const isRound = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+const isHeight = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1
+
+/** Decodes a gossiped consensus message: canonical bytes and exact shape; signatures are checked later. */
+export function decodeMessage(bytes: Bytes, maxBytes: number): ConsensusMessage {
+  const value = decodeCanonical(bytes, maxBytes, 'MALFORMED_ENCODING') as Record<string, unknown>
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) malformed('not a map')
+  if (!isHeight(value.height) || !isRound(value.round)) malformed('height and round must be integers')
+  if (typeof value.validator !== 'string' || !isBytes(value.sig, 64)) malformed('validator and sig are required')
+  if (value.type === 'prevote' || value.type === 'precommit') {
+    if (Object.keys(value).length !== 6) malformed('a vote has exactly type, height, round, blockHash, validator, sig')
+    if (value.blockHash !== null && !isBytes(value.blockHash, 32)) malformed('blockHash must be 32 bytes or null')
+    return value as unknown as Vote
+  }
+  if (value.type === 'proposal') {
+    if (Object.keys(value).length !== 7) malformed('a proposal has exactly type, height, round, polRound, block, validator, sig')
+    if (typeof value.polRound !== 'number' || !Number.isSafeInteger(value.polRound) || value.polRound < -1) malformed('bad polRound')
+    const block = value.block as Record<string, unknown>
+    if (block === null || typeof block !== 'object' || !('header' in block) || !Array.isArray(block.txs)) malformed('bad block')
+    return value as unknown as Proposal
+  }
+  return malformed(`unknown type ${String(value.type)}`)
+}
+
+
+/**
+ * Checks that a commit proves `block` final for the given validator set: the hash matches and
+ * more than two thirds of the validators of that height signed precommits for it. Every commit is
+ * checked against the set of its own height (sync and catch-up included).
+ */
+export function verifyCommit(chainId: string, validators: readonly ValidatorInfo[], block: Block, commit: Commit): string | undefined {
+  const hash = blockHash(block.header)
+  if (commit.height !== block.header.height) return 'commit height differs from the block'
+  if (!bytesEqual(commit.blockHash, hash)) return 'commit is for another block'
+  const signBytes = voteSignBytes(chainId, 'precommit', commit.height, commit.round, hash)
+  const signers = new Set<string>()
+  for (const { validator, sig } of commit.signatures) {
+    const info = validators.find((v) => v.id === validator)
+    if (!info) return `"${validator}" is not a validator at height ${commit.height}`
+    if (signers.has(validator)) return `"${validator}" signed twice`
+    if (!verify(info.publicKey, signBytes, sig)) return `bad precommit signature from "${validator}"`
+    signers.add(validator)
+  }
+  if (signers.size < Math.floor((2 * validators.length) / 3) + 1) return `only ${signers.size} of ${validators.length} validators signed`
+  return undefined
+}

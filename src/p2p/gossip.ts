@@ -1,0 +1,233 @@
+import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubMessage, type GossipsubOpts } from '@libp2p/gossipsub'
+import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { sha256 } from '../core/hash.js'
+import { P2PError } from './errors.js'
+import type { PeerAccess } from './gater.js'
+
+export const GOSSIP_TOPICS = ['txs', 'consensus', 'blocks'] as const
+export type GossipTopic = (typeof GOSSIP_TOPICS)[number]
+
+/**
+ * What chain logic decides about a gossip message (Lodestar's split: validation is chain logic,
+ * the network only maps the verdict). `accept`: deliver and forward. `ignore`: drop without
+ * blame, for anything that depends on local state (stale, future, already known). `reject`:
+ * drop and penalise the peer that sent it, only for messages that are invalid for everyone
+ * (bad signature, malformed): an honest peer that forwarded it must have broken a rule.
+ */
+export type Verdict = { result: 'accept' } | { result: 'ignore'; reason: string } | { result: 'reject'; reason: string }
+
+export interface GossipHandlers {
+  validate(topic: GossipTopic, data: Uint8Array, from: string): Promise<Verdict> | Verdict
+  onMessage(topic: GossipTopic, data: Uint8Array, from: string): void
+}
+
+export function gossipTopicName(chainId: string, topic: GossipTopic): string {
+  return `/certchain/${chainId}/${topic}/1`
+}
+
+/**
+ * Room in an RPC frame beyond the message data: protobuf tags, the topic string, and control
+ * messages (IHAVE/IWANT/GRAFT/PRUNE) that gossipsub piggybacks on message RPCs.
+ */
+const RPC_ENVELOPE_BYTES = 64 * 1024
+
+/**
+ * Per-RPC protobuf decode limits. An RPC over any limit is dropped whole, so each limit must stay
+ * above what an honest certchain router sends, and the frame limit bounds memory anyway.
+ */
+const DECODE_RPC_LIMITS = {
+  // Three topics; room for a resubscription in the same RPC.
+  maxSubscriptions: 8,
+  // Publishing and forwarding send one message per RPC; only IWANT answers bundle several.
+  maxMessages: 32,
+  // Not small on purpose: the router itself emits and requests up to 5000 ids per heartbeat
+  // (GossipsubMaxIHaveLength); a lower limit here would drop honest RPCs under load.
+  maxIhaveMessageIDs: 5000,
+  maxIwantMessageIDs: 5000,
+  // The router's own per-heartbeat IDONTWANT budget (GossipsubIdontwantMaxMessages).
+  maxIdontwantMessageIDs: 512,
+  // At most one IHAVE/IWANT/GRAFT/PRUNE entry per topic per RPC in practice.
+  maxControlMessages: 16,
+  // Peer exchange is off on every certchain node (doPX: false): peers come from configuration
+  // and membership, never from other peers, so a PRUNE carrying peer records is malformed.
+  maxPeerInfos: 0,
+}
+
+/** The score weight per decay interval that brings a counter to zero after `durationMs`. */
+function decayOver(durationMs: number, decayIntervalMs: number, decayToZero: number): number {
+  return decayToZero ** (decayIntervalMs / durationMs)
+}
+
+const DECAY_INTERVAL_MS = 1000
+const DECAY_TO_ZERO = 0.1
+
+/**
+ * Peer scoring for a permissioned network: every peer is an authenticated member, so only
+ * misbehaviour counts. The positive terms (P1 time in mesh, P2 first deliveries) only serve
+ * opportunistic grafting and peer exchange, which a small all-member network does not need, and
+ * the mesh-delivery deficit terms (P3, P3b) would punish honest members whenever a topic is quiet
+ * (blocks and votes only flow while there is work). What remains is P4: each rejected message
+ * costs -10·n² in its topic, forgotten over ten minutes. With the default thresholds one rejected
+ * message puts a peer at the gossip threshold (-10), two stop gossip exchange with it, three
+ * graylist it (-90 < -80, its RPCs are ignored) until the counter decays.
+ */
+const TOPIC_SCORE: TopicScoreParams = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: decayOver(10 * 60_000, DECAY_INTERVAL_MS, DECAY_TO_ZERO),
+})
+
+/**
+ * The gossipsub service for libp2p's `services`, configured for a small permissioned network.
+ *
+ * Delivery in small networks: `floodPublish` (our own messages go straight to every subscribed
+ * peer whose score is above the publish threshold, not only to the mesh) plus the normal mesh
+ * forwarding, so with 4 fully connected nodes a message reaches everyone in one hop even before
+ * the mesh has formed. We do not use `directPeers`: direct peers bypass scoring and graylisting
+ * (gossipsub always accepts their RPCs), need every node to list every other symmetrically, and
+ * the bootstrap dialer already keeps configured peers connected.
+ */
+export function gossipService(options: { chainId: string; maxMessageBytes: number }) {
+  const init: Partial<GossipsubOpts> = {
+    globalSignaturePolicy: StrictNoSign,
+    // Content addressed: the same bytes are the same message whoever relays them, so duplicates
+    // from several peers are recognised and publishing twice is a no-op.
+    msgIdFn: (message) => sha256(message.data),
+    ignoreDuplicatePublishError: true,
+    allowPublishToZeroTopicPeers: true,
+    allowedTopics: GOSSIP_TOPICS.map((topic) => gossipTopicName(options.chainId, topic)),
+    maxInboundDataLength: options.maxMessageBytes + RPC_ENVELOPE_BYTES,
+    decodeRpcLimits: DECODE_RPC_LIMITS,
+    floodPublish: true,
+    fallbackToFloodsub: false,
+    doPX: false,
+    scoreParams: {
+      topics: Object.fromEntries(GOSSIP_TOPICS.map((topic) => [gossipTopicName(options.chainId, topic), TOPIC_SCORE])),
+      decayInterval: DECAY_INTERVAL_MS,
+      decayToZero: DECAY_TO_ZERO,
+      // Members are authenticated by key; several validators behind one NAT (or in one test
+      // process) share an IP legitimately, so IP colocation is no signal here.
+      IPColocationFactorWeight: 0,
+    },
+  }
+  return gossipsub(init)
+}
+
+/** The router's score accessor exists on the class but is missing from the exported interface. */
+type ScoredGossipSub = GossipSub & { getScore(peerId: string): number }
+
+function hasScore(pubsub: GossipSub): pubsub is ScoredGossipSub {
+  return typeof (pubsub as Partial<ScoredGossipSub>).getScore === 'function'
+}
+
+const TO_ROUTER_RESULT = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject,
+} as const
+
+/**
+ * Our three topics on top of a started gossipsub router: subscribes, routes every inbound message
+ * through chain logic's verdict before gossipsub delivers or forwards it, and hands accepted
+ * messages to `onMessage`. `from` is the peer that relayed the message to us (StrictNoSign
+ * messages carry no author; the author is whoever signed the payload, which chain logic checks).
+ */
+export class GossipChannel {
+  readonly #pubsub: ScoredGossipSub
+  readonly #access: PeerAccess
+  readonly #handlers: GossipHandlers
+  readonly #logger: Logger
+  readonly #maxMessageBytes: number
+  readonly #names: ReadonlyMap<GossipTopic, string>
+  readonly #topics: ReadonlyMap<string, GossipTopic>
+  readonly #onGossipMessage = (event: CustomEvent<GossipsubMessage>): void => this.#deliver(event.detail)
+
+  constructor(
+    components: { pubsub: GossipSub; access: PeerAccess; handlers: GossipHandlers; logger: Logger },
+    options: { chainId: string; maxMessageBytes: number },
+  ) {
+    if (!hasScore(components.pubsub)) throw new TypeError('the gossipsub router has no getScore(); check the @libp2p/gossipsub version')
+    this.#pubsub = components.pubsub
+    this.#access = components.access
+    this.#handlers = components.handlers
+    this.#logger = components.logger
+    this.#maxMessageBytes = options.maxMessageBytes
+    this.#names = new Map(GOSSIP_TOPICS.map((topic) => [topic, gossipTopicName(options.chainId, topic)]))
+    this.#topics = new Map(GOSSIP_TOPICS.map((topic) => [gossipTopicName(options.chainId, topic), topic]))
+  }
+
+  /** Call after the router started (it refuses subscriptions before, and forgets them on stop). */
+  start(): void {
+    this.#pubsub.addEventListener('gossipsub:message', this.#onGossipMessage)
+    for (const [topic, name] of this.#names) {
+      this.#pubsub.topicValidators.set(name, (peer, message) => this.#validate(topic, peer, message.data))
+      this.#pubsub.subscribe(name)
+    }
+  }
+
+  stop(): void {
+    this.#pubsub.removeEventListener('gossipsub:message', this.#onGossipMessage)
+    for (const name of this.#names.values()) this.#pubsub.topicValidators.delete(name)
+  }
+
+  async publish(topic: GossipTopic, data: Uint8Array): Promise<void> {
+    if (data.length > this.#maxMessageBytes) {
+      throw new P2PError('P2P_FRAME_TOO_LARGE', `${topic} message of ${data.length} bytes exceeds the ${this.#maxMessageBytes}-byte limit`)
+    }
+    await this.#pubsub.publish(this.#name(topic), data)
+  }
+
+  /** Peers known to be subscribed to `topic` (those a publish would reach). */
+  subscribers(topic: GossipTopic): string[] {
+    return this.#pubsub.getSubscribers(this.#name(topic)).map(String)
+  }
+
+  score(peerId: string): number {
+    return this.#pubsub.getScore(peerId)
+  }
+
+  #name(topic: GossipTopic): string {
+    // Every GossipTopic has a name: the map is built from GOSSIP_TOPICS.
+    return this.#names.get(topic)!
+  }
+
+  async #validate(topic: GossipTopic, peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
+    const from = peer.toString()
+    // Membership may have changed since the connection was gated; reevaluatePeers() closes the
+    // connection, this covers the messages already in flight.
+    if (!this.#access.allows(from)) return TopicValidatorResult.Ignore
+    // The RPC frame limit leaves room for the envelope; the message itself must fit our limit,
+    // which honest publishers check before sending.
+    if (data.length > this.#maxMessageBytes) {
+      this.#logger.debug({ topic, from, bytes: data.length }, 'gossip message over size limit rejected')
+      return TopicValidatorResult.Reject
+    }
+    let verdict: Verdict
+    try {
+      verdict = await this.#handlers.validate(topic, data, from)
+    } catch (err) {
+      // A bug in our own validation must not count against the peer.
+      this.#logger.error({ err, topic, from }, 'gossip validation threw; ignoring the message')
+      return TopicValidatorResult.Ignore
+    }
+    if (verdict.result !== 'accept') this.#logger.debug({ topic, from, result: verdict.result, reason: verdict.reason }, 'gossip message not accepted')
+    return TO_ROUTER_RESULT[verdict.result]
+  }
+
+  /** gossipsub dispatches this only for messages our validator accepted, on subscribed topics. */
+  #deliver({ msg, propagationSource }: GossipsubMessage): void {
+    const topic = this.#topics.get(msg.topic)
+    if (topic === undefined) return
+    try {
+      this.#handlers.onMessage(topic, msg.data, propagationSource.toString())
+    } catch (err) {
+      this.#logger.error({ err, topic }, 'gossip message handler threw')
+    }
+  }
+}

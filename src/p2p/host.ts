@@ -1,0 +1,185 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import type { Logger } from 'pino'
+import type { Gauge } from 'prom-client'
+import { concatBytes } from '../core/bytes.js'
+import { P2PError } from './errors.js'
+import { PeerAccess, connectionGater } from './gater.js'
+import { GossipChannel, gossipService, type GossipHandlers, type GossipTopic } from './gossip.js'
+import { BootstrapDialer, parseBootstrapAddress } from './reconnect.js'
+import { ReqResp, type RequestOptions, type SyncHandler } from './reqresp.js'
+
+export interface P2POptions {
+  /** Part of every topic and protocol name: nodes of different chains never exchange a byte. */
+  readonly chainId: string
+  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/26656 (tcp/0 picks a free port). */
+  readonly listen: readonly string[]
+  /** Full multiaddrs with /p2p/<peerId>; kept connected with exponential backoff. Our own is skipped. */
+  readonly bootstrap: readonly string[]
+  /** Persistent node identity: raw Ed25519 secret and public key (32 bytes each). */
+  readonly nodeKey: { readonly secretKey: Uint8Array; readonly publicKey: Uint8Array }
+  /** Membership: genesis validators and members. Consulted on every connection; may change at runtime. */
+  isAllowedPeer(peerId: string): boolean
+  /** Largest gossip message, sync request and sync response payload, in bytes. */
+  readonly maxMessageBytes: number
+}
+
+export interface P2PDeps extends GossipHandlers {
+  readonly logger: Logger
+  readonly metrics?: { readonly peers: Pick<Gauge, 'set'> }
+  readonly sync: SyncHandler
+}
+
+/**
+ * The node's network: a libp2p host (TCP, noise, yamux, identify, gossipsub, nothing else) that
+ * only ever connects to members, gossips on the chain's three topics, and serves the sync
+ * request/response protocol. Bytes only: what they mean is for chain logic (`deps`).
+ */
+export class P2PHost {
+  readonly peerId: string
+  readonly #node: Awaited<ReturnType<typeof createNode>>
+  readonly #access: PeerAccess
+  readonly #gossip: GossipChannel
+  readonly #reqresp: ReqResp
+  readonly #dialer: BootstrapDialer
+  readonly #logger: Logger
+  readonly #metrics: P2PDeps['metrics']
+  #started = false
+
+  private constructor(node: Awaited<ReturnType<typeof createNode>>, access: PeerAccess, options: P2POptions, deps: P2PDeps) {
+    this.#node = node
+    this.#access = access
+    this.peerId = node.peerId.toString()
+    this.#logger = deps.logger.child({ module: 'p2p', self: this.peerId })
+    this.#metrics = deps.metrics
+    const settings = { chainId: options.chainId, maxMessageBytes: options.maxMessageBytes }
+    this.#gossip = new GossipChannel({ pubsub: node.services.pubsub, access, handlers: deps, logger: this.#logger }, settings)
+    this.#reqresp = new ReqResp({ node, handler: deps.sync, logger: this.#logger }, settings)
+    const targets = options.bootstrap.map(parseBootstrapAddress).filter((target) => !target.peerId.equals(node.peerId))
+    this.#dialer = new BootstrapDialer({ node, logger: this.#logger }, targets)
+  }
+
+  static async create(options: P2POptions, deps: P2PDeps): Promise<P2PHost> {
+    const access = new PeerAccess((peerId) => options.isAllowedPeer(peerId))
+    return new P2PHost(await createNode(options, access), access, options, deps)
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    this.#node.addEventListener('peer:connect', this.#onPeerConnect)
+    this.#node.addEventListener('peer:disconnect', this.#onPeerDisconnect)
+    await this.#node.start()
+    this.#gossip.start()
+    await this.#reqresp.start()
+    this.#dialer.start()
+    this.#updatePeerCount()
+    this.#logger.info({ addresses: this.addresses() }, 'p2p started')
+  }
+
+  /** Stops in reverse order; aborts pending reconnects and requests in flight. */
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#dialer.stop()
+    await this.#reqresp.stop()
+    this.#gossip.stop()
+    await this.#node.stop()
+    this.#node.removeEventListener('peer:connect', this.#onPeerConnect)
+    this.#node.removeEventListener('peer:disconnect', this.#onPeerDisconnect)
+    this.#updatePeerCount()
+    this.#logger.info('p2p stopped')
+  }
+
+  /** Listen addresses, each ending in /p2p/<our id>, ready for another node's bootstrap list. */
+  addresses(): string[] {
+    return this.#node.getMultiaddrs().map(String)
+  }
+
+  /** Gossips `data` to the network. Resolves (delivering to nobody) while no peer is subscribed. */
+  async publish(topic: GossipTopic, data: Uint8Array): Promise<void> {
+    this.#assertStarted()
+    await this.#gossip.publish(topic, data)
+  }
+
+  /** One sync request, one response, on `/certchain/<chainId>/sync/1`. Fails with a P2PError. */
+  request(peerId: string, request: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    return this.#reqresp.request(peerId, request, options)
+  }
+
+  connectedPeers(): string[] {
+    return this.#node.getPeers().map(String)
+  }
+
+  /** Peers subscribed to `topic`, i.e. reached by a publish now. */
+  topicPeers(topic: GossipTopic): string[] {
+    return this.#gossip.subscribers(topic)
+  }
+
+  /** The gossipsub score we give `peerId`: 0 for a well-behaved member, negative after rejected messages. */
+  peerScore(peerId: string): number {
+    return this.#gossip.score(peerId)
+  }
+
+  /** Closes every connection to `peerId`; with `ban`, refuses it in both directions until restart. */
+  async disconnect(peerId: string, options: { ban?: boolean } = {}): Promise<void> {
+    if (options.ban === true) {
+      this.#access.ban(peerId)
+      this.#logger.warn({ peer: peerId }, 'peer banned')
+    }
+    await this.#hangUp(peerIdFromString(peerId))
+  }
+
+  /** Call after the membership behind `isAllowedPeer` changed: drops connected peers no longer allowed. */
+  async reevaluatePeers(): Promise<void> {
+    const disallowed = this.#node.getPeers().filter((peer) => !this.#access.allows(peer.toString()))
+    for (const peer of disallowed) this.#logger.info({ peer: peer.toString() }, 'peer no longer allowed; disconnecting')
+    await Promise.all(disallowed.map((peer) => this.#hangUp(peer)))
+  }
+
+  async #hangUp(peer: PeerId): Promise<void> {
+    if (!this.#started) return
+    await this.#node.hangUp(peer)
+  }
+
+  #assertStarted(): void {
+    if (!this.#started) throw new P2PError('P2P_NOT_STARTED', 'p2p host is not started')
+  }
+
+  readonly #onPeerConnect = (event: CustomEvent<PeerId>): void => {
+    this.#logger.info({ peer: event.detail.toString(), peers: this.#updatePeerCount() }, 'peer connected')
+  }
+
+  readonly #onPeerDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.#logger.info({ peer: event.detail.toString(), peers: this.#updatePeerCount() }, 'peer disconnected')
+  }
+
+  #updatePeerCount(): number {
+    const peers = this.#node.getPeers().length
+    this.#metrics?.peers.set(peers)
+    return peers
+  }
+}
+
+/** Built stopped: `P2PHost.start()` decides when sockets open. */
+function createNode(options: P2POptions, access: PeerAccess) {
+  return createLibp2p({
+    start: false,
+    privateKey: privateKeyFromRaw(concatBytes(options.nodeKey.secretKey, options.nodeKey.publicKey)),
+    addresses: { listen: [...options.listen] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: connectionGater(access),
+    services: {
+      identify: identify(),
+      pubsub: gossipService({ chainId: options.chainId, maxMessageBytes: options.maxMessageBytes }),
+    },
+  })
+}

@@ -1,0 +1,254 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { toHex, type Bytes } from '../../src/core/bytes.js'
+import { blockHash } from '../../src/core/block.js'
+import { generateKeyPair, type KeyPair } from '../../src/core/crypto.js'
+import type { ValidatorInfo } from '../../src/core/genesis.js'
+import { sha256 } from '../../src/core/hash.js'
+import type { Block } from '../../src/core/types.js'
+import { ConsensusEngine, type Clock, type ConsensusApp, type EngineOptions } from '../../src/consensus/engine.js'
+import type { Commit, ConsensusMessage } from '../../src/consensus/messages.js'
+import { SignerGuard } from '../../src/consensus/signer.js'
+import type { Equivocation } from '../../src/consensus/vote-set.js'
+
+/** Seeded PRNG (mulberry32): the same seed replays the same network. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Virtual time: timers fire in order only when the simulation advances. */
+export class SimClock implements Clock {
+  time = 1_800_000_000_000
+  private seq = 0
+  private readonly timers = new Map<number, { at: number; fn: () => void }>()
+  now(): number {
+    return this.time
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq
+    this.timers.set(id, { at: this.time + Math.max(0, ms), fn })
+    return id
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number)
+  }
+  /** Fires the next timer (advancing time); false when none is left before `until`. */
+  fireNext(until: number): boolean {
+    let next: [number, { at: number; fn: () => void }] | undefined
+    for (const entry of this.timers) if (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[0] < next[0])) next = entry
+    if (!next || next[1].at > until) return false
+    this.timers.delete(next[0])
+    this.time = Math.max(this.time, next[1].at)
+    next[1].fn()
+    return true
+  }
+}
+
+export const SIM_OPTIONS: EngineOptions = {
+  timeoutProposeMs: 1000,
+  timeoutPrevoteMs: 500,
+  timeoutPrecommitMs: 500,
+  timeoutDeltaMs: 250,
+  blockIntervalMs: 50,
+  heartbeatIntervalMs: 200,
+  gossipIntervalMs: 300,
+}
+
+/** A minimal application: blocks carry no transactions; a block is valid unless marked bad. */
+class SimApp implements ConsensusApp {
+  readonly committed: { block: Block; commit: Commit }[] = []
+  private lastHash: Bytes = sha256(Buffer.from('genesis'))
+  constructor(
+    readonly chainId: string,
+    private readonly set: readonly ValidatorInfo[],
+    private readonly clock: Clock,
+    readonly salt: string,
+  ) {}
+  committedHeight(): number {
+    return this.committed.length
+  }
+  validators(): readonly ValidatorInfo[] {
+    return this.set
+  }
+  createBlock(height: number, proposer: string): Promise<Block> {
+    return Promise.resolve(simBlock(this.chainId, height, this.clock.now(), this.lastHash, proposer, this.salt))
+  }
+  validateBlock(block: Block): Promise<boolean> {
+    const h = block.header
+    return Promise.resolve(h.height === this.committed.length + 1 && toHex(h.prevHash) === toHex(this.lastHash) && h.proposer !== 'invalid')
+  }
+  commitBlock(block: Block, commit: Commit): Promise<void> {
+    this.committed.push({ block, commit })
+    this.lastHash = blockHash(block.header)
+    return Promise.resolve()
+  }
+  hasPendingTxs(): boolean {
+    return true
+  }
+}
+
+export function simBlock(chainId: string, height: number, time: number, prevHash: Bytes, proposer: string, salt: string): Block {
+  return {
+    header: {
+      chainId,
+      height,
+      time,
+      prevHash,
+      txRoot: sha256(Buffer.from(`${salt}/${height}/${time}`)),
+      txCount: 0,
+      stateRoot: new Uint8Array(32),
+      proposer,
+    },
+    txs: [],
+    signature: new Uint8Array(64),
+  }
+}
+
+export interface SimNode {
+  readonly id: string
+  readonly key: KeyPair
+  readonly app: SimApp
+  readonly engine: ConsensusEngine
+  readonly equivocations: Equivocation[]
+  online: boolean
+}
+
+export interface SimNetworkOptions {
+  readonly validators: number
+  readonly seed: number
+  /** Probability that one message to one peer is lost. */
+  readonly loss?: number
+  /** Delivery delay range in ms (uniform); reordering follows from it. */
+  readonly delay?: readonly [number, number]
+}
+
+/**
+ * n engines on a simulated network with seeded loss, delay and reordering. Messages pass the
+ * engine's own gossip check before delivery, as they would over libp2p.
+ */
+export class SimNetwork {
+  readonly clock = new SimClock()
+  readonly nodes: SimNode[] = []
+  readonly random: () => number
+  readonly validators: ValidatorInfo[]
+  /** Pairs (a -> b) whose messages are dropped, e.g. a partition. */
+  readonly cut = new Set<string>()
+  /** Intercepts a node's outgoing messages (a Byzantine node rewrites or multiplies them). */
+  tamper?: (from: SimNode, message: ConsensusMessage) => ConsensusMessage[]
+  readonly chainId = 'certchain-sim'
+
+  static async create(options: SimNetworkOptions): Promise<SimNetwork> {
+    const net = new SimNetwork(options)
+    await net.init()
+    return net
+  }
+
+  private readonly keys: KeyPair[]
+
+  private constructor(private readonly options: SimNetworkOptions) {
+    this.random = prng(options.seed)
+    this.keys = Array.from({ length: options.validators }, () => generateKeyPair())
+    this.validators = this.keys
+      .map((k, i) => ({ id: `v${i}`, name: `v${i}`, publicKey: k.publicKey, peerId: `peer${i}` }))
+      .sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
+  }
+
+  private async init(): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'certchain-sim-'))
+    for (const [i, key] of this.keys.entries()) {
+      const id = `v${i}`
+      const guard = await SignerGuard.open(join(dir, `${id}.json`), key.secretKey)
+      const app = new SimApp(this.chainId, this.validators, this.clock, id)
+      const equivocations: Equivocation[] = []
+      const node: SimNode = {
+        id,
+        key,
+        app,
+        equivocations,
+        online: true,
+        engine: new ConsensusEngine(SIM_OPTIONS, {
+          app,
+          signer: { validatorId: id, sign: (h, r, s, b) => guard.sign(h, r, s, b) },
+          broadcast: (m) => this.send(node, m),
+          broadcastCommit: (block, commit) => {
+            for (const to of this.nodes) {
+              if (to === node || this.cut.has(`${node.id}>${to.id}`) || this.random() < (this.options.loss ?? 0)) continue
+              this.clock.setTimeout(() => to.online && to.engine.receiveCommit(block, commit), 20)
+            }
+          },
+          onEquivocation: (e) => equivocations.push(e),
+          logger: pino({ level: 'silent' }),
+          clock: this.clock,
+        }),
+      }
+      this.nodes.push(node)
+    }
+  }
+
+  start(): void {
+    for (const node of this.nodes) node.engine.start()
+  }
+
+  node(id: string): SimNode {
+    return this.nodes.find((n) => n.id === id)!
+  }
+
+  send(from: SimNode, message: ConsensusMessage): void {
+    if (!from.online) return
+    const messages = this.tamper ? this.tamper(from, message) : [message]
+    for (const m of messages) for (const to of this.nodes) if (to !== from) this.deliver(from, to, m)
+  }
+
+  deliver(from: SimNode, to: SimNode, message: ConsensusMessage): void {
+    if (this.cut.has(`${from.id}>${to.id}`)) return
+    if (this.random() < (this.options.loss ?? 0)) return
+    const [lo, hi] = this.options.delay ?? [5, 40]
+    this.clock.setTimeout(() => {
+      if (!to.online || this.cut.has(`${from.id}>${to.id}`)) return
+      if (to.engine.check(message).ok) to.engine.receive(message)
+    }, lo + this.random() * (hi - lo))
+  }
+
+  /** Runs the simulation until `done()` or virtual `ms` have passed. */
+  async run(ms: number, done: () => boolean = () => false): Promise<void> {
+    const until = this.clock.time + ms
+    for (;;) {
+      await this.settle()
+      if (done()) return
+      if (!this.clock.fireNext(until)) return
+    }
+  }
+
+  private async settle(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r))
+      await Promise.all(this.nodes.map((n) => n.engine.settled()))
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.engine.stop()))
+  }
+
+  /** Every pair of nodes agrees on every height both have committed (safety). */
+  assertAgreement(): void {
+    const longest = Math.max(...this.nodes.map((n) => n.app.committed.length))
+    for (let h = 0; h < longest; h++) {
+      const hashes = new Set(this.nodes.flatMap((n) => { const c = n.app.committed[h]; return c ? [toHex(blockHash(c.block.header))] : [] }))
+      if (hashes.size > 1) throw new Error(`fork at height ${h + 1}: ${[...hashes].join(' vs ')}`)
+    }
+  }
+
+  minHeight(nodes = this.nodes): number {
+    return Math.min(...nodes.map((n) => n.app.committed.length))
+  }
+}
