@@ -14,15 +14,16 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
-import { loadKeyFile, prepareIssuance, toBase64, toHex, type NodeStatus, type PreparedIssuance } from '../src/index.js'
+import { loadKeyFile, prepareIssuance, toBase64, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
 import { BARE_HTTP_SERVER, bareGet, httpCeiling, levelCeiling, verifyCeiling } from './ceilings.js'
 import { withCpu, type CpuUse } from './cpu.js'
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round, sleep, type Call, type LoadRun } from './load.js'
+import { scrape, validatorView, type ValidatorView } from './metrics.js'
 
 const TARGETS = {
   singleCertTxPerSec: 3_000,
@@ -96,11 +97,6 @@ function settingsFrom(argv: readonly string[]): Settings {
 const benchStarted = performance.now()
 
 /** Progress on stderr, stamped with seconds since start (to line phases up with a --cpu-prof profile). */
-/** Unmeasured load before a throughput phase, so JIT compilation and connection setup do not count. */
-async function warmUp(concurrency: number, call: Call, died: Promise<never>): Promise<void> {
-  await Promise.race([closedLoop(concurrency, { durationMs: WARMUP_MS }, call), died])
-}
-
 function progress(message: string): void {
   process.stderr.write(`[bench +${((performance.now() - benchStarted) / 1000).toFixed(2)}s] ${message}\n`)
 }
@@ -153,6 +149,11 @@ function spawnNode(
   })
   died.catch(() => undefined)
   return { child, died }
+}
+
+/** Unmeasured load before a phase, so JIT compilation and connection setup do not count. */
+async function warmUp(concurrency: number, call: Call, died: Promise<never>): Promise<void> {
+  await Promise.race([closedLoop(concurrency, { durationMs: WARMUP_MS }, call), died])
 }
 
 async function freePort(): Promise<number> {
@@ -241,7 +242,7 @@ async function submitAll(client: HttpClient, txs: readonly PreparedIssuance[], c
   }
 }
 
-function issue(chainId: string, identity: Parameters<typeof prepareIssuance>[1], txs: number, recordsPerTx: number): PreparedIssuance[] {
+function issue(chainId: string, identity: IssuerIdentity, txs: number, recordsPerTx: number): PreparedIssuance[] {
   const now = Date.now()
   // Long enough for a slow full run, within the chain's one-hour limit on expiry.
   const expiresAt = now + 50 * 60 * 1000
@@ -263,97 +264,172 @@ function issue(chainId: string, identity: Parameters<typeof prepareIssuance>[1],
 /** A ratio of a measured rate to the ceiling that bounds it. */
 const ratio = (value: number, ceiling: number): number => round(value / ceiling, 4)
 
+async function measureCeilings(settings: Settings, tmp: string, cleanup: Cleanup) {
+  progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
+  const verify = await withCpu(undefined, () => verifyCeiling(settings.ceilingMs))
+  progress('ceilings: LevelDB batched writes and reads')
+  const level = await withCpu(undefined, () => levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs))
+  progress('ceilings: bare HTTP server')
+  const bare = spawnNode(['--input-type=module', '-e', BARE_HTTP_SERVER], cleanup, 'bare-http')
+  const [portLine] = (await Promise.race([once(bare.child.stdout, 'data'), bare.died])) as [Buffer]
+  const client = new HttpClient(`http://127.0.0.1:${portLine.toString().trim()}`, settings.concurrency)
+  await warmUp(settings.concurrency, bareGet(client), bare.died)
+  const http = await withCpu(bare.child.pid, () => Promise.race([httpCeiling(client, settings.concurrency, settings.ceilingMs), bare.died]))
+  client.close()
+  await stopChild(bare.child)
+  return {
+    ed25519VerifyPerSecOneCore: verify.result.perSec,
+    level: level.result,
+    bareHttpRequestsPerSec: http.result,
+    cpu: { verify: verify.cpu, level: level.cpu, bareHttp: http.cpu },
+  }
+}
+
+/** What every validator phase reports besides its own numbers. */
+interface Observed<T> {
+  readonly result: T
+  readonly cpu: CpuUse
+  readonly validator: ValidatorView
+  /** This process's worst event-loop delay: a stalled generator shows up as latency it did not measure. */
+  readonly benchEventLoopLagMaxMs: number
+}
+
+/** The validator under test, as a child process, and the phases run against it. */
+class Validator {
+  readonly client: HttpClient
+
+  private constructor(
+    private readonly node: ReturnType<typeof spawnNode>,
+    rpcUrl: string,
+    concurrency: number,
+    cleanup: Cleanup,
+  ) {
+    this.client = new HttpClient(rpcUrl, concurrency)
+    cleanup.add(() => this.client.close())
+  }
+
+  static async start(home: string, rpcUrl: string, settings: Settings, cleanup: Cleanup): Promise<Validator> {
+    const profile = settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []
+    const bin = join(packageRoot(), 'bin', 'certchain.js')
+    progress(`starting the validator${settings.cpuProfDir ? ` (CPU profile into ${settings.cpuProfDir})` : ''}`)
+    const child = spawnNode([...profile, bin, 'start', '--home', home, '--log-level', 'warn'], cleanup, 'validator0')
+    child.child.stdout.on('data', (chunk: Buffer) => process.stderr.write(`[validator0] ${chunk.toString()}`))
+    const validator = new Validator(child, rpcUrl, settings.concurrency, cleanup)
+    await validator.untilDeath(waitUntilReady(validator.client))
+    progress(`validator ready at ${rpcUrl}`)
+    return validator
+  }
+
+  /** Runs a measured phase; it ends early if the validator dies. `route` names the RPC route it loads. */
+  async phase<T>(route: string, work: () => Promise<T>): Promise<Observed<T>> {
+    const before = await scrape(this.client)
+    const lag = monitorEventLoopDelay({ resolution: 1 })
+    lag.enable()
+    const { result, cpu } = await this.untilDeath(withCpu(this.node.child.pid, work))
+    lag.disable()
+    const after = await scrape(this.client)
+    return { result, cpu, validator: validatorView(before, after, route), benchEventLoopLagMaxMs: round(lag.max / 1e6) }
+  }
+
+  /** Unmeasured load before a phase, so JIT compilation and connection setup do not count. */
+  warmUp(concurrency: number, call: Call): Promise<void> {
+    return warmUp(concurrency, call, this.node.died)
+  }
+
+  async stop(): Promise<void> {
+    this.client.close()
+    await stopChild(this.node.child)
+  }
+
+  private untilDeath<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.node.died])
+  }
+}
+
+const observed = <T>(o: Observed<T>) => ({ cpu: o.cpu, validator: o.validator, benchEventLoopLagMaxMs: o.benchEventLoopLagMaxMs })
+
+/** (a) and (b): pre-signed issuances, submitted and committed. Returns the certificate ids for the lookups. */
+async function issuancePhases(validator: Validator, chainId: string, identity: IssuerIdentity, settings: Settings) {
+  progress('pre-signing transactions')
+  const signStarted = performance.now()
+  const singles = issue(chainId, identity, settings.singleTxs, 1)
+  const batches = issue(chainId, identity, settings.batchTxs, RECORDS_PER_BATCH_TX)
+  const presignSeconds = round((performance.now() - signStarted) / 1000)
+  progress(`pre-signed ${singles.length} + ${batches.length} transactions in ${presignSeconds} s`)
+
+  progress(`(a) ${singles.length} single-certificate transactions, ${settings.concurrency} in flight`)
+  const single = await validator.phase('/v1/txs', () => submitAll(validator.client, singles, settings.concurrency))
+  progress(`(a) ${single.result.txPerSec} transactions/s`)
+
+  progress(`(b) ${batches.length} transactions of ${RECORDS_PER_BATCH_TX} records, ${settings.bulkConcurrency} in flight`)
+  const batched = await validator.phase('/v1/txs', () => submitAll(validator.client, batches, settings.bulkConcurrency))
+  progress(`(b) ${batched.result.certsPerSec} certificates/s`)
+
+  const ids = [...singles, ...batches].flatMap((p) => p.certificateIds.map(toHex))
+  return { single, batched, ids, presignSeconds }
+}
+
+/** (c), (d) and (e): lookups spread over every committed certificate, in a shuffled order. */
+async function lookupPhases(validator: Validator, ids: string[], settings: Settings) {
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+  }
+  const { client } = validator
+  const paths = ids.map((id) => `/v1/certificates/${id}`)
+  const lookup: Call = async (i) => (await client.get(paths[i % paths.length]!)).status === 200
+
+  progress(`(c) single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
+  await validator.warmUp(settings.concurrency, lookup)
+  const single = await validator.phase('/v1/certificates/:id', () => closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, lookup))
+  progress(`(c) ${single.result.perSec} lookups/s`)
+
+  const bodies = Array.from({ length: 64 }, (_, b) =>
+    Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
+  )
+  const statusBatch: Call = async (i) => (await client.post('/v1/certificates/status', bodies[i % bodies.length]!)).status === 200
+  progress(`(d) ${STATUS_BATCH_IDS}-id status requests for ${settings.phaseMs} ms, ${settings.bulkConcurrency} in flight`)
+  await validator.warmUp(settings.bulkConcurrency, statusBatch)
+  const batch = await validator.phase('/v1/certificates/status', () =>
+    closedLoop(settings.bulkConcurrency, { durationMs: settings.phaseMs }, statusBatch),
+  )
+  progress(`(d) ${round(batch.result.perSec * STATUS_BATCH_IDS)} ids/s`)
+
+  const offered = Math.max(1, Math.round(single.result.perSec / 2))
+  progress(`(e) open-loop lookups at ${offered}/s for ${settings.openLoopMs} ms`)
+  const fixed = await validator.phase('/v1/certificates/:id', () => openLoop(offered, settings.openLoopMs, lookup))
+  progress(`(e) p99 ${fixed.result.latencyMs.p99} ms`)
+  return { single, batch, fixed, offered }
+}
+
 async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
   const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-'))
   cleanup.add(() => rm(tmp, { recursive: true, force: true }))
 
-  // Ceilings first, on an idle machine: they are what one core and this disk can do at best.
-  progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
-  const verifyMax = await withCpu(undefined, () => verifyCeiling(settings.ceilingMs))
-  progress('ceilings: LevelDB batched writes and reads')
-  const levelMax = await withCpu(undefined, () => levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs))
-  progress('ceilings: bare HTTP server')
-  const bare = spawnNode(['--input-type=module', '-e', BARE_HTTP_SERVER], cleanup, 'bare-http')
-  const [portLine] = (await Promise.race([once(bare.child.stdout, 'data'), bare.died])) as [Buffer]
-  const bareClient = new HttpClient(`http://127.0.0.1:${portLine.toString().trim()}`, settings.concurrency)
-  await warmUp(settings.concurrency, bareGet(bareClient), bare.died)
-  const httpMax = await withCpu(bare.child.pid, () => Promise.race([httpCeiling(bareClient, settings.concurrency, settings.ceilingMs), bare.died]))
-  bareClient.close()
-  await stopChild(bare.child)
+  // Ceilings first, before the validator runs: what one core, this disk and this client can do at best.
+  const ceilings = await measureCeilings(settings, tmp, cleanup)
 
-  progress('creating the testnet and pre-signing transactions')
-  const port = await freePort()
+  progress('creating the testnet')
   const manifest = await createTestnet({
     validators: 1,
     out: join(tmp, 'testnet'),
     chainId: 'certchain-bench',
-    rpcBasePort: port,
+    rpcBasePort: await freePort(),
     producer: { blockIntervalMs: settings.blockIntervalMs },
   })
   const issuer = manifest.issuers.find((i) => i.types.includes('kr.residence'))
   if (!issuer) throw new Error('the example genesis has no issuer for kr.residence')
   const identity = { issuer: issuer.id, key: await loadKeyFile(issuer.keyFile) }
-  const signStarted = performance.now()
-  const singles = issue(manifest.chainId, identity, settings.singleTxs, 1)
-  const batches = issue(manifest.chainId, identity, settings.batchTxs, RECORDS_PER_BATCH_TX)
-  const presignSeconds = round((performance.now() - signStarted) / 1000)
-  progress(`pre-signed ${singles.length} + ${batches.length} transactions in ${presignSeconds} s`)
+  const node = manifest.nodes[0]!
+  const validator = await Validator.start(node.home, node.rpcUrl, settings, cleanup)
+  // The pre-signed transactions are dropped after their phases, so the load generator does not
+  // carry them (and their garbage collection) into the latency phases.
+  const issued = await issuancePhases(validator, manifest.chainId, identity, settings)
+  const lookups = await lookupPhases(validator, issued.ids, settings)
+  await validator.stop()
 
-  const validatorHome = manifest.nodes[0]!.home
-  const profile = settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []
-  const bin = join(packageRoot(), 'bin', 'certchain.js')
-  const spawnedAt = ((performance.now() - benchStarted) / 1000).toFixed(2)
-  const validator = spawnNode([...profile, bin, 'start', '--home', validatorHome, '--log-level', 'warn'], cleanup, 'validator0')
-  validator.child.stdout.on('data', (chunk: Buffer) => process.stderr.write(`[validator0] ${chunk.toString()}`))
-  const client = new HttpClient(manifest.nodes[0]!.rpcUrl, settings.concurrency)
-  cleanup.add(() => client.close())
-  // Every phase ends early if the validator dies, and reports where the CPU went meanwhile.
-  const phase = <T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> =>
-    Promise.race([withCpu(validator.child.pid, work), validator.died])
-  await phase(() => waitUntilReady(client))
-  progress(`validator ready at ${manifest.nodes[0]!.rpcUrl} (spawned at +${spawnedAt}s)`)
-
-  progress(`(a) ${singles.length} single-certificate transactions, ${settings.concurrency} in flight`)
-  const single = await phase(() => submitAll(client, singles, settings.concurrency))
-  progress(`(a) ${single.result.certsPerSec} certificates/s`)
-
-  progress(`(b) ${batches.length} transactions of ${RECORDS_PER_BATCH_TX} records, ${settings.bulkConcurrency} in flight`)
-  const batched = await phase(() => submitAll(client, batches, settings.bulkConcurrency))
-  progress(`(b) ${batched.result.certsPerSec} certificates/s`)
-
-  // Lookups spread over every committed certificate, in a fixed shuffled order.
-  const ids = [...singles, ...batches].flatMap((p) => p.certificateIds.map(toHex))
-  for (let i = ids.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
-  }
-  const paths = ids.map((id) => `/v1/certificates/${id}`)
-  const lookup: Call = async (i) => (await client.get(paths[i % paths.length]!)).status === 200
-
-  progress(`(c) single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
-  await warmUp(settings.concurrency, lookup, validator.died)
-  const lookups = await phase(() => closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, lookup))
-  progress(`(c) ${lookups.result.perSec} lookups/s`)
-
-  const statusBodies = Array.from({ length: 64 }, (_, b) =>
-    Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
-  )
-  progress(`(d) ${STATUS_BATCH_IDS}-id status requests for ${settings.phaseMs} ms, ${settings.bulkConcurrency} in flight`)
-  const statusBatch: Call = async (i) => (await client.post('/v1/certificates/status', statusBodies[i % statusBodies.length]!)).status === 200
-  await warmUp(settings.bulkConcurrency, statusBatch, validator.died)
-  const statusBatches = await phase(() => closedLoop(settings.bulkConcurrency, { durationMs: settings.phaseMs }, statusBatch))
-  const idsPerSec = round(statusBatches.result.perSec * STATUS_BATCH_IDS, 1)
-  progress(`(d) ${idsPerSec} ids/s`)
-
-  const offered = Math.max(1, Math.round(lookups.result.perSec / 2))
-  progress(`(e) open-loop lookups at ${offered}/s for ${settings.openLoopMs} ms`)
-  const fixedRate = await phase(() => openLoop(offered, settings.openLoopMs, lookup))
-  progress(`(e) p99 ${fixedRate.result.latencyMs.p99} ms`)
-
-  client.close()
-  await stopChild(validator.child)
-
-  const [a, b, c, d, e] = [single.result, batched.result, lookups.result, statusBatches.result, fixedRate.result]
+  const [a, b, c, d, e] = [issued.single.result, issued.batched.result, lookups.single.result, lookups.batch.result, lookups.fixed.result]
+  const idsPerSec = round(d.perSec * STATUS_BATCH_IDS, 1)
   const targets = {
     singleCertTxPerSec: { target: TARGETS.singleCertTxPerSec, measured: a.txPerSec, met: a.txPerSec >= TARGETS.singleCertTxPerSec },
     batchedCertsPerSec: { target: TARGETS.batchedCertsPerSec, measured: b.certsPerSec, met: b.certsPerSec >= TARGETS.batchedCertsPerSec },
@@ -378,41 +454,36 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
       openLoopSeconds: settings.openLoopMs / 1000,
       ceilingSeconds: settings.ceilingMs / 1000,
       blockIntervalMs: settings.blockIntervalMs,
-      presignSeconds,
+      presignSeconds: issued.presignSeconds,
       cpuProfDir: settings.cpuProfDir ?? null,
     },
-    ceilings: {
-      ed25519VerifyPerSecOneCore: verifyMax.result.perSec,
-      level: levelMax.result,
-      bareHttpRequestsPerSec: httpMax.result,
-      cpu: { verify: verifyMax.cpu, level: levelMax.cpu, bareHttp: httpMax.cpu },
-    },
+    ceilings,
     results: {
       singleCertificateTxs: {
         ...a,
-        ratioToVerifyCeiling: ratio(a.txPerSec, verifyMax.result.perSec),
-        ratioToLevelSyncCeiling: ratio(a.txPerSec, levelMax.result.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
-        cpu: single.cpu,
+        ratioToVerifyCeiling: ratio(a.txPerSec, ceilings.ed25519VerifyPerSecOneCore),
+        ratioToLevelSyncCeiling: ratio(a.txPerSec, ceilings.level.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
+        ...observed(issued.single),
       },
       batchedCertificates: {
         ...b,
-        ratioToLevelSyncCeiling: ratio(b.certsPerSec, levelMax.result.syncPutsPerSec / PUTS_PER_BATCHED_CERT),
-        cpu: batched.cpu,
+        ratioToLevelSyncCeiling: ratio(b.certsPerSec, ceilings.level.syncPutsPerSec / PUTS_PER_BATCHED_CERT),
+        ...observed(issued.batched),
       },
       singleIdLookups: {
         ...c,
-        ratioToBareHttpCeiling: ratio(c.perSec, httpMax.result),
-        ratioToLevelGetCeiling: ratio(c.perSec, levelMax.result.getsPerSec),
-        cpu: lookups.cpu,
+        ratioToBareHttpCeiling: ratio(c.perSec, ceilings.bareHttpRequestsPerSec),
+        ratioToLevelGetCeiling: ratio(c.perSec, ceilings.level.getsPerSec),
+        ...observed(lookups.single),
       },
       batchStatusLookups: {
         ...d,
         idsPerRequest: STATUS_BATCH_IDS,
         idsPerSec,
-        ratioToLevelGetManyCeiling: ratio(idsPerSec, levelMax.result.getManyKeysPerSec),
-        cpu: statusBatches.cpu,
+        ratioToLevelGetManyCeiling: ratio(idsPerSec, ceilings.level.getManyKeysPerSec),
+        ...observed(lookups.batch),
       },
-      fixedRateLookups: { offeredPerSec: offered, ...e, cpu: fixedRate.cpu },
+      fixedRateLookups: { offeredPerSec: lookups.offered, ...e, ...observed(lookups.fixed) },
     },
     formulas: {
       singleCertificateTxs: {
@@ -434,6 +505,8 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
         ratioToLevelGetManyCeiling: 'idsPerSec / level.getManyKeysPerSec (one getMany of 1,000 keys per request)',
       },
       fixedRateLookups: "open loop at 50% of singleIdLookups.perSec; latency from each request's scheduled send time to its answer",
+      validator:
+        "the validator's own metrics over the phase (two scrapes of /metrics): route duration histogram buckets holding p50/p99 (Fastify timing, without time queued before parsing), event-loop delay p99/max, GC seconds, blocks committed and their average build+commit time",
       cpu: 'cores busy during the phase (1.0 = one core): the validator process, this bench process, and everything else on the machine (otherCores > ~0.1 means the run was disturbed)',
     },
     targets,

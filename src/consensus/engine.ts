@@ -88,6 +88,8 @@ export interface EngineDeps {
   readonly record?: (message: ConsensusMessage, own: boolean) => Promise<void>
   readonly onEquivocation?: (evidence: Equivocation) => void
   readonly onCommit?: (block: Block, commit: Commit) => void
+  /** Messages from a later height arrived: this node is behind and should sync up to `height`. */
+  readonly onBehind?: (height: number) => void
   readonly logger: Logger
   readonly clock?: Clock
 }
@@ -99,8 +101,16 @@ export type MessageCheck = { ok: true } | { ok: false; reject: boolean; reason: 
 interface RoundVotes {
   readonly prevotes: VoteSet
   readonly precommits: VoteSet
+  /** The first proposal received: the one this validator prevotes on (lines 22, 28). */
   proposal?: Proposal
+  /**
+   * Every distinct block proposed in the round (bounded). A Byzantine proposer can send different
+   * blocks to different validators; whichever gets 2f+1 votes must still be found here.
+   */
+  readonly proposed: Map<string, Proposal>
 }
+
+const MAX_PROPOSALS_PER_ROUND = 4
 
 type EngineEvent =
   | { readonly kind: 'message'; readonly message: ConsensusMessage }
@@ -274,10 +284,14 @@ export class ConsensusEngine {
     if (message.height < this.height) return
     if (message.height > this.height) {
       if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(message)
+      this.deps.onBehind?.(message.height - 1)
       return
     }
     const votes = this.roundVotes(message.round)
     if (message.type === 'proposal') {
+      const key = hashKey(blockHash(message.block.header))
+      if (votes.proposed.has(key) || votes.proposed.size >= MAX_PROPOSALS_PER_ROUND) return
+      votes.proposed.set(key, message)
       votes.proposal ??= message
     } else {
       const set = message.type === 'prevote' ? votes.prevotes : votes.precommits
@@ -300,6 +314,7 @@ export class ConsensusEngine {
   }
 
   private async onCommitReceived(block: Block, commit: Commit): Promise<void> {
+    if (block.header.height > this.height) this.deps.onBehind?.(block.header.height)
     if (block.header.height !== this.height) return
     const problem = verifyCommit(this.deps.app.chainId, this.validatorSet, block, commit)
     if (problem) {
@@ -370,7 +385,9 @@ export class ConsensusEngine {
       if (sig) {
         const proposal: Proposal = { type: 'proposal', height: this.height, round, polRound, block, validator: proposer.id, sig }
         await this.sendOwn(proposal)
-        this.roundVotes(round).proposal ??= proposal
+        const votes = this.roundVotes(round)
+        votes.proposed.set(hashKey(blockHash(block.header)), proposal)
+        votes.proposal ??= proposal
       }
     }
     const { height } = this
@@ -394,10 +411,9 @@ export class ConsensusEngine {
     // line 49: a block with 2f+1 precommits in any round is decided.
     for (const [r, votes] of this.rounds) {
       const key = votes.precommits.majority(q)
-      if (key === undefined || key === 'nil' || !votes.proposal) continue
-      if (hashKey(blockHash(votes.proposal.block.header)) !== key) continue
-      if (await this.deps.app.validateBlock(votes.proposal.block)) {
-        await this.decide(votes.proposal.block, r, votes.precommits.votesFor(key))
+      const decided = key === undefined ? undefined : votes.proposed.get(key)
+      if (decided && (await this.deps.app.validateBlock(decided.block))) {
+        await this.decide(decided.block, r, votes.precommits.votesFor(key!))
         return true
       }
     }
@@ -426,16 +442,17 @@ export class ConsensusEngine {
     }
 
     // line 36
-    if (proposal && (this.step === 'prevote' || this.step === 'precommit') && !this.firstPrevoteQuorum.has(this.round)) {
-      const hash = blockHash(proposal.block.header)
-      if (current.prevotes.count(toHex(hash)) >= q && (await this.deps.app.validateBlock(proposal.block))) {
+    const polKey = current.prevotes.majority(q)
+    const pol = polKey === undefined ? undefined : current.proposed.get(polKey)
+    if (pol && (this.step === 'prevote' || this.step === 'precommit') && !this.firstPrevoteQuorum.has(this.round)) {
+      if (await this.deps.app.validateBlock(pol.block)) {
         this.firstPrevoteQuorum.add(this.round)
         if (this.step === 'prevote') {
-          this.lockedBlock = proposal.block
+          this.lockedBlock = pol.block
           this.lockedRound = this.round
-          await this.vote('precommit', hash)
+          await this.vote('precommit', blockHash(pol.block.header))
         }
-        this.validBlock = proposal.block
+        this.validBlock = pol.block
         this.validRound = this.round
       }
     }
@@ -495,6 +512,7 @@ export class ConsensusEngine {
   private async finalize(block: Block, commit: Commit): Promise<void> {
     await this.deps.app.commitBlock(block, commit)
     this.lastDecided = { block, commit }
+    this.deps.broadcastCommit?.(block, commit)
     this.lastCommitAt = this.clock.now()
     this.deps.onCommit?.(block, commit)
     for (const t of this.timers) this.clock.clearTimeout(t)
@@ -520,7 +538,7 @@ export class ConsensusEngine {
 
   private roundVotes(round: number): RoundVotes {
     let votes = this.rounds.get(round)
-    if (!votes) this.rounds.set(round, (votes = { prevotes: new VoteSet(), precommits: new VoteSet() }))
+    if (!votes) this.rounds.set(round, (votes = { prevotes: new VoteSet(), precommits: new VoteSet(), proposed: new Map() }))
     return votes
   }
 

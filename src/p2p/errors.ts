@@ -17,8 +17,8 @@ export type P2PErrorCode =
   | 'P2P_REMOTE_ERROR'
   /** publish/request on a host that is not started. */
   | 'P2P_NOT_STARTED'
-  /** A configured multiaddr cannot be used (unparsable, or a bootstrap address without /p2p/<id>). */
-  | 'P2P_INVALID_ADDRESS'
+  /** P2POptions cannot be used (unparsable multiaddr, bootstrap address without /p2p/<id>, size limit out of range). */
+  | 'P2P_INVALID_OPTIONS'
 
 export class P2PError extends Error {
   override readonly name = 'P2PError'

@@ -34,6 +34,13 @@ export function gossipTopicName(chainId: string, topic: GossipTopic): string {
 const RPC_ENVELOPE_BYTES = 64 * 1024
 
 /**
+ * The largest `maxMessageBytes` gossip can carry: gossipsub frames outbound RPCs with
+ * it-length-prefixed's default 4 MiB limit and offers no option to raise it, so a larger RPC
+ * would fail to send (silently, in gossipsub's log).
+ */
+export const MAX_GOSSIP_MESSAGE_BYTES = 4 * 1024 * 1024 - RPC_ENVELOPE_BYTES
+
+/**
  * Per-RPC protobuf decode limits. An RPC over any limit is dropped whole, so each limit must stay
  * above what an honest certchain router sends, and the frame limit bounds memory anyway.
  */

@@ -11,7 +11,7 @@ import type { Gauge } from 'prom-client'
 import { concatBytes } from '../core/bytes.js'
 import { P2PError } from './errors.js'
 import { PeerAccess, connectionGater } from './gater.js'
-import { GossipChannel, gossipService, type GossipHandlers, type GossipTopic } from './gossip.js'
+import { GossipChannel, MAX_GOSSIP_MESSAGE_BYTES, gossipService, type GossipHandlers, type GossipTopic } from './gossip.js'
 import { BootstrapDialer, parseBootstrapAddress } from './reconnect.js'
 import { ReqResp, type RequestOptions, type SyncHandler } from './reqresp.js'
 
@@ -66,6 +66,10 @@ export class P2PHost {
   }
 
   static async create(options: P2POptions, deps: P2PDeps): Promise<P2PHost> {
+    const { maxMessageBytes } = options
+    if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > MAX_GOSSIP_MESSAGE_BYTES) {
+      throw new P2PError('P2P_INVALID_OPTIONS', `maxMessageBytes must be an integer from 1 to ${MAX_GOSSIP_MESSAGE_BYTES}, got ${maxMessageBytes}`)
+    }
     const access = new PeerAccess((peerId) => options.isAllowedPeer(peerId))
     return new P2PHost(await createNode(options, access), access, options, deps)
   }

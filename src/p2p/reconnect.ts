@@ -22,10 +22,10 @@ export function parseBootstrapAddress(address: string): BootstrapTarget {
   try {
     parsed = multiaddr(address)
   } catch (err) {
-    throw new P2PError('P2P_INVALID_ADDRESS', `bootstrap address "${address}" is not a multiaddr`, { cause: err })
+    throw new P2PError('P2P_INVALID_OPTIONS', `bootstrap address "${address}" is not a multiaddr`, { cause: err })
   }
   const id = parsed.getComponents().findLast((component) => component.code === CODE_P2P)?.value
-  if (id === undefined) throw new P2PError('P2P_INVALID_ADDRESS', `bootstrap address "${address}" has no /p2p/<peerId>`)
+  if (id === undefined) throw new P2PError('P2P_INVALID_OPTIONS', `bootstrap address "${address}" has no /p2p/<peerId>`)
   return { peerId: peerIdFromString(id), address: parsed }
 }
 

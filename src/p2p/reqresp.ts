@@ -86,7 +86,7 @@ export class ReqResp {
       throw new P2PError('P2P_PEER_UNREACHABLE', `cannot open a sync stream to ${peerId}: ${String(err)}`, { cause: err })
     }
     try {
-      stream.send(lp.encode.single(request))
+      stream.send(encodeFrame(request))
       await stream.close({ signal })
       // The status byte is one past the payload limit.
       const frame = await readFrame(stream, this.#maxFrameBytes + 1, signal)
@@ -108,9 +108,14 @@ export class ReqResp {
       } catch (err) {
         if (!isP2PError(err, 'P2P_FRAME_TOO_LARGE')) throw err
         this.#logger.debug({ from }, 'sync request over size limit refused')
+        // Discard the rest of the frame as it arrives instead of buffering it (the stream would
+        // reset once its read buffer overflows, and the client would never see our answer).
+        await stream.closeRead({ signal })
         await respond(stream, STATUS.frameTooLarge, signal)
         return
       }
+      // One request per stream: anything after it is discarded, not buffered.
+      await stream.closeRead({ signal })
       let response: Uint8Array
       try {
         response = await raceSignal(this.#handler.handle(request, from), signal)
@@ -150,8 +155,13 @@ async function respond(stream: Stream, status: number, signal: AbortSignal, payl
   const frame = new Uint8Array(1 + (payload?.length ?? 0))
   frame[0] = status
   if (payload !== undefined) frame.set(payload, 1)
-  stream.send(lp.encode.single(frame))
+  stream.send(encodeFrame(frame))
   await stream.close({ signal })
+}
+
+/** Sizes are checked against our limits before this; lift the library's own 4 MiB default. */
+function encodeFrame(bytes: Uint8Array) {
+  return lp.encode.single(bytes, { maxDataLength: bytes.length })
 }
 
 /**
@@ -164,7 +174,8 @@ async function readFrame(stream: Stream, maxBytes: number, signal: AbortSignal):
   if (signal.aborted) onAbort()
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    for await (const frame of lp.decode(stream, { maxDataLength: maxBytes })) return frame.subarray()
+    // A copy: the decoder's chunks are views into the socket's pooled buffers.
+    for await (const frame of lp.decode(stream, { maxDataLength: maxBytes })) return new Uint8Array(frame.subarray())
     throw new P2PError('P2P_PROTOCOL_ERROR', 'stream ended without a frame')
   } catch (err) {
     if (err instanceof Error && err.name === 'InvalidDataLengthError') {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { toHex, type Bytes } from '../../src/core/bytes.js'
 import { blockHash } from '../../src/core/block.js'
-import { generateKeyPair, type KeyPair } from '../../src/core/crypto.js'
+import { publicKeyFromSecret, type KeyPair } from '../../src/core/crypto.js'
 import type { ValidatorInfo } from '../../src/core/genesis.js'
 import { sha256 } from '../../src/core/hash.js'
 import type { Block } from '../../src/core/types.js'
@@ -156,7 +156,11 @@ export class SimNetwork {
 
   private constructor(private readonly options: SimNetworkOptions) {
     this.random = prng(options.seed)
-    this.keys = Array.from({ length: options.validators }, () => generateKeyPair())
+    // Keys from the seed too: the proposer order (sorted by public key) must replay identically.
+    this.keys = Array.from({ length: options.validators }, (_, i) => {
+      const secretKey = sha256(Buffer.from(`sim-key/${options.seed}/${i}`))
+      return { secretKey, publicKey: publicKeyFromSecret(secretKey) }
+    })
     this.validators = this.keys
       .map((k, i) => ({ id: `v${i}`, name: `v${i}`, publicKey: k.publicKey, peerId: `peer${i}` }))
       .sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
@@ -186,12 +190,28 @@ export class SimNetwork {
             }
           },
           onEquivocation: (e) => equivocations.push(e),
+          // Sync, simplified: fetch the missing blocks with their commits from the furthest peer.
+          onBehind: (height) => this.syncFromPeers(node, height),
           logger: pino({ level: 'silent' }),
           clock: this.clock,
         }),
       }
       this.nodes.push(node)
     }
+  }
+
+  private syncFromPeers(node: SimNode, height: number): void {
+    const source = this.nodes.filter((n) => n.online && n !== node && !this.cut.has(`${n.id}>${node.id}`))
+      .sort((a, b) => b.app.committed.length - a.app.committed.length)[0]
+    if (!source) return
+    const from = node.app.committed.length
+    const to = Math.min(height, source.app.committed.length)
+    this.clock.setTimeout(() => {
+      for (let h = from; h < to; h++) {
+        const entry = source.app.committed[h]!
+        node.engine.receiveCommit(entry.block, entry.commit)
+      }
+    }, 30)
   }
 
   start(): void {
