@@ -3,14 +3,13 @@ import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { blockHash } from '../core/block.js'
 import { verify } from '../core/crypto.js'
 import type { ValidatorInfo } from '../core/genesis.js'
-import type { Block } from '../core/types.js'
+import type { Block, Commit } from '../core/types.js'
 import {
   hashKey,
   proposalSignBytes,
   signBytesOf,
   verifyCommit,
   voteSignBytes,
-  type Commit,
   type ConsensusMessage,
   type Proposal,
   type SignStep,
@@ -373,6 +372,7 @@ export class ConsensusEngine {
     this.round = round
     this.step = 'propose'
     const proposer = this.proposer(this.height, round, this.validatorSet)
+    this.deps.logger.debug({ height: this.height, round, proposer: proposer.id }, 'new round')
     if (this.deps.signer && proposer.id === this.deps.signer.validatorId) {
       const block = this.validBlock ?? (await this.deps.app.createBlock(this.height, proposer.id))
       const polRound = this.validBlock ? this.validRound : -1
@@ -487,6 +487,7 @@ export class ConsensusEngine {
 
   private async vote(type: VoteType, hash: Bytes | null): Promise<void> {
     this.step = type
+    this.deps.logger.debug({ height: this.height, round: this.round, type, block: hash ? toHex(hash).slice(0, 12) : 'nil' }, 'vote')
     if (!this.deps.signer) return
     const { height, round } = this
     const sig = await this.deps.signer.sign(height, round, type, voteSignBytes(this.deps.app.chainId, type, height, round, hash))
@@ -510,6 +511,7 @@ export class ConsensusEngine {
   }
 
   private async finalize(block: Block, commit: Commit): Promise<void> {
+    this.deps.logger.debug({ height: block.header.height, round: commit.round, txs: block.header.txCount }, 'decided')
     await this.deps.app.commitBlock(block, commit)
     this.lastDecided = { block, commit }
     this.deps.broadcastCommit?.(block, commit)

@@ -1,10 +1,10 @@
 import { bytesEqual, isBytes, toHex, type Bytes } from '../core/bytes.js'
 import { verify } from '../core/crypto.js'
 import type { ValidatorInfo } from '../core/genesis.js'
-import { blockHash } from '../core/block.js'
+import { blockHash, parseBlock } from '../core/block.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
-import type { Block } from '../core/types.js'
+import type { Block, Commit } from '../core/types.js'
 
 export type VoteType = 'prevote' | 'precommit'
 
@@ -35,13 +35,6 @@ export interface Proposal {
 
 export type ConsensusMessage = Proposal | Vote
 
-/** 2f+1 precommits for one block: the proof that the block is final. Stored and served with it. */
-export interface Commit {
-  readonly height: number
-  readonly round: number
-  readonly blockHash: Bytes
-  readonly signatures: readonly { readonly validator: string; readonly sig: Bytes }[]
-}
 
 export const VOTE_DOMAIN = 'certchain/vote@1'
 export const PROPOSAL_DOMAIN = 'certchain/proposal@1'
@@ -89,9 +82,7 @@ export function decodeMessage(bytes: Bytes, maxBytes: number): ConsensusMessage 
   if (value.type === 'proposal') {
     if (Object.keys(value).length !== 7) malformed('a proposal has exactly type, height, round, polRound, block, validator, sig')
     if (typeof value.polRound !== 'number' || !Number.isSafeInteger(value.polRound) || value.polRound < -1) malformed('bad polRound')
-    const block = value.block as Record<string, unknown>
-    if (block === null || typeof block !== 'object' || !('header' in block) || !Array.isArray(block.txs)) malformed('bad block')
-    return value as unknown as Proposal
+    return { ...(value as unknown as Proposal), block: parseBlock(value.block) }
   }
   return malformed(`unknown type ${String(value.type)}`)
 }

@@ -19,6 +19,9 @@ export interface WalOpenResult {
  * last intact record, so a crash mid-write never becomes a crash loop.
  */
 export class ConsensusWal {
+  // Appends and resets run in the order they were asked for, even when callers do not await.
+  private pending: Promise<unknown> = Promise.resolve()
+
   private constructor(
     private handle: FileHandle,
     private size: number,
@@ -47,26 +50,36 @@ export class ConsensusWal {
     return { wal: new ConsensusWal(handle, offset, maxRecordBytes), records, droppedBytes }
   }
 
-  /** Appends a record; with `sync`, returns only once it is on disk. */
-  async append(payload: Bytes, options: { sync: boolean }): Promise<void> {
-    if (payload.length > this.maxRecordBytes) throw new RangeError(`WAL record of ${payload.length} bytes exceeds the limit`)
+  /** Appends a record; with `sync`, resolves only once it is on disk. */
+  append(payload: Bytes, options: { sync: boolean }): Promise<void> {
+    if (payload.length > this.maxRecordBytes) return Promise.reject(new RangeError(`WAL record of ${payload.length} bytes exceeds the limit`))
     const frame = Buffer.alloc(HEADER + payload.length)
     frame.writeUInt32BE(payload.length, 0)
     frame.writeUInt32BE(crc32(payload), 4)
     frame.set(payload, HEADER)
-    await this.handle.write(frame, 0, frame.length, this.size)
-    this.size += frame.length
-    if (options.sync) await this.handle.sync()
+    return this.then(async () => {
+      await this.handle.write(frame, 0, frame.length, this.size)
+      this.size += frame.length
+      if (options.sync) await this.handle.sync()
+    })
   }
 
   /** Starts over (after a height is committed: its messages are no longer needed). */
-  async reset(): Promise<void> {
-    await this.handle.truncate(0)
-    await this.handle.sync()
-    this.size = 0
+  reset(): Promise<void> {
+    return this.then(async () => {
+      await this.handle.truncate(0)
+      await this.handle.sync()
+      this.size = 0
+    })
   }
 
-  async close(): Promise<void> {
-    await this.handle.close()
+  close(): Promise<void> {
+    return this.then(() => this.handle.close())
+  }
+
+  private then(op: () => Promise<void>): Promise<void> {
+    const run = this.pending.then(op)
+    this.pending = run.catch(() => undefined)
+    return run
   }
 }

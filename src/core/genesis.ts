@@ -18,7 +18,8 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = Object.freeze({
   maxRecordsPerTx: 5000,
   maxNoteLength: 280,
   maxIdLength: 64,
-  maxBlockBytes: 16 * 1024 * 1024,
+  // A proposal carries the whole block in one gossip message (at most ~4 MiB in gossipsub).
+  maxBlockBytes: 3 * 1024 * 1024,
   maxBlockTxs: 20_000,
   txMaxTtlMs: 60 * 60 * 1000,
 })

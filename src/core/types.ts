@@ -95,8 +95,35 @@ export interface Block {
   readonly header: BlockHeader
   /** Signed transactions, each in its canonical encoding. */
   readonly txs: readonly Bytes[]
-  /** The proposer's signature over the block sign bytes. */
-  readonly signature: Bytes
+}
+
+export interface CommitSignature {
+  readonly validator: string
+  readonly sig: Bytes
+}
+
+/**
+ * More than two thirds of the validators' precommit signatures for one block at (height, round):
+ * the proof that the block is final. Stored and served with the block.
+ */
+export interface Commit {
+  readonly height: number
+  readonly round: number
+  readonly blockHash: Bytes
+  readonly signatures: readonly CommitSignature[]
+}
+
+/** A block with the commit that finalized it: what a node stores, serves and syncs. */
+export interface FinalizedBlock {
+  readonly block: Block
+  readonly commit: Commit
 }
 
 export type CertificateState = 'active' | 'revoked' | 'suspended'
+
+/**
+ * Chain logic's answer about a gossiped message (the p2p layer maps it to libp2p's verdicts):
+ * accept and forward; ignore (depends on local state: stale, future, known); reject (invalid for
+ * everyone: malformed, bad signature, not a member), which lowers the sender's peer score.
+ */
+export type GossipVerdict = { readonly result: 'accept' } | { readonly result: 'ignore'; readonly reason: string } | { readonly result: 'reject'; readonly reason: string }

@@ -1,4 +1,4 @@
-export { Ledger, type ProposedBlock, type RejectedTx, type BlockProposer } from './ledger.js'
+export { Ledger, type ProposedBlock, type RejectedTx } from './ledger.js'
 export { Registry } from './registry.js'
 export { certificateStatus, type CertificateStatus } from './status.js'
 export { verifyCertificate, type VerificationResult, type VerificationCheck, type DocumentEvidence } from './verify.js'

@@ -1,10 +1,10 @@
 import { bytesEqual, type Bytes } from '../core/bytes.js'
-import { blockHash, blockSignBytes, verifyBlockSignature } from '../core/block.js'
+import { blockHash } from '../core/block.js'
 import { CertchainError } from '../core/errors.js'
 import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
-import type { Block, BlockHeader, Millis } from '../core/types.js'
+import type { Block, BlockHeader, Commit, FinalizedBlock, Millis } from '../core/types.js'
 import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
 import { Registry } from './registry.js'
 import { EMPTY_TREE_ROOT, StateTree } from './state-tree.js'
@@ -20,11 +20,6 @@ export interface ProposedBlock {
   readonly writes: BlockWrites
   readonly included: readonly DecodedTx[]
   readonly rejected: readonly RejectedTx[]
-}
-
-export interface BlockProposer {
-  readonly id: string
-  sign(message: Bytes): Bytes
 }
 
 /**
@@ -72,7 +67,7 @@ export class Ledger {
   }
 
   /** Builds the next block from candidate transactions; those that fail a rule are left out. */
-  async proposeBlock(candidates: readonly DecodedTx[], time: Millis, proposer: BlockProposer): Promise<ProposedBlock> {
+  async proposeBlock(candidates: readonly DecodedTx[], time: Millis, proposer: string): Promise<ProposedBlock> {
     const head = this.head
     const exec = new BlockExecution(this.ctx, head, head.height + 1, Math.max(time, head.time + 1))
     const rejected: RejectedTx[] = []
@@ -93,15 +88,16 @@ export class Ledger {
       txRoot: merkleRoot(exec.applied.map((t) => t.id)),
       txCount: exec.applied.length,
       stateRoot: done.stateRoot,
-      proposer: proposer.id,
+      proposer,
     }
-    const block: Block = { header, txs: exec.applied.map((t) => t.bytes), signature: proposer.sign(blockSignBytes(header)) }
+    const block: Block = { header, txs: exec.applied.map((t) => t.bytes) }
     return { writes: this.writesFor(block, exec.applied, done, head), included: exec.applied, rejected }
   }
 
   /**
-   * Re-executes a block received from elsewhere (sync, another proposer): every transaction must
+   * Re-executes a block received from elsewhere (another proposer, sync): every transaction must
    * pass every rule and the header must match what execution produces. Throws MALFORMED_BLOCK.
+   * Signatures of consensus (proposal, commit) are consensus's to check, not the ledger's.
    */
   async executeBlock(block: Block): Promise<BlockWrites> {
     const head = this.head
@@ -117,8 +113,7 @@ export class Ledger {
     if (header.txCount !== block.txs.length) bad(`txCount ${header.txCount} does not match ${block.txs.length} transactions`)
     if (block.txs.length > params.maxBlockTxs) bad(`more than ${params.maxBlockTxs} transactions`)
     if (block.txs.reduce((n, t) => n + t.length, 0) > params.maxBlockBytes) bad(`more than ${params.maxBlockBytes} bytes of transactions`)
-    const proposer = this.registry.validator(header.proposer) ?? bad(`unknown proposer "${header.proposer}"`)
-    if (!verifyBlockSignature(block, proposer.publicKey)) bad('proposer signature does not verify')
+    if (!this.registry.validator(header.proposer)) bad(`unknown proposer "${header.proposer}"`)
     const exec = new BlockExecution(this.ctx, head, header.height, header.time)
     for (const [i, bytes] of block.txs.entries()) {
       try {
@@ -134,17 +129,29 @@ export class Ledger {
     return this.writesFor(block, exec.applied, done, head)
   }
 
-  /** Makes a block durable (one fsynced batch) and then visible. */
-  async commitBlock(writes: BlockWrites): Promise<void> {
+  /** Makes a block and its commit durable (one fsynced batch), then visible. */
+  async commitBlock(writes: BlockWrites, commit: Commit): Promise<void> {
     if (writes.block.header.height !== this.head.height + 1) {
       throw new CertchainError('MALFORMED_BLOCK', `cannot commit height ${writes.block.header.height} on top of ${this.head.height}`)
     }
-    await this.store.commit(writes)
+    await this.store.commit(writes, commit)
     this.ctx.tree.committed(writes.treeNodes)
   }
 
-  getBlock(height: number): Promise<Block | undefined> {
+  getBlock(height: number): Promise<FinalizedBlock | undefined> {
     return this.store.getBlock(height)
+  }
+
+  saveEvidence(height: number, round: number, validator: string, evidence: Bytes): Promise<void> {
+    return this.store.saveEvidence(height, round, validator, evidence)
+  }
+
+  listEvidence(limit: number): Promise<Bytes[]> {
+    return this.store.listEvidence(limit)
+  }
+
+  getBlockBytes(height: number): Promise<Bytes | undefined> {
+    return this.store.getBlockBytes(height)
   }
 
   getTxLocation(txId: Bytes): Promise<TxLocation | undefined> {

@@ -1,19 +1,20 @@
 import { Level } from 'level'
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
-import { decodeBlock, encodeBlock } from '../core/block.js'
+import { decodeFinalizedBlock, encodeFinalizedBlock } from '../core/block.js'
 import { decodeCanonical, encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
-import type { Block, CertificateRecord, CertificateState, Millis } from '../core/types.js'
+import type { Block, CertificateRecord, CertificateState, Commit, FinalizedBlock, Millis } from '../core/types.js'
 import type { TreeNodeWrite } from './state-tree.js'
 
 /**
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
  *   META       name (utf8)                -> value (see each use)
- *   BLOCK      height (u64 BE)            -> encoded Block
+ *   BLOCK      height (u64 BE)            -> encoded FinalizedBlock (block and its commit)
  *   BLOCK_HASH header hash                 -> height (u64 BE)
  *   TX         transaction id              -> encoded TxLocation
  *   CERT       certificate id              -> encoded CertificateEntry
- *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree
+ *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree (root: level 40)
+ *   EVIDENCE   height (u64 BE) + round (u64 BE) + validator id (utf8) -> encoded evidence (two conflicting signed votes)
  */
 const enum Bucket {
   META = 0,
@@ -22,6 +23,7 @@ const enum Bucket {
   TX = 3,
   CERT = 4,
   TREE = 5,
+  EVIDENCE = 6,
 }
 
 const META_HEAD = 'head'
@@ -63,7 +65,7 @@ export interface Head {
   readonly txCount: number
 }
 
-/** All writes of one block; committed in one atomic, fsynced LevelDB batch. */
+/** All writes of one executed block; committed with its commit in one atomic, fsynced batch. */
 export interface BlockWrites {
   readonly block: Block
   readonly hash: Bytes
@@ -149,9 +151,14 @@ export class LedgerStore {
     await this.db.close()
   }
 
-  async getBlock(height: number): Promise<Block | undefined> {
-    const bytes = await this.db.get(key(Bucket.BLOCK, u64(height)))
-    return bytes === undefined ? undefined : decodeBlock(bytes, MAX_STORED_VALUE)
+  async getBlock(height: number): Promise<FinalizedBlock | undefined> {
+    const bytes = await this.getBlockBytes(height)
+    return bytes === undefined ? undefined : decodeFinalizedBlock(bytes, MAX_STORED_VALUE)
+  }
+
+  /** The stored encoding of a block and its commit (served as is to syncing peers). */
+  getBlockBytes(height: number): Promise<Bytes | undefined> {
+    return this.db.get(key(Bucket.BLOCK, u64(height)))
   }
 
   async getHeightByHash(hash: Bytes): Promise<number | undefined> {
@@ -180,6 +187,17 @@ export class LedgerStore {
     return (await this.getCertificates([id]))[0]
   }
 
+  /** Persists misbehaviour evidence (fsynced: it is the record of a validator's fault). */
+  async saveEvidence(height: number, round: number, validator: string, evidence: Bytes): Promise<void> {
+    await this.db.put(key(Bucket.EVIDENCE, u64(height), u64(round), Buffer.from(validator, 'utf8')), evidence, { sync: true })
+  }
+
+  async listEvidence(limit: number): Promise<Bytes[]> {
+    const out: Bytes[] = []
+    for await (const value of this.db.values({ gte: key(Bucket.EVIDENCE), lt: key(Bucket.EVIDENCE + 1), limit })) out.push(value)
+    return out
+  }
+
   readTreeNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
     return this.db.getMany(indices.map((i) => treeKey(level, i)))
   }
@@ -188,11 +206,11 @@ export class LedgerStore {
    * Commits one block: block, hash index, transaction index, certificate entries, status tree
    * nodes and the new head, in a single fsynced batch. Either all of it is on disk or none.
    */
-  async commit(writes: BlockWrites): Promise<void> {
+  async commit(writes: BlockWrites, commit: Commit): Promise<void> {
     const { block, hash, head } = writes
     const height = u64(block.header.height)
     const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [
-      { type: 'put', key: key(Bucket.BLOCK, height), value: encodeBlock(block) },
+      { type: 'put', key: key(Bucket.BLOCK, height), value: encodeFinalizedBlock({ block, commit }) },
       { type: 'put', key: key(Bucket.BLOCK_HASH, hash), value: height },
     ]
     writes.txIds.forEach((id, index) => {

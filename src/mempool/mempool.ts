@@ -76,11 +76,13 @@ export class Mempool {
     return out
   }
 
-  /** Drops transactions that were committed or rejected by block execution. */
-  remove(txs: readonly DecodedTx[]): void {
-    for (const tx of txs) {
-      const id = toHex(tx.id)
-      if (!this.txs.delete(id)) continue
+  /** Drops transactions (by id) that were committed or refused by block execution. */
+  remove(ids: readonly Uint8Array[]): void {
+    for (const id of ids) {
+      const key = toHex(id)
+      const tx = this.txs.get(key)
+      if (!tx) continue
+      this.txs.delete(key)
       this.totalBytes -= tx.bytes.length
       for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
     }

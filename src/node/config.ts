@@ -22,9 +22,20 @@ export interface NodeConfig {
     readonly listen: readonly string[]
     readonly bootstrap: readonly string[]
   }
-  readonly producer: {
+  readonly consensus: {
+    /** Shortest time between two blocks while transactions are pending. */
     readonly blockIntervalMs: number
+    /** An empty block after this long without one, so verifiers can see the chain is alive. */
     readonly heartbeatIntervalMs: number
+    readonly timeoutProposeMs: number
+    readonly timeoutPrevoteMs: number
+    readonly timeoutPrecommitMs: number
+    /** Added to each timeout per round, so rounds lengthen until the network keeps up. */
+    readonly timeoutDeltaMs: number
+    /** How often own proposal and votes of the height in progress are re-sent. */
+    readonly gossipIntervalMs: number
+    /** A proposed block's time may be at most this far ahead of this node's clock. */
+    readonly maxClockDriftMs: number
   }
   readonly mempool: {
     readonly maxTxs: number
@@ -46,7 +57,16 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   validatorKeyFile: 'validator_key.json',
   rpc: { host: '127.0.0.1', port: DEFAULT_RPC_PORT, bodyLimitBytes: 4 * 1024 * 1024, waitTimeoutMs: 30_000 },
   p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [] },
-  producer: { blockIntervalMs: 100, heartbeatIntervalMs: 10_000 },
+  consensus: {
+    blockIntervalMs: 100,
+    heartbeatIntervalMs: 10_000,
+    timeoutProposeMs: 3000,
+    timeoutPrevoteMs: 1000,
+    timeoutPrecommitMs: 1000,
+    timeoutDeltaMs: 500,
+    gossipIntervalMs: 1000,
+    maxClockDriftMs: 10_000,
+  },
   mempool: { maxTxs: 100_000, maxBytes: 512 * 1024 * 1024 },
   log: { level: 'info' },
 })
@@ -91,8 +111,8 @@ export function parseConfig(input: unknown, source = 'config'): NodeConfig {
   const config = merge(DEFAULT_CONFIG as unknown as Json, input, '') as unknown as NodeConfig
   if (!LOG_LEVELS.includes(config.log.level)) problems.push(`log.level must be one of ${LOG_LEVELS.join(', ')}`)
   if (config.rpc.port > 65535) problems.push('rpc.port must be at most 65535')
-  if (config.producer.blockIntervalMs > config.producer.heartbeatIntervalMs) {
-    problems.push('producer.blockIntervalMs must not exceed producer.heartbeatIntervalMs')
+  if (config.consensus.blockIntervalMs > config.consensus.heartbeatIntervalMs) {
+    problems.push('consensus.blockIntervalMs must not exceed consensus.heartbeatIntervalMs')
   }
   if (problems.length > 0) throw new CertchainError('INVALID_CONFIG', `${source}: ${problems.join('; ')}`)
   return config

@@ -98,7 +98,7 @@ export interface TestnetOptions {
   readonly template?: string
   readonly rpcBasePort?: number
   readonly p2pBasePort?: number
-  readonly producer?: Partial<NodeConfig['producer']>
+  readonly consensus?: Partial<NodeConfig['consensus']>
 }
 
 export interface TestnetNode {
@@ -163,7 +163,7 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
       config: {
         rpc: { ...DEFAULT_CONFIG.rpc, host: options.hosts ? '0.0.0.0' : '127.0.0.1', port: rpcPort },
         p2p: { listen: [`/ip4/${options.hosts ? '0.0.0.0' : host}/tcp/${p2pPort}`], bootstrap: [] },
-        producer: { ...DEFAULT_CONFIG.producer, ...options.producer },
+        consensus: { ...DEFAULT_CONFIG.consensus, ...options.consensus },
       },
     })
     nodes.push({

@@ -39,6 +39,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers,
     }),
     peers: new Gauge({ name: 'certchain_peers', help: 'Connected peers', registers }),
+    evidence: new Counter({ name: 'certchain_evidence_total', help: 'Equivocations detected (conflicting votes of one validator)', registers }),
     rpcDuration: new Histogram({
       name: 'certchain_rpc_request_duration_seconds',
       help: 'RPC request durations',

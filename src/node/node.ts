@@ -1,15 +1,33 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { toHex, type Bytes } from '../core/bytes.js'
-import { createSigner } from '../core/crypto.js'
+import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import { parseGenesis, type Genesis } from '../core/genesis.js'
-import { SingleValidatorProducer, type CommittedBlock } from '../consensus/index.js'
+import {
+  BlockSync,
+  ConsensusEngine,
+  ConsensusWal,
+  DEFAULT_SYNC_OPTIONS,
+  LedgerApp,
+  SignerGuard,
+  decodeMessage,
+  encodeMessage,
+  validateBlockGossip,
+  validateConsensusGossip,
+  type ConsensusMessage,
+  type FinalizedEvent,
+} from '../consensus/index.js'
+import { encodeFinalizedBlock } from '../core/block.js'
+import type { GossipVerdict } from '../core/types.js'
+import { validateTxGossip } from '../mempool/index.js'
+import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
 import { Ledger } from '../ledger/index.js'
 import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, type Admitted } from '../mempool/index.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
 import { homePath, type NodeConfig } from './config.js'
-import { loadKeyFile, peerIdOf } from './keys.js'
+import { loadKeyFile, peerIdOf, type KeyFile } from './keys.js'
 import { createMetrics, type Metrics } from './metrics.js'
 
 export interface NodeInit {
@@ -74,8 +92,12 @@ class CommitWaiters {
  */
 export class CertchainNode implements RpcBackend {
   private readonly waiters = new CommitWaiters()
-  private producer: SingleValidatorProducer | undefined
+  private engine: ConsensusEngine | undefined
+  private sync: BlockSync | undefined
+  private wal: ConsensusWal | undefined
+  private p2p: P2PHost | undefined
   private rpc: RpcServer | undefined
+  private unsubscribeMempool: (() => void) | undefined
   private started = false
 
   private constructor(
@@ -86,7 +108,9 @@ export class CertchainNode implements RpcBackend {
     readonly mempool: Mempool,
     readonly peerId: string,
     readonly validatorId: string | undefined,
-    private readonly validatorSecret: Bytes | undefined,
+    private readonly guard: SignerGuard | undefined,
+    private readonly consensusDir: string,
+    private readonly nodeKey: KeyFile,
   ) {}
 
   /** Opens the store and loads keys; nothing listens until {@link start}. */
@@ -94,22 +118,25 @@ export class CertchainNode implements RpcBackend {
     const genesis = await loadGenesis(homePath(home, config.genesisFile))
     const nodeKey = await loadKeyFile(homePath(home, config.nodeKeyFile))
     const peerId = await peerIdOf(nodeKey)
+    const dataDir = homePath(home, config.dataDir)
+    const consensusDir = join(dataDir, 'consensus')
+    await mkdir(consensusDir, { recursive: true, mode: 0o700 })
     let validatorId: string | undefined
-    let validatorSecret: Bytes | undefined
+    let guard: SignerGuard | undefined
     if (config.validatorKeyFile !== null) {
       const key = await loadKeyFile(homePath(home, config.validatorKeyFile))
-      const registry = genesis.validators.find((v) => toHex(v.publicKey) === toHex(key.publicKey))
-      if (registry) {
-        validatorId = registry.id
-        validatorSecret = key.secretKey
+      const registered = genesis.validators.find((v) => toHex(v.publicKey) === toHex(key.publicKey))
+      if (registered) {
+        validatorId = registered.id
+        guard = await SignerGuard.open(join(consensusDir, 'priv_validator_state.json'), key.secretKey)
       } else {
         logger.warn({ publicKey: toHex(key.publicKey) }, 'validator key is not in the genesis validator set; running as a follower')
       }
     }
-    const ledger = await Ledger.open(homePath(home, config.dataDir), genesis)
+    const ledger = await Ledger.open(join(dataDir, 'chain'), genesis)
     const mempool = new Mempool({ ...DEFAULT_MEMPOOL_OPTIONS, ...config.mempool })
     const metrics = createMetrics()
-    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorId, validatorSecret)
+    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorId, guard, consensusDir, nodeKey)
     node.updateChainMetrics()
     return node
   }
@@ -132,38 +159,129 @@ export class CertchainNode implements RpcBackend {
       { chainId: this.ledger.chainId, height: head.height, peerId: this.peerId, validator: this.validatorId ?? null },
       'starting node',
     )
-    if (this.validatorId !== undefined && this.validatorSecret !== undefined) {
-      const validators = this.ledger.registry.validators(head.height + 1)
-      if (validators.length === 1) {
-        const signer = createSigner(this.validatorSecret)
-        this.producer = new SingleValidatorProducer(this.config.producer, {
-          ledger: this.ledger,
-          mempool: this.mempool,
-          proposer: { id: this.validatorId, sign: (message) => signer.sign(message) },
-          logger: this.logger.child({ module: 'producer' }),
-          onCommit: (block) => this.onCommit(block),
-        })
-        this.producer.start()
-      } else {
-        this.logger.warn({ validators: validators.length }, 'multi-validator consensus is not available in this version; not producing blocks')
-      }
-    }
+    await this.startConsensus()
+    await this.p2p!.start()
+    this.logger.info({ addresses: this.p2p!.addresses() }, 'p2p listening')
+    this.sync!.start()
     this.rpc = await createRpcServer(this.config.rpc, { backend: this, logger: this.logger.child({ module: 'rpc' }), metrics: this.metrics })
     this.logger.info({ url: this.rpc.address }, 'RPC listening')
   }
 
-  /** Stops in reverse order: no new requests, finish the block in progress, close the store. */
+  /** Stops in reverse order: no new requests, finish the event in progress, close the stores. */
   async stop(): Promise<void> {
-    if (!this.started) {
-      await this.ledger.close()
-      return
+    if (this.started) {
+      this.started = false
+      this.waiters.releaseAll()
+      await this.rpc?.close()
+      this.unsubscribeMempool?.()
+      await this.sync?.stop()
+      await this.engine?.stop()
+      await this.p2p?.stop()
+      await this.wal?.close()
     }
-    this.started = false
-    this.waiters.releaseAll()
-    await this.rpc?.close()
-    await this.producer?.stop()
     await this.ledger.close()
     this.logger.info({ height: this.ledger.head.height }, 'node stopped')
+  }
+
+  private async startConsensus(): Promise<void> {
+    const logger = this.logger.child({ module: 'consensus' })
+    const { wal, records, droppedBytes } = await ConsensusWal.open(join(this.consensusDir, 'wal'), MAX_WAL_RECORD)
+    if (droppedBytes > 0) logger.warn({ droppedBytes }, 'dropped a torn record at the end of the consensus WAL')
+    this.wal = wal
+    const app = new LedgerApp(this.ledger, this.mempool, { maxClockDriftMs: this.config.consensus.maxClockDriftMs }, (event) =>
+      this.onFinalized(event),
+    )
+    const guard = this.guard
+    const genesis = this.ledger.genesis
+    const allowed = new Set([...genesis.validators.map((v) => v.peerId), ...genesis.members.map((m) => m.peerId)])
+    const p2p = await P2PHost.create(
+      {
+        chainId: this.ledger.chainId,
+        listen: this.config.p2p.listen,
+        bootstrap: this.config.p2p.bootstrap,
+        nodeKey: this.nodeKey,
+        isAllowedPeer: (peerId) => allowed.has(peerId),
+        maxMessageBytes: MAX_GOSSIP_MESSAGE_BYTES,
+      },
+      {
+        logger: this.logger,
+        metrics: this.metrics,
+        validate: (topic, data) => this.validateGossip(topic, data),
+        // Accepted messages are handed over during validation (see validateGossip).
+        onMessage: () => undefined,
+        sync: { handle: (request) => this.sync!.handle(request) },
+      },
+    )
+    this.p2p = p2p
+    const publish = (topic: GossipTopic, data: Uint8Array): void => {
+      p2p.publish(topic, data).catch((err: unknown) => logger.warn({ err, topic }, 'publish failed'))
+    }
+    const engine = new ConsensusEngine(this.config.consensus, {
+      app,
+      ...(guard && this.validatorId !== undefined
+        ? { signer: { validatorId: this.validatorId, sign: (h, r, step, bytes) => guard.sign(h, r, step, bytes) } }
+        : {}),
+      broadcast: (message) => publish('consensus', encodeMessage(message)),
+      broadcastCommit: (block, commit) => publish('blocks', encodeFinalizedBlock({ block, commit })),
+      record: (message) => wal.append(encode({ height: message.height, message: encodeMessage(message) }), { sync: false }),
+      onEquivocation: (e) => {
+        logger.warn({ validator: e.first.validator, height: e.first.height, round: e.first.round, type: e.first.type }, 'equivocation evidence')
+        this.metrics.evidence.inc()
+        this.ledger
+          .saveEvidence(e.first.height, e.first.round, e.first.validator, encode({ first: e.first, second: e.second }))
+          .catch((err: unknown) => logger.error({ err }, 'cannot save evidence'))
+      },
+      onBehind: (height) => this.sync?.behind(height),
+      logger,
+    })
+    this.engine = engine
+    this.sync = new BlockSync(DEFAULT_SYNC_OPTIONS, {
+      ledger: this.ledger,
+      engine,
+      logger: this.logger.child({ module: 'sync' }),
+      maxBlockBytes: this.ledger.registry.params.maxBlockBytes,
+      network: {
+        peers: () => p2p.connectedPeers(),
+        request: (peer, request, options) => p2p.request(peer, request, options),
+        ban: async (peer, reason) => {
+          logger.warn({ peer, reason }, 'banning peer')
+          await p2p.disconnect(peer, { ban: true })
+        },
+      },
+    })
+    this.unsubscribeMempool = this.mempool.onAdded(() => this.engine?.txsAvailable())
+    const height = this.ledger.head.height + 1
+    const replay = records.flatMap((bytes): ConsensusMessage[] => {
+      const record = decodeCanonical(bytes, MAX_WAL_RECORD) as { height: number; message: Uint8Array }
+      return record.height === height ? [decodeMessage(record.message, MAX_WAL_RECORD)] : []
+    })
+    if (replay.length > 0) logger.info({ height, messages: replay.length }, 'resuming the height in progress from the WAL')
+    engine.start(replay)
+  }
+
+  /** Gossip validation is chain logic: the mempool and consensus decide, p2p maps the verdict. */
+  private async validateGossip(topic: GossipTopic, data: Uint8Array): Promise<GossipVerdict> {
+    const max = MAX_GOSSIP_MESSAGE_BYTES
+    switch (topic) {
+      case 'txs': {
+        const verdict = await validateTxGossip(this.ledger, this.mempool, data, Date.now())
+        this.metrics.mempoolTxs.set(this.mempool.size)
+        return verdict
+      }
+      case 'consensus': {
+        const { verdict, message } = validateConsensusGossip(this.engine!, data, max)
+        if (message) this.engine!.receive(message)
+        return verdict
+      }
+      case 'blocks': {
+        const { verdict, finalized } = validateBlockGossip(this.ledger, data, max)
+        if (finalized) {
+          if (verdict.result === 'accept') this.engine!.receiveCommit(finalized.block, finalized.commit)
+          else this.sync?.behind(finalized.block.header.height)
+        }
+        return verdict
+      }
+    }
   }
 
   // ---- RpcBackend ---------------------------------------------------------------------------
@@ -178,10 +296,11 @@ export class CertchainNode implements RpcBackend {
       latestBlockHash: toHex(head.hash),
       latestBlockTime: new Date(head.time).toISOString(),
       stateRoot: toHex(head.stateRoot),
-      catchingUp: false,
+      catchingUp: this.sync?.catchingUp ?? false,
+      targetHeight: this.sync?.targetHeight ?? head.height,
       validator: this.isValidator,
       validatorId: this.validatorId ?? null,
-      peers: 0,
+      peers: this.p2p?.connectedPeers().length ?? 0,
       mempool: { txs: this.mempool.size, bytes: this.mempool.bytes },
       certificates: head.certificateCount,
       transactions: head.txCount,
@@ -191,7 +310,11 @@ export class CertchainNode implements RpcBackend {
   async submitTx(bytes: Bytes): Promise<Admitted> {
     try {
       const admitted = await admitTx(this.ledger, this.mempool, bytes, Date.now())
-      if (admitted.added) this.metrics.txAdmitted.inc()
+      if (admitted.added) {
+        this.metrics.txAdmitted.inc()
+        // Relay to the other nodes (validators include it when they propose).
+        this.p2p?.publish('txs', bytes).catch((err: unknown) => this.logger.warn({ err }, 'cannot relay transaction'))
+      }
       this.metrics.mempoolTxs.set(this.mempool.size)
       this.metrics.mempoolBytes.set(this.mempool.bytes)
       return admitted
@@ -209,11 +332,12 @@ export class CertchainNode implements RpcBackend {
     return Date.now()
   }
 
-  private onCommit({ writes, included, rejected, durationMs }: CommittedBlock): void {
-    const height = writes.block.header.height
-    this.metrics.committedTxs.inc(included.length)
-    this.metrics.committedCertificates.inc(included.reduce((n, t) => n + t.certificateIds.length, 0))
-    this.metrics.blockCommitSeconds.observe(durationMs / 1000)
+  private onFinalized({ block, writes, rejected, certificates }: FinalizedEvent): void {
+    const height = block.header.height
+    // The finished height's messages are no longer needed to resume.
+    void this.wal?.reset().catch((err: unknown) => this.logger.error({ err }, 'cannot reset the consensus WAL'))
+    this.metrics.committedTxs.inc(writes.txIds.length)
+    this.metrics.committedCertificates.inc(certificates)
     for (const { error } of rejected) this.metrics.txRejected.inc({ code: error.code })
     this.updateChainMetrics()
     if (this.waiters.size > 0) {
@@ -222,8 +346,8 @@ export class CertchainNode implements RpcBackend {
         this.waiters.settle(toHex(tx.id), { status: 'rejected', code: error.code, message: error.message })
       }
     }
-    if (included.length > 0 || rejected.length > 0) {
-      this.logger.info({ height, txs: included.length, rejected: rejected.length, ms: durationMs }, 'committed block')
+    if (writes.txIds.length > 0 || rejected.length > 0) {
+      this.logger.info({ height, txs: writes.txIds.length, rejected: rejected.length }, 'committed block')
     }
   }
 
@@ -236,3 +360,6 @@ export class CertchainNode implements RpcBackend {
     this.metrics.mempoolBytes.set(this.mempool.bytes)
   }
 }
+
+/** Largest WAL record: a proposal carries a whole block. */
+const MAX_WAL_RECORD = 64 * 1024 * 1024

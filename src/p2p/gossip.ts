@@ -47,8 +47,10 @@ export const MAX_GOSSIP_MESSAGE_BYTES = 4 * 1024 * 1024 - RPC_ENVELOPE_BYTES
 const DECODE_RPC_LIMITS = {
   // Three topics; room for a resubscription in the same RPC.
   maxSubscriptions: 8,
-  // Publishing and forwarding send one message per RPC; only IWANT answers bundle several.
-  maxMessages: 32,
+  // Publishing and forwarding send one message per RPC, but an IWANT answer bundles every
+  // message asked for, and an answer we fail to decode counts against the honest peer that sent
+  // it (a broken IWANT promise, P7). IWANTs are rare here (flood publishing, small meshes).
+  maxMessages: 256,
   // Not small on purpose: the router itself emits and requests up to 5000 ids per heartbeat
   // (GossipsubMaxIHaveLength); a lower limit here would drop honest RPCs under load.
   maxIhaveMessageIDs: 5000,
@@ -62,7 +64,7 @@ const DECODE_RPC_LIMITS = {
   maxPeerInfos: 0,
 }
 
-/** The score weight per decay interval that brings a counter to zero after `durationMs`. */
+/** The per-interval decay factor that takes a counter from 1 to `decayToZero` (then 0) in `durationMs`. */
 function decayOver(durationMs: number, decayIntervalMs: number, decayToZero: number): number {
   return decayToZero ** (decayIntervalMs / durationMs)
 }
@@ -144,6 +146,12 @@ const TO_ROUTER_RESULT = {
  * through chain logic's verdict before gossipsub delivers or forwards it, and hands accepted
  * messages to `onMessage`. `from` is the peer that relayed the message to us (StrictNoSign
  * messages carry no author; the author is whoever signed the payload, which chain logic checks).
+ *
+ * Verdicts go through topic validators, not `asyncValidation`: gossipsub awaits the validator and
+ * then applies the verdict itself (deliver, forward, or drop with the P4 penalty), whereas
+ * asyncValidation would have us replay that bookkeeping through reportMessageValidationResult.
+ * gossipsub asks validators to be fast because slow ones cost mesh-delivery score (P3); P3 is off
+ * (see TOPIC_SCORE), so a slow validation (a block) costs no one anything.
  */
 export class GossipChannel {
   readonly #pubsub: ScoredGossipSub
@@ -223,13 +231,16 @@ export class GossipChannel {
       this.#logger.error({ err, topic, from }, 'gossip validation threw; ignoring the message')
       return TopicValidatorResult.Ignore
     }
-    if (verdict.result !== 'accept') this.#logger.debug({ topic, from, result: verdict.result, reason: verdict.reason }, 'gossip message not accepted')
+    if (verdict.result !== 'accept') {
+      this.#logger.debug({ topic, from, result: verdict.result, reason: verdict.reason }, 'gossip message not accepted')
+    }
     return TO_ROUTER_RESULT[verdict.result]
   }
 
   /** gossipsub dispatches this only for messages our validator accepted, on subscribed topics. */
   #deliver({ msg, propagationSource }: GossipsubMessage): void {
     const topic = this.#topics.get(msg.topic)
+    // Always found: we subscribe to our topics only. The check narrows the type.
     if (topic === undefined) return
     try {
       this.#handlers.onMessage(topic, msg.data, propagationSource.toString())

@@ -12,7 +12,7 @@ import { concatBytes } from '../core/bytes.js'
 import { P2PError } from './errors.js'
 import { PeerAccess, connectionGater } from './gater.js'
 import { GossipChannel, MAX_GOSSIP_MESSAGE_BYTES, gossipService, type GossipHandlers, type GossipTopic } from './gossip.js'
-import { BootstrapDialer, parseBootstrapAddress } from './reconnect.js'
+import { BootstrapDialer, parseBootstrapAddress, type BootstrapTarget } from './reconnect.js'
 import { ReqResp, type RequestOptions, type SyncHandler } from './reqresp.js'
 
 export interface P2POptions {
@@ -43,7 +43,7 @@ export interface P2PDeps extends GossipHandlers {
  */
 export class P2PHost {
   readonly peerId: string
-  readonly #node: Awaited<ReturnType<typeof createNode>>
+  readonly #node: Libp2pNode
   readonly #access: PeerAccess
   readonly #gossip: GossipChannel
   readonly #reqresp: ReqResp
@@ -52,7 +52,7 @@ export class P2PHost {
   readonly #metrics: P2PDeps['metrics']
   #started = false
 
-  private constructor(node: Awaited<ReturnType<typeof createNode>>, access: PeerAccess, options: P2POptions, deps: P2PDeps) {
+  private constructor(node: Libp2pNode, access: PeerAccess, targets: BootstrapTarget[], options: P2POptions, deps: P2PDeps) {
     this.#node = node
     this.#access = access
     this.peerId = node.peerId.toString()
@@ -61,28 +61,37 @@ export class P2PHost {
     const settings = { chainId: options.chainId, maxMessageBytes: options.maxMessageBytes }
     this.#gossip = new GossipChannel({ pubsub: node.services.pubsub, access, handlers: deps, logger: this.#logger }, settings)
     this.#reqresp = new ReqResp({ node, handler: deps.sync, logger: this.#logger }, settings)
-    const targets = options.bootstrap.map(parseBootstrapAddress).filter((target) => !target.peerId.equals(node.peerId))
-    this.#dialer = new BootstrapDialer({ node, logger: this.#logger }, targets)
+    // One bootstrap list for the whole network is convenient; our own entry is skipped.
+    const others = targets.filter((target) => !target.peerId.equals(node.peerId))
+    this.#dialer = new BootstrapDialer({ node, logger: this.#logger }, others)
   }
 
   static async create(options: P2POptions, deps: P2PDeps): Promise<P2PHost> {
     const { maxMessageBytes } = options
     if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > MAX_GOSSIP_MESSAGE_BYTES) {
-      throw new P2PError('P2P_INVALID_OPTIONS', `maxMessageBytes must be an integer from 1 to ${MAX_GOSSIP_MESSAGE_BYTES}, got ${maxMessageBytes}`)
+      const range = `an integer from 1 to ${MAX_GOSSIP_MESSAGE_BYTES}`
+      throw new P2PError('P2P_INVALID_OPTIONS', `maxMessageBytes must be ${range}, got ${maxMessageBytes}`)
     }
+    const targets = options.bootstrap.map(parseBootstrapAddress)
     const access = new PeerAccess((peerId) => options.isAllowedPeer(peerId))
-    return new P2PHost(await createNode(options, access), access, options, deps)
+    return new P2PHost(await createNode(options, access), access, targets, options, deps)
   }
 
+  /** Opens the listeners and starts dialing. If any part fails (port taken), stops what started. */
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
     this.#node.addEventListener('peer:connect', this.#onPeerConnect)
     this.#node.addEventListener('peer:disconnect', this.#onPeerDisconnect)
-    await this.#node.start()
-    this.#gossip.start()
-    await this.#reqresp.start()
-    this.#dialer.start()
+    try {
+      await this.#node.start()
+      this.#gossip.start()
+      await this.#reqresp.start()
+      this.#dialer.start()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
     this.#updatePeerCount()
     this.#logger.info({ addresses: this.addresses() }, 'p2p started')
   }
@@ -170,6 +179,8 @@ export class P2PHost {
     return peers
   }
 }
+
+type Libp2pNode = Awaited<ReturnType<typeof createNode>>
 
 /** Built stopped: `P2PHost.start()` decides when sockets open. */
 function createNode(options: P2POptions, access: PeerAccess) {

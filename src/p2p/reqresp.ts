@@ -100,6 +100,7 @@ export class ReqResp {
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
+    // A stream that races with stop() finds no running signal and is dropped at once.
     const signal = AbortSignal.any([AbortSignal.timeout(SERVE_TIMEOUT_MS), this.#running?.signal ?? AbortSignal.abort()])
     try {
       let request: Uint8Array

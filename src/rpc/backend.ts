@@ -14,6 +14,8 @@ export interface NodeStatus {
   readonly latestBlockTime: string
   readonly stateRoot: string
   readonly catchingUp: boolean
+  /** Highest height a peer reported (equals height when not behind). */
+  readonly targetHeight: number
   readonly validator: boolean
   readonly validatorId: string | null
   readonly peers: number

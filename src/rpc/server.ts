@@ -5,7 +5,8 @@ import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps } from './backend.js'
-import { blockView, certificateView } from './views.js'
+import { blockView, certificateView, evidenceView } from './views.js'
+import { decodeCanonical } from '../core/encoding.js'
 
 export interface RpcOptions {
   readonly host: string
@@ -21,6 +22,8 @@ export interface RpcServer {
 }
 
 export const MAX_STATUS_BATCH = 1000
+const MAX_EVIDENCE_LISTED = 1000
+const MAX_EVIDENCE_BYTES = 64 * 1024
 
 const HEX32 = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
 const idParams = { type: 'object', properties: { id: HEX32 }, required: ['id'], additionalProperties: false } as const
@@ -219,6 +222,11 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
   app.get('/v1/issuers', { schema: { summary: 'Registered issuers' } }, () => ({
     issuers: ledger.registry.allIssuers().map((i) => ({ id: i.id, name: i.name, publicKey: toHex(i.publicKey), types: i.types, active: i.active })),
   }))
+
+  app.get('/v1/evidence', { schema: { summary: 'Equivocation evidence this node has seen (conflicting signed votes)' } }, async () => {
+    const stored = await ledger.listEvidence(MAX_EVIDENCE_LISTED)
+    return { evidence: stored.map((bytes) => evidenceView(decodeCanonical(bytes, MAX_EVIDENCE_BYTES) as Parameters<typeof evidenceView>[0])) }
+  })
 
   const sendBlock = async (height: number) => {
     const block = height > 0 ? await ledger.getBlock(height) : undefined

@@ -1,7 +1,7 @@
 import { toHex } from '../core/bytes.js'
 import { blockHash } from '../core/block.js'
 import type { DecodedTx } from '../core/tx.js'
-import type { Block } from '../core/types.js'
+import type { FinalizedBlock } from '../core/types.js'
 import { certificateStatus, type CertificateEntry, type Registry } from '../ledger/index.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -49,7 +49,7 @@ export function txSummary(tx: DecodedTx) {
   }
 }
 
-export function blockView(block: Block, decode: (bytes: Uint8Array) => DecodedTx) {
+export function blockView({ block, commit }: FinalizedBlock, decode: (bytes: Uint8Array) => DecodedTx) {
   const h = block.header
   return {
     height: h.height,
@@ -64,7 +64,26 @@ export function blockView(block: Block, decode: (bytes: Uint8Array) => DecodedTx
       stateRoot: toHex(h.stateRoot),
       proposer: h.proposer,
     },
-    signature: toHex(block.signature),
+    commit: {
+      round: commit.round,
+      signatures: commit.signatures.map((s) => ({ validator: s.validator, sig: toHex(s.sig) })),
+    },
     txs: block.txs.map((bytes) => txSummary(decode(bytes))),
   }
+}
+
+interface StoredVote {
+  type: string
+  height: number
+  round: number
+  blockHash: Uint8Array | null
+  validator: string
+  sig: Uint8Array
+}
+
+/** JSON view of equivocation evidence: two signed votes of one validator at one (height, round, type). */
+export function evidenceView(evidence: { first: StoredVote; second: StoredVote }) {
+  const vote = (v: StoredVote) => ({ blockHash: v.blockHash ? toHex(v.blockHash) : null, sig: toHex(v.sig) })
+  const { first, second } = evidence
+  return { kind: 'duplicate_vote', validator: first.validator, height: first.height, round: first.round, type: first.type, first: vote(first), second: vote(second) }
 }

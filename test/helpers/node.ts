@@ -31,7 +31,8 @@ export async function startTestNode(options: { blockIntervalMs?: number; heartbe
   const config = parseConfig({
     ...loaded,
     rpc: { ...loaded.rpc, port: 0, ...options.rpc },
-    producer: { blockIntervalMs: options.blockIntervalMs ?? 20, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000 },
+    p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] },
+    consensus: { ...loaded.consensus, blockIntervalMs: options.blockIntervalMs ?? 20, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000 },
     ...(options.mempool ? { mempool: { ...loaded.mempool, ...options.mempool } } : {}),
   })
   const node = await CertchainNode.create({ home, config, logger: createLogger({ level: 'silent', pretty: false }) })

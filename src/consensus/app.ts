@@ -1,0 +1,108 @@
+import { toHex } from '../core/bytes.js'
+import { blockHash } from '../core/block.js'
+import { CertchainError } from '../core/errors.js'
+import type { ValidatorInfo } from '../core/genesis.js'
+import type { DecodedTx } from '../core/tx.js'
+import type { Block, Commit } from '../core/types.js'
+import type { BlockWrites, Ledger, RejectedTx } from '../ledger/index.js'
+import type { Mempool } from '../mempool/index.js'
+import type { ConsensusApp } from './engine.js'
+
+/** What became final, for the node to publish (metrics, waiters, logs, gossip). */
+export interface FinalizedEvent {
+  readonly block: Block
+  readonly commit: Commit
+  readonly writes: BlockWrites
+  /** Transactions of this node's own proposal that block execution refused (empty otherwise). */
+  readonly rejected: readonly RejectedTx[]
+  /** Certificates issued by the block. */
+  readonly certificates: number
+}
+
+export interface LedgerAppOptions {
+  /** A proposed block's time may be at most this far ahead of this validator's clock. */
+  readonly maxClockDriftMs: number
+}
+
+interface Executed {
+  readonly writes: BlockWrites
+  readonly rejected: readonly RejectedTx[]
+  readonly refused: readonly DecodedTx[]
+}
+
+/**
+ * The consensus <-> ledger boundary (CometBFT's ABCI in spirit): consensus asks for a block to
+ * propose, asks whether a proposed block is valid, and says which block is final; the ledger
+ * builds, executes and commits. Execution results are kept per block hash for the height in
+ * progress, so a block is executed once however many times consensus asks.
+ */
+export class LedgerApp implements ConsensusApp {
+  private executed = new Map<string, Executed | null>()
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly mempool: Mempool,
+    private readonly options: LedgerAppOptions,
+    private readonly onFinalized: (event: FinalizedEvent) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get chainId(): string {
+    return this.ledger.chainId
+  }
+
+  committedHeight(): number {
+    return this.ledger.head.height
+  }
+
+  validators(height: number): readonly ValidatorInfo[] {
+    return this.ledger.registry.validators(height)
+  }
+
+  hasPendingTxs(): boolean {
+    return this.mempool.size > 0
+  }
+
+  async createBlock(_height: number, proposer: string): Promise<Block> {
+    const params = this.ledger.registry.params
+    const candidates = this.mempool.reap(params.maxBlockTxs, params.maxBlockBytes)
+    const proposed = await this.ledger.proposeBlock(candidates, this.now(), proposer)
+    const { block } = proposed.writes
+    this.executed.set(toHex(blockHash(block.header)), {
+      writes: proposed.writes,
+      rejected: proposed.rejected,
+      refused: proposed.rejected.map((r) => r.tx),
+    })
+    return block
+  }
+
+  async validateBlock(block: Block): Promise<boolean> {
+    const key = toHex(blockHash(block.header))
+    const known = this.executed.get(key)
+    if (known !== undefined) return known !== null
+    // Not cached: a block too far in the future may become acceptable as our clock advances.
+    if (block.header.time > this.now() + this.options.maxClockDriftMs) return false
+    try {
+      this.executed.set(key, { writes: await this.ledger.executeBlock(block), rejected: [], refused: [] })
+      return true
+    } catch (err) {
+      if (!(err instanceof CertchainError)) throw err
+      this.executed.set(key, null)
+      return false
+    }
+  }
+
+  async commitBlock(block: Block, commit: Commit): Promise<void> {
+    const key = toHex(blockHash(block.header))
+    let entry = this.executed.get(key)
+    if (!entry) entry = { writes: await this.ledger.executeBlock(block), rejected: [], refused: [] }
+    const issuedBefore = this.ledger.head.certificateCount
+    await this.ledger.commitBlock(entry.writes, commit)
+    // Results of the finished height are stale now: every other candidate built on its parent.
+    this.executed = new Map()
+    this.mempool.remove([...entry.writes.txIds, ...entry.refused.map((t) => t.id)])
+    for (const { tx, error } of entry.rejected) this.mempool.recordRejection(toHex(tx.id), error)
+    const certificates = entry.writes.head.certificateCount - issuedBefore
+    this.onFinalized({ block, commit, writes: entry.writes, rejected: entry.rejected, certificates })
+  }
+}

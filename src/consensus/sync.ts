@@ -1,0 +1,185 @@
+import type { Logger } from 'pino'
+import type { Bytes } from '../core/bytes.js'
+import { decodeFinalizedBlock } from '../core/block.js'
+import { decodeCanonical, encode } from '../core/encoding.js'
+import { isCertchainError } from '../core/errors.js'
+import type { Ledger } from '../ledger/index.js'
+import type { ConsensusEngine } from './engine.js'
+import { verifyCommit } from './messages.js'
+
+/** The peers sync talks to (the p2p host, behind an interface). */
+export interface SyncNetwork {
+  peers(): string[]
+  request(peer: string, request: Bytes, options: { timeoutMs: number }): Promise<Bytes>
+  /** A peer that served invalid blocks or lied about its height: disconnect and refuse it. */
+  ban(peer: string, reason: string): Promise<void>
+}
+
+export interface SyncOptions {
+  /** Blocks asked for in one request. */
+  readonly batchBlocks: number
+  /** Largest response served (bounded by the network's frame limit). */
+  readonly maxResponseBytes: number
+  /** How often peers are asked for their height while nothing else says we are behind. */
+  readonly pollIntervalMs: number
+  readonly requestTimeoutMs: number
+}
+
+export const DEFAULT_SYNC_OPTIONS: SyncOptions = Object.freeze({
+  batchBlocks: 100,
+  maxResponseBytes: 3 * 1024 * 1024,
+  pollIntervalMs: 2000,
+  requestTimeoutMs: 10_000,
+})
+
+type SyncRequest = { type: 'status' } | { type: 'blocks'; from: number; count: number }
+
+const MAX_REQUEST_BYTES = 1024
+const PROGRESS_LOG_MS = 5000
+
+/**
+ * Block sync over request/response: a node that is behind (restarted, new, back from a partition)
+ * asks peers for their height, fetches blocks with their commits, checks each commit against the
+ * validator set of its own height, and hands them to the consensus engine, which executes and
+ * commits them in its single loop. A peer that serves an invalid block or claims a height it
+ * cannot serve is banned.
+ */
+export class BlockSync {
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+  private active: Promise<void> | undefined
+  private target = 0
+  private lastProgressLog = 0
+
+  constructor(
+    private readonly options: SyncOptions,
+    private readonly deps: { ledger: Ledger; engine: ConsensusEngine; network: SyncNetwork; logger: Logger; maxBlockBytes: number },
+  ) {}
+
+  /** True while a peer is known to be more than one block ahead. */
+  get catchingUp(): boolean {
+    return this.target > this.deps.ledger.head.height + 1
+  }
+
+  get targetHeight(): number {
+    return Math.max(this.target, this.deps.ledger.head.height)
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.schedule(0)
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+    await this.active
+  }
+
+  /** Something (a future consensus message, a gossiped block) says we are behind `height`. */
+  behind(height: number): void {
+    if (height > this.target) this.target = height
+    if (!this.active) this.schedule(0)
+  }
+
+  /** Serves a peer's request. */
+  async handle(request: Bytes): Promise<Bytes> {
+    const r = decodeCanonical(request, MAX_REQUEST_BYTES, 'MALFORMED_ENCODING') as SyncRequest
+    if (r?.type === 'status') return encode({ height: this.deps.ledger.head.height })
+    if (r?.type !== 'blocks' || !Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.count) || r.from < 1) {
+      return encode({ error: 'bad request' })
+    }
+    const blocks: Bytes[] = []
+    let size = 0
+    const last = Math.min(this.deps.ledger.head.height, r.from + Math.min(r.count, this.options.batchBlocks) - 1)
+    for (let h = r.from; h <= last; h++) {
+      const bytes = await this.deps.ledger.getBlockBytes(h)
+      if (!bytes || (blocks.length > 0 && size + bytes.length > this.options.maxResponseBytes)) break
+      blocks.push(bytes)
+      size += bytes.length
+    }
+    return encode({ blocks })
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.timer)
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      this.active = this.round()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'sync round failed'))
+        .finally(() => {
+          this.active = undefined
+          this.schedule(this.catchingUp ? 0 : this.options.pollIntervalMs)
+        })
+    }, ms)
+  }
+
+  private async round(): Promise<void> {
+    const { network, ledger } = this.deps
+    const heights = await Promise.all(
+      network.peers().map(async (peer) => {
+        try {
+          const answer = decodeCanonical(await network.request(peer, encode({ type: 'status' }), { timeoutMs: this.options.requestTimeoutMs }), MAX_REQUEST_BYTES) as { height?: unknown }
+          return { peer, height: typeof answer.height === 'number' && Number.isSafeInteger(answer.height) ? answer.height : 0 }
+        } catch {
+          return { peer, height: 0 }
+        }
+      }),
+    )
+    const best = heights.sort((a, b) => b.height - a.height)[0]
+    if (!best) return
+    this.target = best.height
+    // One block behind is normal during a height; consensus itself (or block gossip) closes it.
+    if (best.height <= ledger.head.height + 1) return
+    await this.fetchFrom(best.peer, best.height)
+  }
+
+  private async fetchFrom(peer: string, claimed: number): Promise<void> {
+    const { network, ledger, engine, logger } = this.deps
+    while (this.running && ledger.head.height < claimed) {
+      const from = ledger.head.height + 1
+      const bytes = await network.request(peer, encode({ type: 'blocks', from, count: this.options.batchBlocks }), {
+        timeoutMs: this.options.requestTimeoutMs,
+      })
+      const answer = decodeCanonical(bytes, this.options.maxResponseBytes + 1024) as { blocks?: unknown }
+      const blocks = Array.isArray(answer.blocks) ? (answer.blocks as Bytes[]) : []
+      if (blocks.length === 0) {
+        await network.ban(peer, `claimed height ${claimed} but served no block from ${from}`)
+        return
+      }
+      let expected = from
+      for (const raw of blocks) {
+        let problem: string | undefined
+        try {
+          const { block, commit } = decodeFinalizedBlock(raw, this.deps.maxBlockBytes + 1024 * 1024)
+          if (block.header.height !== expected) problem = `served height ${block.header.height} for ${expected}`
+          else problem = verifyCommit(ledger.chainId, ledger.registry.validators(expected), block, commit)
+          if (!problem) engine.receiveCommit(block, commit)
+        } catch (err) {
+          if (!isCertchainError(err)) throw err
+          problem = err.message
+        }
+        if (problem) {
+          await network.ban(peer, `invalid block: ${problem}`)
+          return
+        }
+        expected++
+      }
+      await engine.settled()
+      if (ledger.head.height < expected - 1) {
+        // Commits verified but the blocks did not execute here: never retry them from this peer.
+        await network.ban(peer, `blocks up to ${expected - 1} have valid commits but do not execute`)
+        return
+      }
+      this.logProgress(claimed)
+    }
+  }
+
+  private logProgress(target: number): void {
+    const now = Date.now()
+    if (now - this.lastProgressLog < PROGRESS_LOG_MS && this.deps.ledger.head.height < target) return
+    this.lastProgressLog = now
+    this.deps.logger.info({ height: this.deps.ledger.head.height, target }, 'catching up')
+  }
+}

@@ -1,0 +1,34 @@
+import { isCertchainError, type ErrorCode } from '../core/errors.js'
+import type { GossipVerdict, Millis } from '../core/types.js'
+import type { Ledger } from '../ledger/index.js'
+import { admitTx } from './admission.js'
+import type { Mempool } from './mempool.js'
+
+/** Refusals that hold on every node whatever its state: the sender relayed garbage. */
+const INVALID_EVERYWHERE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'TX_TOO_LARGE',
+  'MALFORMED_ENCODING',
+  'NON_CANONICAL_ENCODING',
+  'MALFORMED_TX',
+  'BAD_SIGNATURE',
+  'EMPTY_BATCH',
+  'TOO_MANY_RECORDS',
+  'INVALID_VALIDITY',
+  'INVALID_REASON',
+  'NOTE_TOO_LONG',
+])
+
+/**
+ * Gossip validation of a relayed transaction, which is also its admission: accepted (and
+ * forwarded) only when it entered this node's mempool now. Rule failures that depend on state
+ * (duplicate, expired, already revoked, mempool full) are IGNORE; malformed or badly signed is REJECT.
+ */
+export async function validateTxGossip(ledger: Ledger, mempool: Mempool, data: Uint8Array, now: Millis): Promise<GossipVerdict> {
+  try {
+    const admitted = await admitTx(ledger, mempool, data, now)
+    return admitted.added ? { result: 'accept' } : { result: 'ignore', reason: 'already pending' }
+  } catch (err) {
+    if (!isCertchainError(err)) throw err
+    return { result: INVALID_EVERYWHERE.has(err.code) ? 'reject' : 'ignore', reason: `${err.code}: ${err.message}` }
+  }
+}
