@@ -17,7 +17,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 RUN groupadd --system certchain \
  && useradd --system --gid certchain --home-dir /data --shell /usr/sbin/nologin certchain \
- && mkdir -p /data && chown certchain:certchain /data
+ && mkdir -p /data /net && chown certchain:certchain /data /net
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./

@@ -199,6 +199,23 @@ function buildProgram(): Command {
     })
 
   program
+    .command('devnet')
+    .description('run a local cluster (default 4 validators) on loopback, one process per node; Ctrl-C stops all')
+    .option('--dir <dir>', 'where the cluster lives', '.certchain-devnet')
+    .option('--validators <n>', 'number of validators', positiveInt, 4)
+    .option('--observers <k>', 'number of member nodes', positiveInt, 0)
+    .option('--reset', 'delete the cluster first')
+    .action(async (o: { dir: string; validators: number; observers: number; reset?: boolean }) => {
+      const dir = resolve(o.dir)
+      if (o.reset) await rm(dir, { recursive: true, force: true })
+      if (!existsSync(join(dir, 'testnet.json'))) {
+        await createTestnet({ validators: o.validators, observers: o.observers, out: dir, chainId: 'certchain-devnet' })
+      }
+      const { runDevnet } = await import('./devnet.js')
+      await runDevnet(dir)
+    })
+
+  program
     .command('testnet')
     .description('generate homes, genesis and issuer keys for a local cluster, and DIR/testnet.json')
     .requiredOption('--validators <n>', 'number of validators', positiveInt)

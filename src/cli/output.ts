@@ -25,7 +25,11 @@ export function reportError(err: unknown): number {
     console.error(`certchain: ${err.code}: ${err.message}`)
     return EXIT_FAIL
   }
-  const e = err as NodeJS.ErrnoException
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number }
+  if (e?.code === 'EADDRINUSE') {
+    console.error(`certchain: cannot listen on ${e.address ?? ''}:${e.port ?? ''}: address already in use (is another node running?)`)
+    return EXIT_FAIL
+  }
   if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
     console.error(`certchain: cannot access ${e.path ?? 'file'} (${e.code})`)
     return EXIT_FAIL

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { isIPv4, isIPv6 } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { toHex } from '../core/bytes.js'
@@ -7,6 +8,13 @@ import { CertchainError } from '../core/errors.js'
 import { parseGenesis } from '../core/genesis.js'
 import { DEFAULT_CONFIG, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, type NodeConfig } from './config.js'
 import { newKeyFile, peerIdOf, saveKeyFile } from './keys.js'
+
+/** `/ip4/…`, `/ip6/…` or, for a host name (Docker service, DNS), `/dns4/…`. */
+function hostMultiaddr(host: string): string {
+  if (isIPv4(host)) return `/ip4/${host}`
+  if (isIPv6(host)) return `/ip6/${host}`
+  return `/dns4/${host}`
+}
 
 /** The directory holding package.json (works from src/ under tests and from dist/ when built). */
 export function packageRoot(): string {
@@ -170,7 +178,7 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
       name,
       home,
       rpcUrl: `http://${host}:${rpcPort}`,
-      p2p: `/ip4/${host}/tcp/${p2pPort}/p2p/${init.peerId}`,
+      p2p: `${hostMultiaddr(host)}/tcp/${p2pPort}/p2p/${init.peerId}`,
       peerId: init.peerId,
       validator,
       nodeId: validator ? `val-${i}` : (member?.id ?? `member-${i - options.validators}`),

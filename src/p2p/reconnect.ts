@@ -4,8 +4,8 @@ import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { P2PError } from './errors.js'
 
-export const RECONNECT_BASE_DELAY_MS = 500
-export const RECONNECT_MAX_DELAY_MS = 30_000
+const RECONNECT_BASE_DELAY_MS = 500
+const RECONNECT_MAX_DELAY_MS = 30_000
 /** A dial that hangs (blackholed address) must not stall the loop past the backoff cap. */
 const DIAL_TIMEOUT_MS = 10_000
 /** A connection that outlived the backoff cap was a real one: the next outage starts afresh. */
@@ -18,22 +18,23 @@ export interface BootstrapTarget {
 
 /** Parses a full bootstrap address; it must name the peer (`/p2p/<id>`) so the gater can judge it. */
 export function parseBootstrapAddress(address: string): BootstrapTarget {
-  let parsed: Multiaddr
+  let target: BootstrapTarget | undefined
   try {
-    parsed = multiaddr(address)
+    const parsed = multiaddr(address)
+    const id = parsed.getComponents().findLast((component) => component.code === CODE_P2P)?.value
+    if (id !== undefined) target = { peerId: peerIdFromString(id), address: parsed }
   } catch (err) {
-    throw new P2PError('P2P_INVALID_OPTIONS', `bootstrap address "${address}" is not a multiaddr`, { cause: err })
+    throw new P2PError('P2P_INVALID_OPTIONS', `bootstrap address "${address}" is not a valid multiaddr`, { cause: err })
   }
-  const id = parsed.getComponents().findLast((component) => component.code === CODE_P2P)?.value
-  if (id === undefined) throw new P2PError('P2P_INVALID_OPTIONS', `bootstrap address "${address}" has no /p2p/<peerId>`)
-  return { peerId: peerIdFromString(id), address: parsed }
+  if (target === undefined) throw new P2PError('P2P_INVALID_OPTIONS', `bootstrap address "${address}" has no /p2p/<peerId>`)
+  return target
 }
 
 /**
  * Wait before dial attempt `attempts + 1`: exponential, capped, with ±10% jitter so that nodes
  * cut off together do not redial in lockstep.
  */
-export function reconnectDelayMs(attempts: number): number {
+function reconnectDelayMs(attempts: number): number {
   const base = Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_BASE_DELAY_MS * 2 ** Math.max(0, attempts - 1))
   return base * (0.9 + 0.2 * Math.random())
 }
@@ -44,14 +45,16 @@ export function reconnectDelayMs(attempts: number): number {
  * the gater refuses (not a member, banned) just keeps failing at the capped rate, so it is picked
  * up again if governance admits it later.
  */
+type DialerNode = Pick<Libp2p, 'dial' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
+
 export class BootstrapDialer {
-  readonly #node: Pick<Libp2p, 'dial' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
+  readonly #node: DialerNode
   readonly #logger: Logger
   readonly #targets: readonly BootstrapTarget[]
   #running: { controller: AbortController; loops: Promise<void>[] } | undefined
 
   constructor(
-    components: { node: Pick<Libp2p, 'dial' | 'getConnections' | 'addEventListener' | 'removeEventListener'>; logger: Logger },
+    components: { node: DialerNode; logger: Logger },
     targets: readonly BootstrapTarget[],
   ) {
     this.#node = components.node
@@ -121,6 +124,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve()
     }
     const timer = setTimeout(done, ms)
-
+    signal.addEventListener('abort', done, { once: true })
   })
 }
