@@ -112,7 +112,7 @@ interface RoundVotes {
 const MAX_PROPOSALS_PER_ROUND = 4
 
 type EngineEvent =
-  | { readonly kind: 'message'; readonly message: ConsensusMessage }
+  | { readonly kind: 'message'; readonly message: ConsensusMessage; readonly replayed?: boolean }
   | { readonly kind: 'timeout'; readonly height: number; readonly round: number; readonly step: 'propose' | 'prevote' | 'precommit' }
   | { readonly kind: 'start-round'; readonly height: number; readonly round: number }
   | { readonly kind: 'commit'; readonly block: Block; readonly commit: Commit }
@@ -175,7 +175,7 @@ export class ConsensusEngine {
     this.running = true
     this.lastCommitAt = this.clock.now()
     this.enterHeight(this.deps.app.committedHeight() + 1)
-    for (const message of replay) if (message.height === this.height) this.push({ kind: 'message', message })
+    for (const message of replay) if (message.height === this.height) this.push({ kind: 'message', message, replayed: true })
     this.gossipTimer = this.clock.setTimeout(() => this.gossip(), this.options.gossipIntervalMs)
   }
 
@@ -270,7 +270,7 @@ export class ConsensusEngine {
         await this.onTimeout(event.height, event.round, event.step)
         break
       case 'message':
-        await this.onMessage(event.message)
+        await this.onMessage(event.message, event.replayed ?? false)
         break
       case 'commit':
         await this.onCommitReceived(event.block, event.commit)
@@ -279,7 +279,7 @@ export class ConsensusEngine {
     await this.applyRules()
   }
 
-  private async onMessage(message: ConsensusMessage): Promise<void> {
+  private async onMessage(message: ConsensusMessage, replayed: boolean): Promise<void> {
     if (message.height < this.height) return
     if (message.height > this.height) {
       if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(message)
@@ -307,7 +307,7 @@ export class ConsensusEngine {
     const mine = message.validator === this.deps.signer?.validatorId
     // Our own messages come back only from the WAL after a restart: keep re-sending them.
     if (mine) this.own.push(message)
-    await this.deps.record?.(message, mine)
+    if (!replayed) await this.deps.record?.(message, mine)
     // A proposal or vote for this height ends the wait for transactions: others have started.
     if (this.step === 'waiting') await this.startRound(0)
   }

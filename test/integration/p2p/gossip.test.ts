@@ -83,6 +83,20 @@ describe('p2p gossip', () => {
     expect(hostA.host.peerScore(b.peerId)).toBe(0)
   })
 
+  it("rejects a message over the receiver's size limit without asking chain logic", async () => {
+    const [a, b] = (await identities(2)) as [Identity, Identity]
+    const members = new Set([a.peerId, b.peerId])
+    const hostB = await hosts.start(b, { members, maxMessageBytes: 1024 })
+    const hostA = await hosts.start(a, { members, bootstrap: hostB.host.addresses(), maxMessageBytes: 4096 })
+    await waitForGossipMesh([hostA, hostB])
+
+    await hostA.host.publish('blocks', encode(`accept:${'x'.repeat(2000)}`))
+    await waitFor("A's score at B goes negative", () => hostB.host.peerScore(a.peerId) < 0)
+    await hostA.host.publish('blocks', encode('accept:small'))
+    await waitFor('B received the small block', () => hostB.texts('blocks').includes('accept:small'))
+    expect(hostB.validated.map((m) => m.text)).toEqual(['accept:small'])
+  })
+
   it('publishes without peers, and refuses a message over the size limit', async () => {
     const alone = await newIdentity()
     const host = await hosts.start(alone, { members: new Set([alone.peerId]), maxMessageBytes: 1024 })

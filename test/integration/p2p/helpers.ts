@@ -2,10 +2,10 @@
  * Real libp2p hosts on 127.0.0.1 for the p2p integration tests, with recorders for what chain
  * logic would see (every validation, every accepted message), and polling with a deadline.
  */
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { generateKeyPair, type KeyPair } from '../../../src/core/crypto.js'
 import { peerIdOf } from '../../../src/node/keys.js'
-import { P2PHost, type GossipTopic, type P2PDeps, type SyncHandler, type Verdict } from '../../../src/p2p/index.js'
+import { GOSSIP_TOPICS, P2PHost, type GossipTopic, type P2PDeps, type SyncHandler, type Verdict } from '../../../src/p2p/index.js'
 
 export const CHAIN_ID = 'certchain-p2p-test'
 export const LOCAL = '/ip4/127.0.0.1/tcp/0'
@@ -45,6 +45,7 @@ export interface HostOptions {
   readonly maxMessageBytes?: number
   readonly sync?: SyncHandler
   readonly metrics?: P2PDeps['metrics']
+  readonly logger?: Logger
 }
 
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -75,7 +76,7 @@ export class Hosts {
         maxMessageBytes: options.maxMessageBytes ?? 64 * 1024,
       },
       {
-        logger: pino({ level: 'silent' }),
+        logger: options.logger ?? pino({ level: 'silent' }),
         ...(options.metrics ? { metrics: options.metrics } : {}),
         validate: (topic, data, from) => {
           const text = decode(data)
@@ -104,6 +105,13 @@ export class Hosts {
   }
 }
 
+/** A debug logger that keeps every line, parsed, for tests that wait on what the host logs. */
+export function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) })
+  return { logger, lines }
+}
+
 /** Polls `condition` until it holds; fails with `what` after the deadline. */
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -114,7 +122,7 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
 }
 
 /** Waits until each host sees every other listed host subscribed to every topic. */
-export async function waitForGossipMesh(hosts: readonly TestHost[], topics: readonly GossipTopic[] = ['txs', 'consensus', 'blocks']): Promise<void> {
+export async function waitForGossipMesh(hosts: readonly TestHost[], topics: readonly GossipTopic[] = GOSSIP_TOPICS): Promise<void> {
   await waitFor('every host subscribed at every other', () =>
     hosts.every((a) => topics.every((topic) => hosts.every((b) => a === b || a.host.topicPeers(topic).includes(b.peerId)))),
   )

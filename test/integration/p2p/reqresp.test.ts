@@ -13,6 +13,15 @@ async function failureCode(promise: Promise<unknown>): Promise<P2PErrorCode | un
   return isP2PError(error) ? error.code : undefined
 }
 
+/** A handler result that only settles when the test releases it (in finally, so nothing dangles). */
+function stalled(): { promise: Promise<Uint8Array>; release(): void } {
+  let release = (): void => {}
+  const promise = new Promise<Uint8Array>((resolve) => {
+    release = () => resolve(new Uint8Array(0))
+  })
+  return { promise, release }
+}
+
 /** A client and a server with the given options, connected. */
 async function pair(server: Partial<HostOptions>, client: Partial<HostOptions> = {}): Promise<{ client: TestHost; server: TestHost }> {
   const [s, c] = await Promise.all([newIdentity(), newIdentity()])
@@ -77,19 +86,19 @@ describe('p2p request/response', () => {
   })
 
   it('P2P_TIMEOUT: no response within timeoutMs', async () => {
-    const never = Promise.withResolvers<Uint8Array>()
+    const never = stalled()
     try {
       const { client, server } = await pair({ sync: { handle: () => never.promise } })
       const startedAt = Date.now()
       expect(await failureCode(client.host.request(server.peerId, encode('x'), { timeoutMs: 300 }))).toBe('P2P_TIMEOUT')
       expect(Date.now() - startedAt).toBeLessThan(DEFAULT_REQUEST_TIMEOUT_MS)
     } finally {
-      never.resolve(new Uint8Array(0))
+      never.release()
     }
   })
 
   it("P2P_ABORTED: the caller's signal ends the request", async () => {
-    const never = Promise.withResolvers<Uint8Array>()
+    const never = stalled()
     try {
       const { client, server } = await pair({ sync: { handle: () => never.promise } })
       const controller = new AbortController()
@@ -98,7 +107,7 @@ describe('p2p request/response', () => {
       expect(await pending).toBe('P2P_ABORTED')
       expect(await failureCode(client.host.request(server.peerId, encode('x'), { signal: AbortSignal.abort() }))).toBe('P2P_ABORTED')
     } finally {
-      never.resolve(new Uint8Array(0))
+      never.release()
     }
   })
 
