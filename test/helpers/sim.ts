@@ -7,9 +7,9 @@ import { blockHash } from '../../src/core/block.js'
 import { publicKeyFromSecret, type KeyPair } from '../../src/core/crypto.js'
 import type { ValidatorInfo } from '../../src/core/genesis.js'
 import { sha256 } from '../../src/core/hash.js'
-import type { Block } from '../../src/core/types.js'
+import type { Block, Commit } from '../../src/core/types.js'
 import { ConsensusEngine, type Clock, type ConsensusApp, type EngineOptions } from '../../src/consensus/engine.js'
-import type { Commit, ConsensusMessage } from '../../src/consensus/messages.js'
+import type { ConsensusMessage } from '../../src/consensus/messages.js'
 import { SignerGuard } from '../../src/consensus/signer.js'
 import type { Equivocation } from '../../src/consensus/vote-set.js'
 
@@ -109,7 +109,6 @@ export function simBlock(chainId: string, height: number, time: number, prevHash
       proposer,
     },
     txs: [],
-    signature: new Uint8Array(64),
   }
 }
 
@@ -117,8 +116,10 @@ export interface SimNode {
   readonly id: string
   readonly key: KeyPair
   readonly app: SimApp
-  readonly engine: ConsensusEngine
+  engine: ConsensusEngine
   readonly equivocations: Equivocation[]
+  /** Messages of the height in progress, as the node's WAL holds them. */
+  readonly wal: ConsensusMessage[]
   online: boolean
 }
 
@@ -166,38 +167,53 @@ export class SimNetwork {
       .sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
   }
 
+  private dir = ''
+
   private async init(): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'certchain-sim-'))
+    this.dir = mkdtempSync(join(tmpdir(), 'certchain-sim-'))
     for (const [i, key] of this.keys.entries()) {
       const id = `v${i}`
-      const guard = await SignerGuard.open(join(dir, `${id}.json`), key.secretKey)
       const app = new SimApp(this.chainId, this.validators, this.clock, id)
-      const equivocations: Equivocation[] = []
-      const node: SimNode = {
-        id,
-        key,
-        app,
-        equivocations,
-        online: true,
-        engine: new ConsensusEngine(SIM_OPTIONS, {
-          app,
-          signer: { validatorId: id, sign: (h, r, s, b) => guard.sign(h, r, s, b) },
-          broadcast: (m) => this.send(node, m),
-          broadcastCommit: (block, commit) => {
-            for (const to of this.nodes) {
-              if (to === node || this.cut.has(`${node.id}>${to.id}`) || this.random() < (this.options.loss ?? 0)) continue
-              this.clock.setTimeout(() => to.online && to.engine.receiveCommit(block, commit), 20)
-            }
-          },
-          onEquivocation: (e) => equivocations.push(e),
-          // Sync, simplified: fetch the missing blocks with their commits from the furthest peer.
-          onBehind: (height) => this.syncFromPeers(node, height),
-          logger: pino({ level: 'silent' }),
-          clock: this.clock,
-        }),
-      }
+      const node: SimNode = { id, key, app, equivocations: [], wal: [], online: true, engine: undefined as unknown as ConsensusEngine }
+      node.engine = await this.engine(node)
       this.nodes.push(node)
     }
+  }
+
+  /** A fresh engine for `node`, as after a process start: same signer state file, same chain. */
+  private async engine(node: SimNode): Promise<ConsensusEngine> {
+    const guard = await SignerGuard.open(join(this.dir, `${node.id}.json`), node.key.secretKey)
+    return new ConsensusEngine(SIM_OPTIONS, {
+      app: node.app,
+      signer: { validatorId: node.id, sign: (h, r, s, b) => guard.sign(h, r, s, b) },
+      broadcast: (m) => this.send(node, m),
+      broadcastCommit: (block, commit) => {
+        for (const to of this.nodes) {
+          if (to === node || this.cut.has(`${node.id}>${to.id}`) || this.random() < (this.options.loss ?? 0)) continue
+          this.clock.setTimeout(() => to.online && to.engine.receiveCommit(block, commit), 20)
+        }
+      },
+      record: (message) => {
+        node.wal.push(message)
+        return Promise.resolve()
+      },
+      onCommit: () => {
+        node.wal.length = 0
+      },
+      onEquivocation: (e) => node.equivocations.push(e),
+      // Sync, simplified: fetch the missing blocks with their commits from the furthest peer.
+      onBehind: (height) => this.syncFromPeers(node, height),
+      logger: pino({ level: 'silent' }),
+      clock: this.clock,
+    })
+  }
+
+  /** Crash and restart a validator: in-memory state is lost; signer state, WAL and chain survive. */
+  async restart(id: string): Promise<void> {
+    const node = this.node(id)
+    await node.engine.stop()
+    node.engine = await this.engine(node)
+    node.engine.start([...node.wal])
   }
 
   private syncFromPeers(node: SimNode, height: number): void {

@@ -113,6 +113,19 @@ describe('consensus engine on a simulated network', () => {
     net.assertAgreement()
   })
 
+  it('a validator restarted again and again mid-height resumes from its WAL and never double-signs', async () => {
+    net = await SimNetwork.create({ validators: 4, seed: 41, delay: [5, 80] })
+    net.start()
+    for (let i = 0; i < 25; i++) {
+      await net.run(50 + Math.floor(net.random() * 400))
+      await net.restart('v2')
+    }
+    await net.run(60_000, () => net!.minHeight() >= 10)
+    expect(net.minHeight()).toBeGreaterThanOrEqual(10)
+    net.assertAgreement()
+    for (const n of net.nodes) expect(n.equivocations).toEqual([])
+  })
+
   it('detects a Byzantine validator that double-votes, and stays safe', async () => {
     net = await SimNetwork.create({ validators: 4, seed: 31, delay: [5, 60] })
     const byzantine = net.node('v0')
