@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  blockHash,
   CertchainError,
   createSigner,
   decodeTx,
@@ -16,12 +17,15 @@ import {
   merkleProofs,
   newSalt,
   parseGenesis,
+  sign,
   signTx,
   toHex,
+  type Block,
   type Bytes,
   type CertificateFile,
   type CertificateRecord,
   type ChainParams,
+  type Commit,
   type DecodedTx,
   type Genesis,
   type KeyPair,
@@ -31,7 +35,8 @@ import {
   type SuspensionReason,
   type UnsignedTx,
 } from '../../src/core/index.js'
-import { Ledger, type BlockProposer, type ProposedBlock } from '../../src/ledger/index.js'
+import { voteSignBytes } from '../../src/consensus/messages.js'
+import { Ledger, type BlockWrites, type ProposedBlock } from '../../src/ledger/index.js'
 
 export const DAY: Millis = 24 * 60 * 60 * 1000
 export const MINUTE: Millis = 60 * 1000
@@ -67,7 +72,8 @@ export interface TestChain {
   readonly genesisJson: GenesisJson
   readonly keys: Readonly<Record<IssuerId, KeyPair>>
   readonly validatorKey: KeyPair
-  readonly proposer: BlockProposer
+  /** Validator id of the chain's only validator (the proposer of every test block). */
+  readonly proposer: string
 }
 
 export interface TestChainOptions {
@@ -114,8 +120,7 @@ export function makeTestChain(opts: TestChainOptions = {}): TestChain {
   }
   opts.edit?.(genesisJson)
   const genesis = parseGenesis(JSON.parse(JSON.stringify(genesisJson)))
-  const signer = createSigner(validatorKey.secretKey)
-  return { genesis, genesisJson, keys, validatorKey, proposer: { id: VALIDATOR_ID, sign: (message) => signer.sign(message) } }
+  return { genesis, genesisJson, keys, validatorKey, proposer: VALIDATOR_ID }
 }
 
 // ---- transactions -------------------------------------------------------------------------
@@ -343,8 +348,26 @@ export function makeTempDir(prefix = 'certchain-test-'): Promise<string> {
 }
 
 /**
- * Proposes a block from the given transactions at `time` (default now) and commits it.
- * Returns the proposal, including the transactions it left out and why.
+ * The commit that finalizes `block` on the test chain: the single validator's real precommit
+ * signature over `voteSignBytes(chainId, 'precommit', height, round, blockHash)`.
+ */
+export function commitFor(chain: TestChain, block: Block, round = 0): Commit {
+  const hash = blockHash(block.header)
+  const { height } = block.header
+  const sig = sign(chain.validatorKey.secretKey, voteSignBytes(chain.genesis.chainId, 'precommit', height, round, hash))
+  return { height, round, blockHash: hash, signatures: [{ validator: chain.proposer, sig }] }
+}
+
+/** Commits executed (or proposed) block writes with a real commit for their block; returns the commit. */
+export async function commitWrites(ledger: Ledger, chain: TestChain, writes: BlockWrites, round = 0): Promise<Commit> {
+  const commit = commitFor(chain, writes.block, round)
+  await ledger.commitBlock(writes, commit)
+  return commit
+}
+
+/**
+ * Proposes a block from the given transactions at `time` (default now) and commits it with a
+ * real single-validator commit. Returns the proposal, including the transactions it left out and why.
  */
 export async function commitTxs(
   ledger: Ledger,
@@ -354,7 +377,7 @@ export async function commitTxs(
 ): Promise<ProposedBlock> {
   const decoded = txs.map((t) => ('signBytes' in t ? t : decode(chain, t)))
   const proposed = await ledger.proposeBlock(decoded, time, chain.proposer)
-  await ledger.commitBlock(proposed.writes)
+  await commitWrites(ledger, chain, proposed.writes)
   return proposed
 }
 

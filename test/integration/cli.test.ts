@@ -23,6 +23,11 @@ describe('certchain CLI', () => {
     dir = await mkdtemp(join(tmpdir(), 'certchain-cli-'))
     const testnet = await runCli(['testnet', '--validators', '1', '--out', join(dir, 'net'), '--chain-id', 'certchain-cli'])
     expect(testnet.code, testnet.stderr).toBe(0)
+    // The node always runs libp2p: move it off the default p2p port, which other test files' nodes use too.
+    const configFile = join(dir, 'net', 'validator0', 'config.json')
+    const config = JSON.parse(await readFile(configFile, 'utf8')) as { p2p: { listen: string[] } }
+    config.p2p.listen = [`/ip4/127.0.0.1/tcp/${await freePort()}`]
+    await writeFile(configFile, JSON.stringify(config, null, 2))
     const port = await freePort()
     rpc = `http://127.0.0.1:${port}`
     node = spawnCli(['start', '--home', join(dir, 'net', 'validator0'), '--rpc-port', String(port), '--log-level', 'warn'])

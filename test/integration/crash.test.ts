@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { prepareIssuance, type IssuerIdentity } from '../../src/client/index.js'
+import { verifyCommit } from '../../src/consensus/index.js'
 import { toHex } from '../../src/core/bytes.js'
 import { parseGenesis } from '../../src/core/genesis.js'
 import { Ledger } from '../../src/ledger/index.js'
@@ -21,7 +22,18 @@ describe('durability: a SIGKILLed node reopens at its last committed block', () 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'certchain-crash-'))
-    manifest = await createTestnet({ validators: 1, out: dir, chainId: 'certchain-crash', producer: { blockIntervalMs: 5 } })
+    // Short consensus timeouts: a kill can land after the signer guard made a signature durable
+    // but before the WAL recorded the message; the restarted validator then cannot sign that step
+    // again with other bytes and must time out into the next round. With the default timeouts
+    // (3 s propose) every restart below would be killed before that, and nothing would commit.
+    manifest = await createTestnet({
+      validators: 1,
+      out: dir,
+      chainId: 'certchain-crash',
+      // A free p2p port: other test files run nodes on the default one at the same time.
+      p2pBasePort: await freePort(),
+      consensus: { blockIntervalMs: 5, timeoutProposeMs: 200, timeoutPrevoteMs: 100, timeoutPrecommitMs: 100, timeoutDeltaMs: 50 },
+    })
     home = manifest.nodes[0]!.home
     const issuer = manifest.issuers.find((i) => i.id === 'kr.seoul.jongno')!
     identity = { issuer: issuer.id, key: await loadKeyFile(issuer.keyFile) }
@@ -72,7 +84,7 @@ describe('durability: a SIGKILLed node reopens at its last committed block', () 
     expect(acknowledged.size).toBeGreaterThan(0)
 
     const genesis = parseGenesis(JSON.parse(await readFile(join(home, 'genesis.json'), 'utf8')))
-    const ledger = await Ledger.open(join(home, 'data'), genesis)
+    const ledger = await Ledger.open(join(home, 'data', 'chain'), genesis)
     const replayDir = await mkdtemp(join(tmpdir(), 'certchain-replay-'))
     const replay = await Ledger.open(replayDir, genesis)
     try {
@@ -85,9 +97,11 @@ describe('durability: a SIGKILLed node reopens at its last committed block', () 
       })
       // Every stored block re-executes on an empty ledger to the same state: nothing half-applied.
       for (let h = 1; h <= ledger.head.height; h++) {
-        const block = await ledger.getBlock(h)
-        expect(block, `block ${h} missing below head ${ledger.head.height}`).toBeDefined()
-        await replay.commitBlock(await replay.executeBlock(block!))
+        const fb = await ledger.getBlock(h)
+        expect(fb, `block ${h} missing below head ${ledger.head.height}`).toBeDefined()
+        // and each is stored with a commit that proves it final
+        expect(verifyCommit(genesis.chainId, ledger.registry.validators(h), fb!.block, fb!.commit)).toBeUndefined()
+        await replay.commitBlock(await replay.executeBlock(fb!.block), fb!.commit)
       }
       expect(toHex(replay.head.stateRoot)).toBe(toHex(ledger.head.stateRoot))
       expect(replay.head.certificateCount).toBe(ledger.head.certificateCount)

@@ -11,7 +11,8 @@ import {
   type IssuerIdentity,
   type PreparedIssuance,
 } from '../../../src/client/index.js'
-import { certificateFileToJson, documentHash, toBase64, toHex, type CertificateFileJson } from '../../../src/core/index.js'
+import { verifyCommit, voteSignBytes } from '../../../src/consensus/index.js'
+import { certificateFileToJson, documentHash, fromHex, toBase64, toHex, verify, type CertificateFileJson } from '../../../src/core/index.js'
 import { MAX_STATUS_BATCH, type TxStatus, type VerifyResponse } from '../../../src/rpc/index.js'
 import { startTestNode, type TestNode } from '../../helpers/node.js'
 import { expectError, httpGet, httpPost, issueOne, postTx, randomDocument, randomId, until, type HttpResult } from './helpers.js'
@@ -380,10 +381,22 @@ describe('GET /v1/blocks', () => {
         stateRoot: expect.stringMatching(HEX64),
         proposer: status.validatorId,
       },
-      signature: expect.stringMatching(/^[0-9a-f]{128}$/),
+      commit: {
+        round: expect.any(Number),
+        signatures: [{ validator: status.validatorId, sig: expect.stringMatching(/^[0-9a-f]{128}$/) }],
+      },
       txs: expect.any(Array),
     })
     expect(new Date(b.header.time).toISOString()).toBe(b.header.time)
+    // The commit shown is the stored one, and it proves this block final (a real precommit).
+    const stored = (await node.node.ledger.getBlock(height))!
+    expect(b.commit.round).toBe(stored.commit.round)
+    expect(b.hash).toBe(toHex(stored.commit.blockHash))
+    const commitSig = b.commit.signatures[0] as { validator: string; sig: string }
+    const validators = node.node.ledger.registry.validators(height)
+    const signBytes = voteSignBytes(chainId, 'precommit', height, b.commit.round as number, fromHex(b.hash as string))
+    expect(verify(validators.find((v) => v.id === commitSig.validator)!.publicKey, signBytes, fromHex(commitSig.sig))).toBe(true)
+    expect(verifyCommit(chainId, validators, stored.block, stored.commit)).toBeUndefined()
     const summary = b.txs.find((t: { id: string }) => t.id === toHex(issuance.id))
     expect(summary).toEqual({
       id: toHex(issuance.id),

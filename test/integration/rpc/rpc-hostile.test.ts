@@ -41,6 +41,7 @@ import {
   randomDocument,
   randomId,
   signRaw,
+  until,
   type CborValue,
   type HttpResult,
 } from './helpers.js'
@@ -350,7 +351,8 @@ describe('transaction bytes', () => {
   })
 
   it('a flipped signature byte, another chain, another key: 400 BAD_SIGNATURE', async () => {
-    const tx = freshTx()
+    // Not freshTx(): the genuine transaction is accepted at the end, so its certificate is not a refused one.
+    const tx = issueOne(chainId, jongno, 'kr.residence')
     for (const i of [0, 31, 63]) {
       const sig = Uint8Array.from(tx.tx.sig)
       sig[i]! ^= 0x01
@@ -360,8 +362,20 @@ describe('transaction bytes', () => {
     // ...but not remembered under the transaction id: a broken copy says nothing about the genuine one.
     const get = await httpGet(url, `/v1/txs/${toHex(tx.id)}`)
     expect(get.body).toMatchObject({ status: 'unknown' })
-    // The genuine transaction is still accepted afterwards.
+    // The genuine transaction is still accepted afterwards. It is the only one this file stores
+    // after setup: the block that commits it holds nothing else, and the snapshot moves past it.
+    const before = await storedState()
+    expect(before).toEqual(snapshot)
     expect((await postTx(url, tx.bytes)).status).toBe(202)
+    await until(async () => ((await httpGet(url, `/v1/txs/${toHex(tx.id)}`)).body.status === 'committed' ? true : undefined), 'the genuine transaction to commit')
+    const after = await storedState()
+    expect(after).toMatchObject({
+      height: (before.height as number) + 1,
+      certificates: (before.certificates as number) + 1,
+      transactions: (before.transactions as number) + 1,
+      mempool: { txs: 0, bytes: 0 },
+    })
+    snapshot = after
 
     const otherChain = prepareIssuance('certchain-other', jongno, [newCertificate('kr.residence')])
     refusedCertificates.push(...otherChain.certificateIds.map(toHex))

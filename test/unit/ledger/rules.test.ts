@@ -5,6 +5,7 @@ import type { DecodedTx } from '../../../src/core/tx.js'
 import type { Ledger } from '../../../src/ledger/index.js'
 import {
   commitTxs,
+  commitWrites,
   decode,
   issueTx,
   makeTestChain,
@@ -414,7 +415,7 @@ describe('a rejected transaction changes nothing', () => {
     expect(withRevoke.rejected.map((r) => r.error.code)).toEqual(['UNKNOWN_CERTIFICATE'])
     expect(toHex(withRevoke.writes.head.stateRoot)).toBe(toHex(without.writes.head.stateRoot))
     now += 1000
-    await ledger.commitBlock(withRevoke.writes)
+    await commitWrites(ledger, chain, withRevoke.writes)
     expect(await ledger.getCertificates(ids)).toEqual(before)
     for (const id of ids) expect((await entry(id))?.state).toBe('active')
   })

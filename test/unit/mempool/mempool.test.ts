@@ -78,16 +78,16 @@ describe('Mempool', () => {
     const list = txs(4)
     for (const t of list) m.add(t)
     const [extra] = txs(1)
-    m.remove([list[1]!, list[3]!, extra!])
+    m.remove([list[1]!.id, list[3]!.id, extra!.id])
     expect(ids(m.reap(10, Infinity))).toEqual(ids([list[0]!, list[2]!]))
     expect(m.size).toBe(2)
     expect(m.bytes).toBe(list[0]!.bytes.length + list[2]!.bytes.length)
     expect(m.has(toHex(list[1]!.id))).toBe(false)
     // removing twice changes nothing
-    m.remove([list[1]!])
+    m.remove([list[1]!.id])
     expect(m.size).toBe(2)
     expect(m.bytes).toBe(list[0]!.bytes.length + list[2]!.bytes.length)
-    m.remove([list[0]!, list[2]!])
+    m.remove([list[0]!.id, list[2]!.id])
     expect(m.size).toBe(0)
     expect(m.bytes).toBe(0)
   })
@@ -102,7 +102,7 @@ describe('Mempool', () => {
     // a duplicate of a pending one is still just a duplicate
     expect(m.add(list[0]!)).toBe('duplicate')
     // room again after a removal
-    m.remove([list[0]!])
+    m.remove([list[0]!.id])
     expect(m.add(list[2]!)).toBe('added')
   })
 
@@ -133,7 +133,7 @@ describe('Mempool', () => {
     m.add(first!)
     const issue = issueTx(chain, 'kr.mois', 1)
     expect(thrownCode(() => m.add(decode(chain, issue)))).toBe('MEMPOOL_FULL')
-    m.remove([first!])
+    m.remove([first!.id])
     // another transaction issuing the same certificate is welcome now
     const again = issueTx(chain, 'kr.mois', [issue.records[0]!], { expiresAt: Date.now() + 11 * MINUTE })
     expect(m.add(decode(chain, again))).toBe('added')
@@ -150,7 +150,7 @@ describe('Mempool', () => {
     const c = issueTx(chain, 'kr.mois', [b.records[0]!], { expiresAt: Date.now() + 12 * MINUTE })
     expect(m.add(decode(chain, c))).toBe('added')
     // once the first issuance leaves the pool, its certificates are free again
-    m.remove([decode(chain, a)])
+    m.remove([decode(chain, a).id])
     expect(m.add(decode(chain, issueTx(chain, 'kr.mois', [a.records[1]!], { expiresAt: Date.now() + 13 * MINUTE })))).toBe('added')
   })
 
