@@ -92,10 +92,16 @@ async function submitAndWait(client: RpcClient, signed: SignedTransaction): Prom
   )
 }
 
-async function runNode(home: string, overrides: { rpcHost?: string; rpcPort?: number; logLevel?: string }, banner?: (node: CertchainNode) => void): Promise<void> {
+async function runNode(
+  home: string,
+  overrides: { rpcHost?: string; rpcPort?: number; p2pPort?: number; logLevel?: string },
+  banner?: (node: CertchainNode) => void,
+): Promise<void> {
   const loaded = await loadConfig(home)
+  const { p2pPort } = overrides
   const config = parseConfig({
     ...loaded,
+    p2p: { ...loaded.p2p, listen: p2pPort === undefined ? loaded.p2p.listen : loaded.p2p.listen.map((a) => a.replace(/\/tcp\/\d+/, `/tcp/${p2pPort}`)) },
     rpc: { ...loaded.rpc, ...(overrides.rpcHost ? { host: overrides.rpcHost } : {}), ...(overrides.rpcPort !== undefined ? { port: overrides.rpcPort } : {}) },
     log: { level: overrides.logLevel ?? loaded.log.level },
   })
@@ -177,8 +183,9 @@ function buildProgram(): Command {
     .requiredOption('--home <dir>', 'node home directory')
     .option('--rpc-host <host>', 'override rpc.host')
     .option('--rpc-port <port>', 'override rpc.port', positiveInt)
+    .option('--p2p-port <port>', 'override the port of p2p.listen', positiveInt)
     .option('--log-level <level>', 'override log.level')
-    .action(async (o: { home: string; rpcHost?: string; rpcPort?: number; logLevel?: string }) => {
+    .action(async (o: { home: string; rpcHost?: string; rpcPort?: number; p2pPort?: number; logLevel?: string }) => {
       await runNode(resolve(o.home), o)
     })
 
@@ -188,8 +195,9 @@ function buildProgram(): Command {
     .option('--home <dir>', 'where the dev chain lives', '.certchain-dev')
     .option('--reset', 'delete the dev chain first')
     .option('--rpc-port <port>', 'RPC port', positiveInt)
+    .option('--p2p-port <port>', 'p2p port', positiveInt)
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (o: { home: string; reset?: boolean; rpcPort?: number; logLevel: string }) => {
+    .action(async (o: { home: string; reset?: boolean; rpcPort?: number; p2pPort?: number; logLevel: string }) => {
       const home = resolve(o.home)
       if (o.reset) await rm(home, { recursive: true, force: true })
       if (!existsSync(join(home, 'testnet.json'))) {

@@ -1,5 +1,5 @@
 import { toHex } from '../core/bytes.js'
-import { blockHash } from '../core/block.js'
+import { blockHash, txRootMatches } from '../core/block.js'
 import { CertchainError } from '../core/errors.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import type { DecodedTx } from '../core/tx.js'
@@ -38,6 +38,7 @@ interface Executed {
  */
 export class LedgerApp implements ConsensusApp {
   private executed = new Map<string, Executed | null>()
+  private readonly bodyChecked = new WeakSet<Block>()
 
   constructor(
     private readonly ledger: Ledger,
@@ -77,6 +78,11 @@ export class LedgerApp implements ConsensusApp {
   }
 
   async validateBlock(block: Block): Promise<boolean> {
+    // Results are cached by header hash, which is sound only for a body that fits its header.
+    if (!this.bodyChecked.has(block)) {
+      if (!txRootMatches(block)) return false
+      this.bodyChecked.add(block)
+    }
     const key = toHex(blockHash(block.header))
     const known = this.executed.get(key)
     if (known !== undefined) return known !== null

@@ -83,8 +83,14 @@ export interface EngineDeps {
   readonly broadcast: (message: ConsensusMessage) => void
   /** Re-sends the last decided block with its commit, for peers that missed the final votes. */
   readonly broadcastCommit?: (block: Block, commit: Commit) => void
-  /** Durable record of a message of the height in progress (own messages before they are sent). */
+  /** Record of a message of the height in progress, for resuming after a restart. */
   readonly record?: (message: ConsensusMessage, own: boolean) => Promise<void>
+  /**
+   * Durable record of a block this validator is about to propose, written before the proposal is
+   * signed: a validator restarted between signing and sending proposes the same block again
+   * (the signer guard would refuse any other), instead of sitting out its turn.
+   */
+  readonly recordDraft?: (height: number, round: number, block: Block) => Promise<void>
   readonly onEquivocation?: (evidence: Equivocation) => void
   readonly onCommit?: (block: Block, commit: Commit) => void
   /** Messages from a later height arrived: this node is behind and should sync up to `height`. */
@@ -94,6 +100,12 @@ export interface EngineDeps {
 }
 
 type Step = 'waiting' | 'propose' | 'prevote' | 'precommit'
+
+/** A block built to be proposed at (its height, round). */
+export interface Draft {
+  readonly round: number
+  readonly block: Block
+}
 
 export type MessageCheck = { ok: true } | { ok: false; reject: boolean; reason: string }
 
@@ -150,6 +162,8 @@ export class ConsensusEngine {
   private lastCommitAt = 0
   private firstRoundAt = Infinity
   private lastDecided: { block: Block; commit: Commit } | undefined
+  /** Blocks this validator built to propose at the height in progress, by round. */
+  private drafts = new Map<number, Block>()
   private idle: Promise<void> = Promise.resolve()
   private resolveIdle: (() => void) | undefined
 
@@ -170,12 +184,13 @@ export class ConsensusEngine {
   }
 
   /** Starts at the height after the last committed block, first replaying what the WAL recorded. */
-  start(replay: readonly ConsensusMessage[] = []): void {
+  start(replay: { readonly messages?: readonly ConsensusMessage[]; readonly drafts?: readonly Draft[] } = {}): void {
     if (this.running) return
     this.running = true
     this.lastCommitAt = this.clock.now()
     this.enterHeight(this.deps.app.committedHeight() + 1)
-    for (const message of replay) if (message.height === this.height) this.push({ kind: 'message', message, replayed: true })
+    for (const draft of replay.drafts ?? []) if (draft.block.header.height === this.height) this.drafts.set(draft.round, draft.block)
+    for (const message of replay.messages ?? []) if (message.height === this.height) this.push({ kind: 'message', message, replayed: true })
     this.gossipTimer = this.clock.setTimeout(() => this.gossip(), this.options.gossipIntervalMs)
   }
 
@@ -351,6 +366,7 @@ export class ConsensusEngine {
     this.timeoutPrevoteScheduled = new Set()
     this.timeoutPrecommitScheduled = new Set()
     this.firstRoundAt = Infinity
+    this.drafts = new Map()
     const future = this.future
     this.future = []
     this.scheduleFirstRound()
@@ -361,10 +377,11 @@ export class ConsensusEngine {
   private scheduleFirstRound(): void {
     const height = this.height
     const interval = this.deps.app.hasPendingTxs() ? this.options.blockIntervalMs : this.options.heartbeatIntervalMs
-    const at = Math.max(this.clock.now(), this.lastCommitAt + interval)
+    const now = this.clock.now()
+    const at = Math.max(now, this.lastCommitAt + interval)
     if (at >= this.firstRoundAt) return
     this.firstRoundAt = at
-    this.after(at - this.clock.now(), () => this.push({ kind: 'start-round', height, round: 0 }))
+    this.after(at - now, () => this.push({ kind: 'start-round', height, round: 0 }))
   }
 
   private async startRound(round: number): Promise<void> {
@@ -374,7 +391,7 @@ export class ConsensusEngine {
     const proposer = this.proposer(this.height, round, this.validatorSet)
     this.deps.logger.debug({ height: this.height, round, proposer: proposer.id }, 'new round')
     if (this.deps.signer && proposer.id === this.deps.signer.validatorId) {
-      const block = this.validBlock ?? (await this.deps.app.createBlock(this.height, proposer.id))
+      const block = this.validBlock ?? this.drafts.get(round) ?? (await this.draft(round, proposer.id))
       const polRound = this.validBlock ? this.validRound : -1
       const sig = await this.deps.signer.sign(
         this.height,
@@ -392,6 +409,13 @@ export class ConsensusEngine {
     }
     const { height } = this
     this.after(this.timeout(this.options.timeoutProposeMs, round), () => this.push({ kind: 'timeout', height, round, step: 'propose' }))
+  }
+
+  private async draft(round: number, proposer: string): Promise<Block> {
+    const block = await this.deps.app.createBlock(this.height, proposer)
+    await this.deps.recordDraft?.(this.height, round, block)
+    this.drafts.set(round, block)
+    return block
   }
 
   private async applyRules(): Promise<void> {

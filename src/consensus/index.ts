@@ -8,6 +8,7 @@ export {
   type EngineDeps,
   type Clock,
   type MessageCheck,
+  type Draft,
 } from './engine.js'
 export { LedgerApp, type FinalizedEvent, type LedgerAppOptions } from './app.js'
 export { SignerGuard } from './signer.js'

@@ -1,4 +1,5 @@
-import { isBytes, type Bytes } from './bytes.js'
+import { bytesEqual, isBytes, type Bytes } from './bytes.js'
+import { merkleRoot } from './merkle.js'
 import { decodeCanonical, encode } from './encoding.js'
 import { CertchainError } from './errors.js'
 import { sha256 } from './hash.js'
@@ -7,6 +8,15 @@ import type { Block, BlockHeader, Commit, FinalizedBlock } from './types.js'
 /** The block hash: SHA-256 of the header's canonical encoding (the header commits to the txs). */
 export function blockHash(header: BlockHeader): Bytes {
   return sha256(encode(header))
+}
+
+/**
+ * Does the body fit the header? `txRoot` is the Merkle root of the transactions' exact bytes
+ * (signatures included), so a header, and so a block hash, stands for one body only: a copy with
+ * any transaction byte changed is a different block, never "the same block, but invalid".
+ */
+export function txRootMatches(block: Block): boolean {
+  return block.txs.length === block.header.txCount && bytesEqual(merkleRoot(block.txs), block.header.txRoot)
 }
 
 export function encodeFinalizedBlock(finalized: FinalizedBlock): Bytes {
@@ -43,8 +53,9 @@ export function parseBlock(value: unknown): Block {
   const b = exactMap(value, 'block', ['header', 'txs'])
   const header = parseHeader(b.header)
   if (!Array.isArray(b.txs) || !b.txs.every((t) => isBytes(t))) malformed('txs must be a list of byte strings')
-  if (b.txs.length !== header.txCount) malformed('txCount does not match the transactions')
-  return { header, txs: b.txs as Bytes[] }
+  const block = { header, txs: b.txs as Bytes[] }
+  if (!txRootMatches(block)) malformed('txCount or txRoot does not match the transactions')
+  return block
 }
 
 export function parseCommit(value: unknown): Commit {

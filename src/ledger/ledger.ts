@@ -1,5 +1,5 @@
 import { bytesEqual, type Bytes } from '../core/bytes.js'
-import { blockHash } from '../core/block.js'
+import { blockHash, txRootMatches } from '../core/block.js'
 import { CertchainError } from '../core/errors.js'
 import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
@@ -85,7 +85,7 @@ export class Ledger {
       height: exec.height,
       time: exec.time,
       prevHash: head.hash,
-      txRoot: merkleRoot(exec.applied.map((t) => t.id)),
+      txRoot: merkleRoot(exec.applied.map((t) => t.bytes)),
       txCount: exec.applied.length,
       stateRoot: done.stateRoot,
       proposer,
@@ -111,6 +111,7 @@ export class Ledger {
     if (header.time <= head.time) bad('time is not after the previous block')
     const params = this.registry.params
     if (header.txCount !== block.txs.length) bad(`txCount ${header.txCount} does not match ${block.txs.length} transactions`)
+    if (!txRootMatches(block)) bad('transaction root does not match the transactions')
     if (block.txs.length > params.maxBlockTxs) bad(`more than ${params.maxBlockTxs} transactions`)
     if (block.txs.reduce((n, t) => n + t.length, 0) > params.maxBlockBytes) bad(`more than ${params.maxBlockBytes} bytes of transactions`)
     if (!this.registry.validator(header.proposer)) bad(`unknown proposer "${header.proposer}"`)
@@ -124,7 +125,6 @@ export class Ledger {
       }
     }
     const done = await exec.finish()
-    if (!bytesEqual(merkleRoot(exec.applied.map((t) => t.id)), header.txRoot)) bad('transaction root does not match')
     if (!bytesEqual(done.stateRoot, header.stateRoot)) bad('state root does not match execution')
     return this.writesFor(block, exec.applied, done, head)
   }

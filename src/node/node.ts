@@ -17,9 +17,10 @@ import {
   validateBlockGossip,
   validateConsensusGossip,
   type ConsensusMessage,
+  type Draft,
   type FinalizedEvent,
 } from '../consensus/index.js'
-import { encodeFinalizedBlock } from '../core/block.js'
+import { encodeFinalizedBlock, parseBlock } from '../core/block.js'
 import type { GossipVerdict } from '../core/types.js'
 import { validateTxGossip } from '../mempool/index.js'
 import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
@@ -224,6 +225,7 @@ export class CertchainNode implements RpcBackend {
       broadcast: (message) => publish('consensus', encodeMessage(message)),
       broadcastCommit: (block, commit) => publish('blocks', encodeFinalizedBlock({ block, commit })),
       record: (message) => wal.append(encode({ height: message.height, message: encodeMessage(message) }), { sync: false }),
+      recordDraft: (height, round, block) => wal.append(encode({ height, draft: { round, block } }), { sync: true }),
       onEquivocation: (e) => {
         logger.warn({ validator: e.first.validator, height: e.first.height, round: e.first.round, type: e.first.type }, 'equivocation evidence')
         this.metrics.evidence.inc()
@@ -251,12 +253,16 @@ export class CertchainNode implements RpcBackend {
     })
     this.unsubscribeMempool = this.mempool.onAdded(() => this.engine?.txsAvailable())
     const height = this.ledger.head.height + 1
-    const replay = records.flatMap((bytes): ConsensusMessage[] => {
-      const record = decodeCanonical(bytes, MAX_WAL_RECORD) as { height: number; message: Uint8Array }
-      return record.height === height ? [decodeMessage(record.message, MAX_WAL_RECORD)] : []
-    })
-    if (replay.length > 0) logger.info({ height, messages: replay.length }, 'resuming the height in progress from the WAL')
-    engine.start(replay)
+    const messages: ConsensusMessage[] = []
+    const drafts: Draft[] = []
+    for (const bytes of records) {
+      const record = decodeCanonical(bytes, MAX_WAL_RECORD) as { height: number; message?: Uint8Array; draft?: { round: number; block: unknown } }
+      if (record.height !== height) continue
+      if (record.message) messages.push(decodeMessage(record.message, MAX_WAL_RECORD))
+      if (record.draft) drafts.push({ round: record.draft.round, block: parseBlock(record.draft.block) })
+    }
+    if (records.length > 0) logger.info({ height, messages: messages.length, drafts: drafts.length }, 'resuming the height in progress from the WAL')
+    engine.start({ messages, drafts })
   }
 
   /** Gossip validation is chain logic: the mempool and consensus decide, p2p maps the verdict. */

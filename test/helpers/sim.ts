@@ -8,7 +8,7 @@ import { publicKeyFromSecret, type KeyPair } from '../../src/core/crypto.js'
 import type { ValidatorInfo } from '../../src/core/genesis.js'
 import { sha256 } from '../../src/core/hash.js'
 import type { Block, Commit } from '../../src/core/types.js'
-import { ConsensusEngine, type Clock, type ConsensusApp, type EngineOptions } from '../../src/consensus/engine.js'
+import { ConsensusEngine, type Clock, type ConsensusApp, type Draft, type EngineOptions } from '../../src/consensus/engine.js'
 import type { ConsensusMessage } from '../../src/consensus/messages.js'
 import { SignerGuard } from '../../src/consensus/signer.js'
 import type { Equivocation } from '../../src/consensus/vote-set.js'
@@ -120,6 +120,7 @@ export interface SimNode {
   readonly equivocations: Equivocation[]
   /** Messages of the height in progress, as the node's WAL holds them. */
   readonly wal: ConsensusMessage[]
+  readonly drafts: Draft[]
   online: boolean
 }
 
@@ -174,7 +175,7 @@ export class SimNetwork {
     for (const [i, key] of this.keys.entries()) {
       const id = `v${i}`
       const app = new SimApp(this.chainId, this.validators, this.clock, id)
-      const node: SimNode = { id, key, app, equivocations: [], wal: [], online: true, engine: undefined as unknown as ConsensusEngine }
+      const node: SimNode = { id, key, app, equivocations: [], wal: [], drafts: [], online: true, engine: undefined as unknown as ConsensusEngine }
       node.engine = await this.engine(node)
       this.nodes.push(node)
     }
@@ -197,8 +198,13 @@ export class SimNetwork {
         node.wal.push(message)
         return Promise.resolve()
       },
+      recordDraft: (_height, round, block) => {
+        node.drafts.push({ round, block })
+        return Promise.resolve()
+      },
       onCommit: () => {
         node.wal.length = 0
+        node.drafts.length = 0
       },
       onEquivocation: (e) => node.equivocations.push(e),
       // Sync, simplified: fetch the missing blocks with their commits from the furthest peer.
@@ -213,7 +219,7 @@ export class SimNetwork {
     const node = this.node(id)
     await node.engine.stop()
     node.engine = await this.engine(node)
-    node.engine.start([...node.wal])
+    node.engine.start({ messages: [...node.wal], drafts: [...node.drafts] })
   }
 
   private syncFromPeers(node: SimNode, height: number): void {

@@ -31,7 +31,7 @@ describe('README walkthrough', () => {
       npm_config_loglevel: 'error',
     }
     // `npm start` runs `certchain dev`; here on a free port so tests never clash with a dev node.
-    dev = spawnCli(['dev', '--rpc-port', String(port), '--log-level', 'warn'], { cwd: dir, env })
+    dev = spawnCli(['dev', '--rpc-port', String(port), '--p2p-port', String(await freePort()), '--log-level', 'warn'], { cwd: dir, env })
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, dev)
   })
 

@@ -1,5 +1,6 @@
+import { merkleRoot } from '../../../src/core/merkle.js'
 import { describe, expect, it } from 'vitest'
-import { blockHash, decodeFinalizedBlock, encodeFinalizedBlock, parseBlock, parseCommit } from '../../../src/core/block.js'
+import { txRootMatches, blockHash, decodeFinalizedBlock, encodeFinalizedBlock, parseBlock, parseCommit } from '../../../src/core/block.js'
 import { toHex } from '../../../src/core/bytes.js'
 import { verify } from '../../../src/core/crypto.js'
 import { encode } from '../../../src/core/encoding.js'
@@ -18,7 +19,7 @@ function sampleBlock(): Block {
     height: 3,
     time: 1_750_000_000_000,
     prevHash: new Uint8Array(32).fill(1),
-    txRoot: new Uint8Array(32).fill(2),
+    txRoot: merkleRoot(txs),
     txCount: 2,
     stateRoot: new Uint8Array(32).fill(3),
     proposer: chain.proposer,
@@ -43,7 +44,7 @@ describe('finalized block encoding', () => {
   })
 
   it('an empty block with an empty signature list round trips too', () => {
-    const block: Block = { header: { ...sampleBlock().header, txCount: 0 }, txs: [] }
+    const block: Block = { header: { ...sampleBlock().header, txCount: 0, txRoot: merkleRoot([]) }, txs: [] }
     const fb: FinalizedBlock = { block, commit: { ...commitFor(chain, block), signatures: [] } }
     expect(decodeFinalizedBlock(encodeFinalizedBlock(fb), MAX)).toEqual(fb)
   })
@@ -202,5 +203,17 @@ describe('blockHash', () => {
     const cb: Commit = commitFor(chain, b)
     expect(toHex(ca.blockHash)).not.toBe(toHex(cb.blockHash))
     expect(toHex(ca.signatures[0]!.sig)).not.toBe(toHex(cb.signatures[0]!.sig))
+  })
+})
+
+describe('the header binds the body', () => {
+  it('a body that does not fit txRoot is MALFORMED_BLOCK on decoding (one byte of one signature changed)', () => {
+    const fb = sample()
+    const txs = fb.block.txs.map((t) => Uint8Array.from(t))
+    txs[0]![txs[0]!.length - 1]! ^= 1
+    const bytes = encodeFinalizedBlock({ ...fb, block: { ...fb.block, txs } })
+    expect(thrownCode(() => decodeFinalizedBlock(bytes, MAX))).toBe('MALFORMED_BLOCK')
+    expect(txRootMatches({ ...fb.block, txs })).toBe(false)
+    expect(txRootMatches(fb.block)).toBe(true)
   })
 })

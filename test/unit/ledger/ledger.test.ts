@@ -85,13 +85,13 @@ describe('proposeBlock', () => {
     expect(await ledger.getCertificates([...p.writes.certificates.values()].map((c) => c.id))).toEqual([undefined])
   })
 
-  it('block 1: height 1, prevHash = genesis hash, txRoot over tx ids, proposer id; no signature', async () => {
+  it('block 1: height 1, prevHash = genesis hash, txRoot over the signed tx bytes, proposer id; no signature', async () => {
     const txs = [issueTx(chain, 'kr.mois', 1), issueTx(chain, 'kr.land.seoul', 2)].map(d)
     const p = await ledger.proposeBlock(txs, now, chain.proposer)
     const { header } = p.writes.block
     expect(header).toMatchObject({ chainId: chain.genesis.chainId, height: 1, time: now, txCount: 2, proposer: chain.proposer })
     expect(toHex(header.prevHash)).toBe(toHex(chain.genesis.hash))
-    expect(toHex(header.txRoot)).toBe(toHex(merkleRoot(txs.map((t) => t.id))))
+    expect(toHex(header.txRoot)).toBe(toHex(merkleRoot(txs.map((t) => t.bytes))))
     // the block is exactly {header, txs}: finality comes from the commit, not a proposer signature
     expect(Object.keys(p.writes.block).sort()).toEqual(['header', 'txs'])
     expect(toHex(p.writes.hash)).toBe(toHex(blockHash(header)))
@@ -272,11 +272,12 @@ describe('executeBlock rejects a bad block (MALFORMED_BLOCK)', () => {
   it('an invalid transaction', async () => {
     const expired = issueTx(chain, 'kr.mois', 1, { expiresAt: block.header.time })
     const txs = [...block.txs, expired.bytes]
-    const header = { ...block.header, txCount: 3, txRoot: merkleRoot(txs.map((t) => decode(chain, t).id)) }
-    await expectBad(blockOf(header, txs), /transaction 2 is invalid: TX_EXPIRED/)
+    // Headers that fit each body (txCount, txRoot), so execution is what refuses them.
+    const fitting = (list: Uint8Array[]) => blockOf({ ...block.header, txCount: list.length, txRoot: merkleRoot(list) }, list)
+    await expectBad(fitting(txs), /transaction 2 is invalid: TX_EXPIRED/)
     const forged = issueTx(chain, 'kr.mois', 1, { signWith: generateKeyPair(), key: chain.keys['kr.mois'].publicKey })
-    await expectBad(blockOf(header, [forged.bytes, ...block.txs]), /transaction 0 is invalid: BAD_SIGNATURE/)
-    await expectBad(blockOf(header, [Uint8Array.of(0xff), ...block.txs]), /transaction 0 is invalid: MALFORMED_ENCODING/)
+    await expectBad(fitting([forged.bytes, ...block.txs]), /transaction 0 is invalid: BAD_SIGNATURE/)
+    await expectBad(fitting([Uint8Array.of(0xff), ...block.txs]), /transaction 0 is invalid: MALFORMED_ENCODING/)
   })
 
   it('a transaction root that does not match', async () => {
