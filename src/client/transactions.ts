@@ -111,6 +111,11 @@ export interface StatusChangeOptions {
   readonly expiresAt?: Millis
 }
 
+/** Expiry (from the clock unless given) and the optional note of a status change. */
+function statusFields(options: StatusChangeOptions): { expiresAt: Millis; note?: string } {
+  return { expiresAt: options.expiresAt ?? Date.now() + DEFAULT_TX_TTL_MS, ...(options.note ? { note: options.note } : {}) }
+}
+
 export function prepareRevocation(
   chainId: string,
   identity: IssuerIdentity,
@@ -118,17 +123,8 @@ export function prepareRevocation(
   reason: RevocationReason,
   options: StatusChangeOptions = {},
 ): SignedTransaction {
-  return sign(chainId, identity, {
-    kind: 'RevokeCertificates',
-    signer: identity.issuer,
-    key: identity.key.publicKey,
-    body: {
-      ids,
-      reason,
-      expiresAt: options.expiresAt ?? Date.now() + DEFAULT_TX_TTL_MS,
-      ...(options.note ? { note: options.note } : {}),
-    },
-  })
+  const body = { ids, reason, ...statusFields(options) }
+  return sign(chainId, identity, { kind: 'RevokeCertificates', signer: identity.issuer, key: identity.key.publicKey, body })
 }
 
 export function prepareSuspension(
@@ -138,24 +134,11 @@ export function prepareSuspension(
   reason: SuspensionReason,
   options: StatusChangeOptions = {},
 ): SignedTransaction {
-  return sign(chainId, identity, {
-    kind: 'SuspendCertificate',
-    signer: identity.issuer,
-    key: identity.key.publicKey,
-    body: { id, reason, expiresAt: options.expiresAt ?? Date.now() + DEFAULT_TX_TTL_MS, ...(options.note ? { note: options.note } : {}) },
-  })
+  const body = { id, reason, ...statusFields(options) }
+  return sign(chainId, identity, { kind: 'SuspendCertificate', signer: identity.issuer, key: identity.key.publicKey, body })
 }
 
-export function prepareReinstatement(
-  chainId: string,
-  identity: IssuerIdentity,
-  id: Bytes,
-  options: StatusChangeOptions = {},
-): SignedTransaction {
-  return sign(chainId, identity, {
-    kind: 'ReinstateCertificate',
-    signer: identity.issuer,
-    key: identity.key.publicKey,
-    body: { id, expiresAt: options.expiresAt ?? Date.now() + DEFAULT_TX_TTL_MS, ...(options.note ? { note: options.note } : {}) },
-  })
+export function prepareReinstatement(chainId: string, identity: IssuerIdentity, id: Bytes, options: StatusChangeOptions = {}): SignedTransaction {
+  const body = { id, ...statusFields(options) }
+  return sign(chainId, identity, { kind: 'ReinstateCertificate', signer: identity.issuer, key: identity.key.publicKey, body })
 }

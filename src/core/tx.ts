@@ -150,6 +150,12 @@ function parseRecord(value: unknown, limits: TxLimits, index: number): Certifica
   return record
 }
 
+/** The fields every status change carries: expiry and an optional note. */
+function statusCommon(b: Obj, limits: TxLimits): { expiresAt: number; note?: string } {
+  const n = note(b.note, limits)
+  return { expiresAt: int(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) }
+}
+
 function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
   const o = object(value, 'transaction', ['kind', 'signer', 'key', 'body', 'sig'])
   if (typeof o.kind !== 'string' || !(TX_KINDS as readonly string[]).includes(o.kind)) {
@@ -179,46 +185,15 @@ function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
         throw new CertchainError('TOO_MANY_RECORDS', `at most ${limits.maxRecordsPerTx} ids per transaction`)
       }
       const ids = b.ids.map((id, i) => bytes32(id, `body.ids[${i}]`))
-      const n = note(b.note, limits)
-      return {
-        kind,
-        signer,
-        key,
-        sig,
-        body: {
-          ids,
-          reason: reason(b.reason, REVOCATION_REASONS),
-          expiresAt: int(b.expiresAt, 'body.expiresAt'),
-          ...(n === undefined ? {} : { note: n }),
-        },
-      }
+      return { kind, signer, key, sig, body: { ids, reason: reason(b.reason, REVOCATION_REASONS), ...statusCommon(b, limits) } }
     }
     case 'SuspendCertificate': {
       const b = object(o.body, 'body', ['id', 'reason', 'expiresAt'], ['note'])
-      const n = note(b.note, limits)
-      return {
-        kind,
-        signer,
-        key,
-        sig,
-        body: {
-          id: bytes32(b.id, 'body.id'),
-          reason: reason(b.reason, SUSPENSION_REASONS),
-          expiresAt: int(b.expiresAt, 'body.expiresAt'),
-          ...(n === undefined ? {} : { note: n }),
-        },
-      }
+      return { kind, signer, key, sig, body: { id: bytes32(b.id, 'body.id'), reason: reason(b.reason, SUSPENSION_REASONS), ...statusCommon(b, limits) } }
     }
     case 'ReinstateCertificate': {
       const b = object(o.body, 'body', ['id', 'expiresAt'], ['note'])
-      const n = note(b.note, limits)
-      return {
-        kind,
-        signer,
-        key,
-        sig,
-        body: { id: bytes32(b.id, 'body.id'), expiresAt: int(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) },
-      }
+      return { kind, signer, key, sig, body: { id: bytes32(b.id, 'body.id'), ...statusCommon(b, limits) } }
     }
   }
 }
