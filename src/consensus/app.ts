@@ -89,7 +89,8 @@ export class LedgerApp implements ConsensusApp {
     // Not cached: a block too far in the future may become acceptable as our clock advances.
     if (block.header.time > this.now() + this.options.maxClockDriftMs) return false
     try {
-      this.executed.set(key, { writes: await this.ledger.executeBlock(block), rejected: [], refused: [] })
+      const writes = await this.ledger.executeBlock(block, (bytes) => this.mempool.known(bytes))
+      this.executed.set(key, { writes, rejected: [], refused: [] })
       return true
     } catch (err) {
       if (!(err instanceof CertchainError)) throw err

@@ -98,8 +98,9 @@ export class Ledger {
    * Re-executes a block received from elsewhere (another proposer, sync): every transaction must
    * pass every rule and the header must match what execution produces. Throws MALFORMED_BLOCK.
    * Signatures of consensus (proposal, commit) are consensus's to check, not the ledger's.
+   * `known` may supply transactions already decoded and checked here (the mempool's).
    */
-  async executeBlock(block: Block): Promise<BlockWrites> {
+  async executeBlock(block: Block, known?: (bytes: Bytes) => DecodedTx | undefined): Promise<BlockWrites> {
     const head = this.head
     const { header } = block
     const bad = (message: string): never => {
@@ -118,7 +119,8 @@ export class Ledger {
     const exec = new BlockExecution(this.ctx, head, header.height, header.time)
     for (const [i, bytes] of block.txs.entries()) {
       try {
-        await exec.apply(this.decodeTx(bytes))
+        // A transaction this ledger already decoded (same bytes) keeps its verified signature.
+        await exec.apply(known?.(bytes) ?? this.decodeTx(bytes))
       } catch (err) {
         if (!(err instanceof CertchainError)) throw err
         bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)

@@ -1,4 +1,5 @@
 import { toHex } from '../core/bytes.js'
+import { sha256 } from '../core/hash.js'
 import { CertchainError, type ErrorCode } from '../core/errors.js'
 import type { DecodedTx } from '../core/tx.js'
 
@@ -26,6 +27,8 @@ export type AddResult = 'added' | 'duplicate'
  */
 export class Mempool {
   private readonly txs = new Map<string, DecodedTx>()
+  /** The same transactions by SHA-256 of their exact bytes (see {@link known}). */
+  private readonly byDigest = new Map<string, DecodedTx>()
   private readonly reservedCertificates = new Set<string>()
   private readonly rejections = new Map<string, { code: ErrorCode; message: string }>()
   private totalBytes = 0
@@ -59,9 +62,19 @@ export class Mempool {
     }
     for (const c of certIds) this.reservedCertificates.add(c)
     this.txs.set(id, tx)
+    this.byDigest.set(toHex(sha256(tx.bytes)), tx)
     this.totalBytes += tx.bytes.length
     for (const listener of this.listeners) listener()
     return 'added'
+  }
+
+  /**
+   * The pending transaction with exactly these bytes, already decoded and checked: a block
+   * proposed by another validator mostly carries transactions this node admitted from gossip,
+   * and executing it need not decode them or verify their signatures again.
+   */
+  known(bytes: Uint8Array): DecodedTx | undefined {
+    return this.byDigest.get(toHex(sha256(bytes)))
   }
 
   /** The oldest transactions, up to the given count and byte budget. They stay until removed. */
@@ -83,6 +96,7 @@ export class Mempool {
       const tx = this.txs.get(key)
       if (!tx) continue
       this.txs.delete(key)
+      this.byDigest.delete(toHex(sha256(tx.bytes)))
       this.totalBytes -= tx.bytes.length
       for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
     }

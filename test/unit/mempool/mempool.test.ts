@@ -42,6 +42,19 @@ describe('Mempool', () => {
     expect(m.has(toHex(a!.id))).toBe(true)
   })
 
+  it('known: finds a pending transaction by its exact bytes, only while it is pending', () => {
+    const m = pool()
+    const [a, b] = txs(2)
+    m.add(a!)
+    expect(m.known(Uint8Array.from(a!.bytes))).toBe(a)
+    expect(m.known(b!.bytes)).toBeUndefined()
+    const altered = Uint8Array.from(a!.bytes)
+    altered[altered.length - 1]! ^= 1
+    expect(m.known(altered)).toBeUndefined()
+    m.remove([a!.id])
+    expect(m.known(a!.bytes)).toBeUndefined()
+  })
+
   it('reap: oldest first, and transactions stay until removed', () => {
     const m = pool()
     const list = txs(5)

@@ -1,0 +1,150 @@
+/**
+ * Four-validator cluster bench on loopback: four `certchain start` processes share this machine's
+ * two cores; this process drives them over HTTP and prints one JSON document on stdout (progress
+ * on stderr).
+ *
+ *   npm run bench:cluster              full run (a few minutes)
+ *   npm run bench:cluster -- --quick   smaller counts
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { loadKeyFile, toBase64, type IssuerIdentity, type NodeStatus } from '../src/index.js'
+import { createTestnet, packageRoot } from '../src/node/home.js'
+import { verifyCeiling } from './ceilings.js'
+import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, waitUntilReady } from './harness.js'
+import { HttpClient } from './http.js'
+import { closedLoop, openLoop, round } from './load.js'
+
+const TARGETS = { singleCertTxPerSec: 1_500, batchedCertsPerSec: 20_000, finalityP50Ms: 1_000, finalityP99Ms: 3_000 } as const
+const VALIDATORS = 4
+const CORES = 2
+
+interface Settings {
+  readonly singleTxs: number
+  readonly batchTxs: number
+  readonly concurrency: number
+  readonly latencySeconds: number
+}
+
+function settingsFrom(argv: readonly string[]): Settings {
+  const { values } = parseArgs({ args: [...argv], options: { quick: { type: 'boolean', default: false } } })
+  return values.quick
+    ? { singleTxs: 2_000, batchTxs: 10, concurrency: 64, latencySeconds: 8 }
+    : { singleTxs: 8_000, batchTxs: 40, concurrency: 128, latencySeconds: 20 }
+}
+
+/** Polls every node until each holds `expected` certificates. */
+async function waitForAll(clients: readonly HttpClient[], expected: number): Promise<NodeStatus[]> {
+  const deadline = Date.now() + 300_000
+  for (;;) {
+    const all = await Promise.all(clients.map(status))
+    if (all.every((s) => s.certificates >= expected)) return all
+    if (Date.now() > deadline) throw new Error(`certificates ${all.map((s) => s.certificates).join('/')} of ${expected} after 300 s`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Submits pre-signed transactions round-robin to every node, then waits until all nodes have them. */
+async function finalizedRate(clients: readonly HttpClient[], bodies: readonly Buffer[], certsPerTx: number, concurrency: number) {
+  const before = await status(clients[0]!)
+  const started = performance.now()
+  const run = await closedLoop(concurrency, { total: bodies.length }, async (i) => {
+    return (await clients[i % clients.length]!.post('/v1/txs', bodies[i]!)).status === 202
+  })
+  const admitted = bodies.length - run.failures
+  const after = await waitForAll(clients, before.certificates + admitted * certsPerTx)
+  const seconds = (performance.now() - started) / 1000
+  return {
+    txs: bodies.length,
+    rejectedAtSubmit: run.failures,
+    ...(run.firstFailure === undefined ? {} : { firstRejection: run.firstFailure }),
+    seconds: round(seconds),
+    txPerSec: round(admitted / seconds, 1),
+    certsPerSec: round((admitted * certsPerTx) / seconds, 1),
+    blocks: after[0]!.height - before.height,
+  }
+}
+
+async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
+  progress('measuring the Ed25519 verification ceiling (one core)')
+  const verify = verifyCeiling(2000)
+  // Every node verifies every transaction once (admission or block execution); four nodes share two cores.
+  const ceiling = (verify.perSec * CORES) / VALIDATORS
+
+  const dir = await mkdtemp(join(tmpdir(), 'certchain-bench-cluster-'))
+  cleanup.add(() => rm(dir, { recursive: true, force: true }))
+  const rpcBase = await freePort()
+  const manifest = await createTestnet({
+    validators: VALIDATORS,
+    out: dir,
+    chainId: 'certchain-bench-cluster',
+    rpcBasePort: rpcBase,
+    p2pBasePort: rpcBase + 100,
+    consensus: { blockIntervalMs: 100, heartbeatIntervalMs: 1000, timeoutProposeMs: 2000, gossipIntervalMs: 500 },
+  })
+  const cli = join(packageRoot(), 'bin', 'certchain.js')
+  for (const node of manifest.nodes) spawnNode([cli, 'start', '--home', node.home, '--log-level', 'warn'], cleanup, node.name)
+  const clients = manifest.nodes.map((n) => new HttpClient(n.rpcUrl, settings.concurrency))
+  cleanup.add(() => clients.forEach((c) => c.close()))
+  await Promise.all(clients.map(waitUntilReady))
+  const { chainId } = await status(clients[0]!)
+  // Several issuers, so admission is not one issuer's key over and over.
+  const issuers = manifest.issuers.filter((i) => i.types.includes('kr.residence'))
+  const identities: IssuerIdentity[] = await Promise.all(issuers.map(async (i) => ({ issuer: i.id, key: await loadKeyFile(i.keyFile) })))
+  const bodiesOf = (txs: number, records: number): Buffer[] =>
+    identities.flatMap((identity) =>
+      issue(chainId, identity, Math.ceil(txs / identities.length), records).map((p) => Buffer.from(JSON.stringify({ tx: toBase64(p.bytes) }))),
+    )
+
+  progress(`single-certificate transactions: ${settings.singleTxs}`)
+  const single = await finalizedRate(clients, bodiesOf(settings.singleTxs, 1), 1, settings.concurrency)
+  progress(`batches of 1,000: ${settings.batchTxs}`)
+  const batched = await finalizedRate(clients, bodiesOf(settings.batchTxs, 1000), 1000, 8)
+
+  const rate = Math.max(1, Math.floor(single.txPerSec / 2))
+  progress(`finality latency at ${rate} tx/s (half the measured maximum) for ${settings.latencySeconds} s`)
+  const latencyBodies = bodiesOf(rate * settings.latencySeconds + identities.length, 1)
+  const finality = await openLoop(rate, settings.latencySeconds * 1000, async (i) => {
+    const res = await clients[i % clients.length]!.post('/v1/txs?wait=commit', latencyBodies[i]!)
+    return res.status === 200
+  })
+
+  return {
+    bench: 'cluster',
+    machine: { cores: CORES, validators: VALIDATORS, note: 'four validator processes and the load generator share two cores' },
+    ceiling: { verifyPerSecOneCore: verify.perSec, perNodeVerifyPerSec: round(ceiling, 1), formula: 'verify/s on one core × 2 cores ÷ 4 nodes' },
+    singleCertificate: { ...single, ratioToCeiling: ratio(single.txPerSec, ceiling), target: TARGETS.singleCertTxPerSec, met: single.txPerSec >= TARGETS.singleCertTxPerSec },
+    batched: {
+      ...batched,
+      ratioToCeiling: ratio(batched.txPerSec, ceiling),
+      target: TARGETS.batchedCertsPerSec,
+      met: batched.certsPerSec >= TARGETS.batchedCertsPerSec,
+    },
+    finality: {
+      offeredTxPerSec: rate,
+      seconds: settings.latencySeconds,
+      committed: finality.calls - finality.failures,
+      failures: finality.failures,
+      ...(finality.firstFailure === undefined ? {} : { firstFailure: finality.firstFailure }),
+      latencyMs: finality.latencyMs,
+      targets: { p50Ms: TARGETS.finalityP50Ms, p99Ms: TARGETS.finalityP99Ms },
+      met: finality.latencyMs.p50 <= TARGETS.finalityP50Ms && finality.latencyMs.p99 <= TARGETS.finalityP99Ms,
+    },
+  }
+}
+
+async function main(): Promise<void> {
+  const cleanup = new Cleanup()
+  process.once('SIGINT', () => void cleanup.run().then(() => process.exit(130)))
+  try {
+    const result = await run(settingsFrom(process.argv.slice(2)), cleanup)
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+  } finally {
+    await cleanup.run()
+  }
+}
+
+await main()

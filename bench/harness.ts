@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { Readable } from 'node:stream'
+import { prepareIssuance, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
+import type { HttpClient } from './http.js'
+import { round, sleep } from './load.js'
+
+/** What the benches share: node processes, readiness, pre-signed load, cleanup. */
+
+const benchStarted = performance.now()
+const DAY_MS = 24 * 60 * 60 * 1000
+
+export function progress(message: string): void {
+  process.stderr.write(`[bench +${((performance.now() - benchStarted) / 1000).toFixed(2)}s] ${message}\n`)
+}
+
+/** Everything to undo on exit, error or Ctrl-C, newest first; runs once. */
+export class Cleanup {
+  private readonly steps: (() => void | Promise<void>)[] = []
+  private running: Promise<void> | undefined
+
+  add(step: () => void | Promise<void>): void {
+    this.steps.push(step)
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step()
+        } catch (err) {
+          progress(`cleanup: ${(err as Error).message}`)
+        }
+      }
+    })()
+    return this.running
+  }
+}
+
+/** Stops a child with SIGTERM (it shuts down cleanly and writes its CPU profile), SIGKILL after 15 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Spawns a node process with its output on our stderr, stopped by `cleanup`. */
+export function spawnNode(
+  args: readonly string[],
+  cleanup: Cleanup,
+  label: string,
+): { child: ChildProcessByStdio<null, Readable, Readable>; died: Promise<never> } {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk.toString()}`))
+  cleanup.add(() => stopChild(child))
+  // Rejects if the child exits on its own; races every phase so a crash ends the bench at once.
+  const died = new Promise<never>((_resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${label} exited unexpectedly (code ${code}, signal ${signal})`)))
+  })
+  died.catch(() => undefined)
+  return { child, died }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('cannot find a free port')
+  return address.port
+}
+
+export async function status(client: HttpClient): Promise<NodeStatus> {
+  const res = await client.get('/v1/status')
+  if (res.status !== 200) throw new Error(`GET /v1/status: HTTP ${res.status}`)
+  return JSON.parse(res.body.toString()) as NodeStatus
+}
+
+export async function waitUntilReady(client: HttpClient): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    try {
+      if ((await client.get('/healthz')).status === 200) return
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error('node did not answer /healthz within 30 s')
+    await sleep(100)
+  }
+}
+
+/** Pre-signed issuances of `recordsPerTx` residence certificates each (signing is not measured). */
+export function issue(chainId: string, identity: IssuerIdentity, txs: number, recordsPerTx: number): PreparedIssuance[] {
+  const now = Date.now()
+  // Long enough for a slow full run, within the chain's one-hour limit on expiry.
+  const expiresAt = now + 50 * 60 * 1000
+  return Array.from({ length: txs }, (_, t) =>
+    prepareIssuance(
+      chainId,
+      identity,
+      Array.from({ length: recordsPerTx }, (_, r) => ({
+        type: 'kr.residence',
+        document: Buffer.from(`bench document ${t}/${r}`),
+        validFrom: now,
+        validUntil: now + 90 * DAY_MS,
+      })),
+      { expiresAt },
+    ),
+  )
+}
+
+/** A ratio of a measured rate to the ceiling that bounds it. */
+export const ratio = (value: number, ceiling: number): number => round(value / ceiling, 4)
