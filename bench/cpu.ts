@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { round } from './load.js'
+import { round, sleep } from './load.js'
 
 /**
  * Where the machine's CPU went during a phase, in cores (1.0 = one core busy all the time). On a
@@ -63,4 +63,9 @@ export async function withCpu<T>(childPid: number | undefined, work: () => T | P
       otherCores: round(otherMs / ms, 2),
     },
   }
+}
+
+/** Cores kept busy by other processes over `ms`, measured before the bench loads the machine. */
+export async function backgroundCores(ms: number): Promise<number> {
+  return (await withCpu(undefined, () => sleep(ms))).cpu.otherCores
 }

@@ -69,7 +69,8 @@ export function validatorView(before: Scrape, after: Scrape, route: string): Val
     const v = after.get(PREFIX + key)
     return v === undefined ? null : round(v * 1000)
   }
-  const blocks = sum(after, 'certchain_block_commit_seconds_count') - sum(before, 'certchain_block_commit_seconds_count')
+  const blocks = sum(after, 'certchain_height') - sum(before, 'certchain_height')
+  const timed = sum(after, 'certchain_block_commit_seconds_count') - sum(before, 'certchain_block_commit_seconds_count')
   const commitSeconds = sum(after, 'certchain_block_commit_seconds_sum') - sum(before, 'certchain_block_commit_seconds_sum')
   return {
     routeP50MsAtMost: routeQuantileMs(before, after, route, 0.5),
@@ -78,6 +79,7 @@ export function validatorView(before: Scrape, after: Scrape, route: string): Val
     eventLoopLagMaxMs: ms('nodejs_eventloop_lag_max_seconds'),
     gcSeconds: round(sum(after, `${PREFIX}nodejs_gc_duration_seconds_sum`) - sum(before, `${PREFIX}nodejs_gc_duration_seconds_sum`)),
     blocks,
-    blockCommitMsAvg: blocks === 0 ? null : round((commitSeconds * 1000) / blocks),
+    // Null when the node does not time its blocks (no observation of certchain_block_commit_seconds).
+    blockCommitMsAvg: timed === 0 ? null : round((commitSeconds * 1000) / timed),
   }
 }

@@ -8,19 +8,17 @@
  *   options: --single-txs N --batch-txs N --concurrency N --phase-seconds S
  *            --block-interval-ms MS --cpu-prof DIR (profile the validator into DIR)
  */
-import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
-import { loadKeyFile, prepareIssuance, toBase64, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
+import { loadKeyFile, toBase64, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
 import { BARE_HTTP_SERVER, bareGet, httpCeiling, levelCeiling, verifyCeiling } from './ceilings.js'
-import { withCpu, type CpuUse } from './cpu.js'
+import { backgroundCores, withCpu, type CpuUse } from './cpu.js'
+import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round, sleep, type Call, type LoadRun } from './load.js'
 import { scrape, validatorView, type ValidatorView } from './metrics.js'
@@ -41,7 +39,6 @@ const STATUS_BATCH_IDS = 1000
 const RECORDS_PER_BATCH_TX = 1000
 const COMMIT_TIMEOUT_MS = 300_000
 const WARMUP_MS = 1000
-const DAY_MS = 24 * 60 * 60 * 1000
 
 interface Settings {
   readonly mode: 'full' | 'quick'
@@ -94,95 +91,9 @@ function settingsFrom(argv: readonly string[]): Settings {
   }
 }
 
-const benchStarted = performance.now()
-
-/** Progress on stderr, stamped with seconds since start (to line phases up with a --cpu-prof profile). */
-function progress(message: string): void {
-  process.stderr.write(`[bench +${((performance.now() - benchStarted) / 1000).toFixed(2)}s] ${message}\n`)
-}
-
-/** Everything to undo on exit, error or Ctrl-C, newest first; runs once. */
-class Cleanup {
-  private readonly steps: (() => void | Promise<void>)[] = []
-  private running: Promise<void> | undefined
-
-  add(step: () => void | Promise<void>): void {
-    this.steps.push(step)
-  }
-
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      for (const step of this.steps.reverse()) {
-        try {
-          await step()
-        } catch (err) {
-          progress(`cleanup: ${(err as Error).message}`)
-        }
-      }
-    })()
-    return this.running
-  }
-}
-
-/** Stops a child with SIGTERM (it shuts down cleanly and writes its CPU profile), SIGKILL after 15 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
-}
-
-/** Spawns a node process with its output on our stderr, stopped by `cleanup`. */
-function spawnNode(
-  args: readonly string[],
-  cleanup: Cleanup,
-  label: string,
-): { child: ChildProcessByStdio<null, Readable, Readable>; died: Promise<never> } {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk.toString()}`))
-  cleanup.add(() => stopChild(child))
-  // Rejects if the child exits on its own; races every phase so a crash ends the bench at once.
-  const died = new Promise<never>((_resolve, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`${label} exited unexpectedly (code ${code}, signal ${signal})`)))
-  })
-  died.catch(() => undefined)
-  return { child, died }
-}
-
 /** Unmeasured load before a phase, so JIT compilation and connection setup do not count. */
 async function warmUp(concurrency: number, call: Call, died: Promise<never>): Promise<void> {
   await Promise.race([closedLoop(concurrency, { durationMs: WARMUP_MS }, call), died])
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('cannot find a free port')
-  return address.port
-}
-
-async function status(client: HttpClient): Promise<NodeStatus> {
-  const res = await client.get('/v1/status')
-  if (res.status !== 200) throw new Error(`GET /v1/status: HTTP ${res.status}`)
-  return JSON.parse(res.body.toString()) as NodeStatus
-}
-
-async function waitUntilReady(client: HttpClient): Promise<void> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      if ((await client.get('/healthz')).status === 200) return
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) throw new Error('validator did not answer /healthz within 30 s')
-    await sleep(100)
-  }
 }
 
 /** Polls until the chain holds `expected` certificates; polling every 5 ms adds at most that to a phase. */
@@ -241,28 +152,6 @@ async function submitAll(client: HttpClient, txs: readonly PreparedIssuance[], c
     submitLatencyMs: run.latencyMs,
   }
 }
-
-function issue(chainId: string, identity: IssuerIdentity, txs: number, recordsPerTx: number): PreparedIssuance[] {
-  const now = Date.now()
-  // Long enough for a slow full run, within the chain's one-hour limit on expiry.
-  const expiresAt = now + 50 * 60 * 1000
-  return Array.from({ length: txs }, (_, t) =>
-    prepareIssuance(
-      chainId,
-      identity,
-      Array.from({ length: recordsPerTx }, (_, r) => ({
-        type: 'kr.residence',
-        document: Buffer.from(`bench document ${t}/${r}`),
-        validFrom: now,
-        validUntil: now + 90 * DAY_MS,
-      })),
-      { expiresAt },
-    ),
-  )
-}
-
-/** A ratio of a measured rate to the ceiling that bounds it. */
-const ratio = (value: number, ceiling: number): number => round(value / ceiling, 4)
 
 async function measureCeilings(settings: Settings, tmp: string, cleanup: Cleanup) {
   progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
@@ -346,7 +235,16 @@ class Validator {
   }
 }
 
-const observed = <T>(o: Observed<T>) => ({ cpu: o.cpu, validator: o.validator, benchEventLoopLagMaxMs: o.benchEventLoopLagMaxMs })
+/**
+ * The phase's observations, with the validator's CPU time per unit of work (transaction,
+ * certificate, lookup or id): unlike a rate, it hardly moves when other processes take cores away.
+ */
+const observed = <T>(o: Observed<T>, unitsPerSec: number) => ({
+  validatorCpuMicrosPerUnit: o.cpu.validatorCores === null ? null : round((o.cpu.validatorCores * 1e6) / unitsPerSec, 1),
+  cpu: o.cpu,
+  validator: o.validator,
+  benchEventLoopLagMaxMs: o.benchEventLoopLagMaxMs,
+})
 
 /** (a) and (b): pre-signed issuances, submitted and committed. Returns the certificate ids for the lookups. */
 async function issuancePhases(validator: Validator, chainId: string, identity: IssuerIdentity, settings: Settings) {
@@ -403,9 +301,13 @@ async function lookupPhases(validator: Validator, ids: string[], settings: Setti
 }
 
 async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const started = performance.now()
   const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-'))
   cleanup.add(() => rm(tmp, { recursive: true, force: true }))
 
+  // Two cores leave no room for anything else: say so when the run will not be representative.
+  const background = await backgroundCores(1000)
+  if (background > 0.1) progress(`warning: other processes keep ${background} cores busy; expect lower, noisier numbers`)
   // Ceilings first, before the validator runs: what one core, this disk and this client can do at best.
   const ceilings = await measureCeilings(settings, tmp, cleanup)
 
@@ -415,7 +317,8 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     out: join(tmp, 'testnet'),
     chainId: 'certchain-bench',
     rpcBasePort: await freePort(),
-    producer: { blockIntervalMs: settings.blockIntervalMs },
+    p2pBasePort: await freePort(),
+    consensus: { blockIntervalMs: settings.blockIntervalMs },
   })
   const issuer = manifest.issuers.find((i) => i.types.includes('kr.residence'))
   if (!issuer) throw new Error('the example genesis has no issuer for kr.residence')
@@ -442,8 +345,15 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     bench: 'certchain single validator',
     mode: settings.mode,
     date: new Date().toISOString(),
-    totalSeconds: round((performance.now() - benchStarted) / 1000, 1),
-    machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, platform: process.platform },
+    totalSeconds: round((performance.now() - started) / 1000, 1),
+    machine: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model ?? 'unknown',
+      memoryGiB: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: process.platform,
+      backgroundCoresBeforeStart: background,
+    },
     settings: {
       singleTxs: settings.singleTxs,
       batchTxs: settings.batchTxs,
@@ -463,27 +373,28 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
         ...a,
         ratioToVerifyCeiling: ratio(a.txPerSec, ceilings.ed25519VerifyPerSecOneCore),
         ratioToLevelSyncCeiling: ratio(a.txPerSec, ceilings.level.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
-        ...observed(issued.single),
+        ...observed(issued.single, a.txPerSec),
       },
       batchedCertificates: {
         ...b,
         ratioToLevelSyncCeiling: ratio(b.certsPerSec, ceilings.level.syncPutsPerSec / PUTS_PER_BATCHED_CERT),
-        ...observed(issued.batched),
+        ratioToLevelNoSyncCeiling: ratio(b.certsPerSec, ceilings.level.noSyncPutsPerSec / PUTS_PER_BATCHED_CERT),
+        ...observed(issued.batched, b.certsPerSec),
       },
       singleIdLookups: {
         ...c,
         ratioToBareHttpCeiling: ratio(c.perSec, ceilings.bareHttpRequestsPerSec),
         ratioToLevelGetCeiling: ratio(c.perSec, ceilings.level.getsPerSec),
-        ...observed(lookups.single),
+        ...observed(lookups.single, c.perSec),
       },
       batchStatusLookups: {
         ...d,
         idsPerRequest: STATUS_BATCH_IDS,
         idsPerSec,
         ratioToLevelGetManyCeiling: ratio(idsPerSec, ceilings.level.getManyKeysPerSec),
-        ...observed(lookups.batch),
+        ...observed(lookups.batch, idsPerSec),
       },
-      fixedRateLookups: { offeredPerSec: lookups.offered, ...e, ...observed(lookups.fixed) },
+      fixedRateLookups: { offeredPerSec: lookups.offered, ...e, ...observed(lookups.fixed, e.perSec) },
     },
     formulas: {
       singleCertificateTxs: {
@@ -494,6 +405,7 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
       batchedCertificates: {
         certsPerSec: `admitted txs x ${RECORDS_PER_BATCH_TX} / (first submit -> all committed)`,
         ratioToLevelSyncCeiling: `certsPerSec / (level.syncPutsPerSec / ${PUTS_PER_BATCHED_CERT}) (per certificate: CERT entry + ~2 status-tree nodes)`,
+        ratioToLevelNoSyncCeiling: `certsPerSec / (level.noSyncPutsPerSec / ${PUTS_PER_BATCHED_CERT}): a block of 1,000-record transactions holds tens of thousands of puts per fsync, so the unsynced rate is the closer bound`,
       },
       singleIdLookups: {
         perSec: 'closed loop: 200 answers to GET /v1/certificates/:id / phase seconds; latency per request including client-side queueing',
@@ -505,6 +417,8 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
         ratioToLevelGetManyCeiling: 'idsPerSec / level.getManyKeysPerSec (one getMany of 1,000 keys per request)',
       },
       fixedRateLookups: "open loop at 50% of singleIdLookups.perSec; latency from each request's scheduled send time to its answer",
+      validatorCpuMicrosPerUnit:
+        'validator process CPU (all threads) per transaction (a), certificate (b), lookup (c, e) or id (d): validatorCores x 1e6 / rate (1e6 / this approximates the rate with one core to itself, less its thread-pool work)',
       validator:
         "the validator's own metrics over the phase (two scrapes of /metrics): route duration histogram buckets holding p50/p99 (Fastify timing, without time queued before parsing), event-loop delay p99/max, GC seconds, blocks committed and their average build+commit time",
       cpu: 'cores busy during the phase (1.0 = one core): the validator process, this bench process, and everything else on the machine (otherCores > ~0.1 means the run was disturbed)',

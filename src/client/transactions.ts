@@ -34,8 +34,17 @@ export interface SignedTransaction {
   readonly id: Bytes
 }
 
+// Deriving the public key and importing the key cost more than a signature: once per key pair.
+const signers = new WeakMap<KeyPair, ReturnType<typeof createSigner>>()
+
+function signerFor(key: KeyPair): ReturnType<typeof createSigner> {
+  let signer = signers.get(key)
+  if (!signer) signers.set(key, (signer = createSigner(key.secretKey)))
+  return signer
+}
+
 function sign(chainId: string, identity: IssuerIdentity, unsigned: UnsignedTx): SignedTransaction {
-  const signer = createSigner(identity.key.secretKey)
+  const signer = signerFor(identity.key)
   const tx = signTx(chainId, unsigned, (message) => signer.sign(message))
   const id = sha256(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
   return { tx, bytes: encodeTx(tx), id }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { toHex } from '../core/bytes.js'
 import { blockHash, txRootMatches } from '../core/block.js'
 import { CertchainError } from '../core/errors.js'
@@ -17,6 +18,8 @@ export interface FinalizedEvent {
   readonly rejected: readonly RejectedTx[]
   /** Certificates issued by the block. */
   readonly certificates: number
+  /** Time to make the block and its commit durable, in milliseconds. */
+  readonly commitMs: number
 }
 
 export interface LedgerAppOptions {
@@ -104,12 +107,14 @@ export class LedgerApp implements ConsensusApp {
     let entry = this.executed.get(key)
     if (!entry) entry = { writes: await this.ledger.executeBlock(block), rejected: [], refused: [] }
     const issuedBefore = this.ledger.head.certificateCount
+    const started = performance.now()
     await this.ledger.commitBlock(entry.writes, commit)
+    const commitMs = performance.now() - started
     // Results of the finished height are stale now: every other candidate built on its parent.
     this.executed = new Map()
     this.mempool.remove([...entry.writes.txIds, ...entry.refused.map((t) => t.id)])
     for (const { tx, error } of entry.rejected) this.mempool.recordRejection(toHex(tx.id), error)
     const certificates = entry.writes.head.certificateCount - issuedBefore
-    this.onFinalized({ block, commit, writes: entry.writes, rejected: entry.rejected, certificates })
+    this.onFinalized({ block, commit, writes: entry.writes, rejected: entry.rejected, certificates, commitMs })
   }
 }

@@ -47,6 +47,8 @@ export class BlockExecution {
   private readonly changed = new Map<string, { id: Bytes; entry: CertificateEntry }>()
   private readonly leaves = new Map<number, Bytes>()
   private nextSeq: number
+  private committedTxs: Set<string> | undefined
+  private storedEntries: Map<string, CertificateEntry | undefined> | undefined
   readonly applied: DecodedTx[] = []
 
   constructor(
@@ -67,7 +69,7 @@ export class BlockExecution {
       reject('TX_EXPIRY_TOO_FAR', `expiresAt may be at most ${params.txMaxTtlMs} ms after the block time`)
     }
     const idHex = toHex(d.id)
-    if (this.txIds.has(idHex) || (await this.ctx.store.hasTxs([d.id]))[0]) {
+    if (this.txIds.has(idHex) || (await this.committedTx(d.id, idHex))) {
       reject('DUPLICATE_TX', `transaction ${idHex} is already on chain`)
     }
     const issuer = registry.issuer(tx.signer) ?? reject('UNKNOWN_ISSUER', `issuer "${tx.signer}" is not registered`)
@@ -95,7 +97,7 @@ export class BlockExecution {
           if (fresh.has(idHex) || this.changed.has(idHex)) reject('DUPLICATE_CERTIFICATE', `certificate ${idHex} appears twice`)
           fresh.add(idHex)
         })
-        const existing = await this.ctx.store.getCertificates(d.certificateIds)
+        const existing = await this.storedCertificates(d.certificateIds)
         const dup = existing.findIndex((e) => e !== undefined)
         if (dup >= 0) reject('DUPLICATE_CERTIFICATE', `certificate ${toHex(d.certificateIds[dup]!)} is already on chain`)
         tx.body.records.forEach((record, i) => {
@@ -164,6 +166,35 @@ export class BlockExecution {
     }
   }
 
+  /**
+   * Reads, in two batched lookups, what applying `txs` will ask the store (committed transaction
+   * ids, existing certificates), instead of two lookups per transaction. Only committed state is
+   * read, so it stays true for the whole block; changes made by the block itself are in `changed`.
+   */
+  async prefetch(txs: readonly DecodedTx[]): Promise<void> {
+    const ids = txs.map((t) => t.id)
+    const found = await this.ctx.store.hasTxs(ids)
+    this.committedTxs = new Set(ids.filter((_, i) => found[i]).map(toHex))
+    const certIds = txs.flatMap((t) => {
+      const { tx } = t
+      if (tx.kind === 'IssueCertificates') return t.certificateIds
+      return tx.kind === 'RevokeCertificates' ? tx.body.ids : [tx.body.id]
+    })
+    const entries = await this.ctx.store.getCertificates(certIds)
+    this.storedEntries = new Map(certIds.map((id, i) => [toHex(id), entries[i]]))
+  }
+
+  private async committedTx(id: Bytes, idHex: string): Promise<boolean> {
+    if (this.committedTxs) return this.committedTxs.has(idHex)
+    return (await this.ctx.store.hasTxs([id]))[0]!
+  }
+
+  private async storedCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
+    const known = this.storedEntries
+    if (known && ids.every((id) => known.has(toHex(id)))) return ids.map((id) => known.get(toHex(id)))
+    return this.ctx.store.getCertificates(ids)
+  }
+
   private put(id: Bytes, entry: CertificateEntry): void {
     this.changed.set(toHex(id), { id, entry })
     this.leaves.set(entry.seq, statusLeaf(id, entry))
@@ -171,7 +202,7 @@ export class BlockExecution {
 
   private async load(ids: readonly Bytes[]): Promise<{ id: Bytes; entry: CertificateEntry }[]> {
     const missing = ids.filter((id) => !this.changed.has(toHex(id)))
-    const stored = await this.ctx.store.getCertificates(missing)
+    const stored = await this.storedCertificates(missing)
     const fromStore = new Map(missing.map((id, i) => [toHex(id), stored[i]]))
     return ids.map((id) => {
       const h = toHex(id)

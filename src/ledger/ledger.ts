@@ -70,6 +70,7 @@ export class Ledger {
   async proposeBlock(candidates: readonly DecodedTx[], time: Millis, proposer: string): Promise<ProposedBlock> {
     const head = this.head
     const exec = new BlockExecution(this.ctx, head, head.height + 1, Math.max(time, head.time + 1))
+    await exec.prefetch(candidates)
     const rejected: RejectedTx[] = []
     for (const tx of candidates) {
       try {
@@ -117,10 +118,19 @@ export class Ledger {
     if (block.txs.reduce((n, t) => n + t.length, 0) > params.maxBlockBytes) bad(`more than ${params.maxBlockBytes} bytes of transactions`)
     if (!this.registry.validator(header.proposer)) bad(`unknown proposer "${header.proposer}"`)
     const exec = new BlockExecution(this.ctx, head, header.height, header.time)
-    for (const [i, bytes] of block.txs.entries()) {
+    const txs = block.txs.map((bytes, i) => {
       try {
         // A transaction this ledger already decoded (same bytes) keeps its verified signature.
-        await exec.apply(known?.(bytes) ?? this.decodeTx(bytes))
+        return known?.(bytes) ?? this.decodeTx(bytes)
+      } catch (err) {
+        if (!(err instanceof CertchainError)) throw err
+        return bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)
+      }
+    })
+    await exec.prefetch(txs)
+    for (const [i, tx] of txs.entries()) {
+      try {
+        await exec.apply(tx)
       } catch (err) {
         if (!(err instanceof CertchainError)) throw err
         bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)

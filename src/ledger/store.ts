@@ -1,7 +1,8 @@
 import { Level } from 'level'
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { decodeFinalizedBlock, encodeFinalizedBlock } from '../core/block.js'
-import { decodeCanonical, encode, pruneUndefined } from '../core/encoding.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import type { Block, CertificateRecord, CertificateState, Commit, FinalizedBlock, Millis } from '../core/types.js'
 import type { TreeNodeWrite } from './state-tree.js'
@@ -95,8 +96,9 @@ function treeKey(level: number, index: number): Bytes {
 
 const MAX_STORED_VALUE = 64 * 1024 * 1024
 
+/** Values this store wrote itself: decoded without the canonical re-encode check (the hot read path). */
 function decodeStored<T>(bytes: Bytes): T {
-  return decodeCanonical(bytes, MAX_STORED_VALUE) as T
+  return dagCbor.decode(bytes) as T
 }
 
 export class LedgerStore {

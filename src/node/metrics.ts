@@ -25,7 +25,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     blockCommitSeconds: new Histogram({
       name: 'certchain_block_commit_seconds',
-      help: 'Time to build, execute and durably commit a block',
+      help: 'Time to write a decided block and its commit durably (one fsynced batch)',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),

@@ -338,12 +338,13 @@ export class CertchainNode implements RpcBackend {
     return Date.now()
   }
 
-  private onFinalized({ block, writes, rejected, certificates }: FinalizedEvent): void {
+  private onFinalized({ block, writes, rejected, certificates, commitMs }: FinalizedEvent): void {
     const height = block.header.height
     // The finished height's messages are no longer needed to resume.
     void this.wal?.reset().catch((err: unknown) => this.logger.error({ err }, 'cannot reset the consensus WAL'))
     this.metrics.committedTxs.inc(writes.txIds.length)
     this.metrics.committedCertificates.inc(certificates)
+    this.metrics.blockCommitSeconds.observe(commitMs / 1000)
     for (const { error } of rejected) this.metrics.txRejected.inc({ code: error.code })
     this.updateChainMetrics()
     if (this.waiters.size > 0) {
