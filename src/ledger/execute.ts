@@ -167,21 +167,20 @@ export class BlockExecution {
   }
 
   /**
-   * Reads, in two batched lookups, what applying `txs` will ask the store (committed transaction
+   * Reads, in one batched lookup, what applying `txs` will ask the store (committed transaction
    * ids, existing certificates), instead of two lookups per transaction. Only committed state is
    * read, so it stays true for the whole block; changes made by the block itself are in `changed`.
    */
   async prefetch(txs: readonly DecodedTx[]): Promise<void> {
     const ids = txs.map((t) => t.id)
-    const found = await this.ctx.store.hasTxs(ids)
-    this.committedTxs = new Set(ids.filter((_, i) => found[i]).map(toHex))
     const certIds = txs.flatMap((t) => {
       const { tx } = t
       if (tx.kind === 'IssueCertificates') return t.certificateIds
       return tx.kind === 'RevokeCertificates' ? tx.body.ids : [tx.body.id]
     })
-    const entries = await this.ctx.store.getCertificates(certIds)
-    this.storedEntries = new Map(certIds.map((id, i) => [toHex(id), entries[i]]))
+    const found = await this.ctx.store.lookup(ids, certIds)
+    this.committedTxs = new Set(ids.filter((_, i) => found.txs[i]).map(toHex))
+    this.storedEntries = new Map(certIds.map((id, i) => [toHex(id), found.certificates[i]]))
   }
 
   private async committedTx(id: Bytes, idHex: string): Promise<boolean> {

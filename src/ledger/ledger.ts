@@ -63,6 +63,7 @@ export class Ledger {
   /** Runs every rule against the committed state, as if the transaction were in the next block at `time`. */
   async checkTx(tx: DecodedTx, time: Millis): Promise<void> {
     const exec = new BlockExecution(this.ctx, this.head, this.head.height + 1, time)
+    await exec.prefetch([tx])
     await exec.apply(tx)
   }
 

@@ -185,6 +185,16 @@ export class LedgerStore {
     return found.map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v)))
   }
 
+  /** Which transactions are committed and the certificate entries, in one LevelDB round trip. */
+  async lookup(txIds: readonly Bytes[], certificateIds: readonly Bytes[]): Promise<{ txs: boolean[]; certificates: (CertificateEntry | undefined)[] }> {
+    const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map((id) => key(Bucket.CERT, id))]
+    const found = keys.length === 0 ? [] : await this.db.getMany(keys)
+    return {
+      txs: found.slice(0, txIds.length).map((v) => v !== undefined),
+      certificates: found.slice(txIds.length).map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v))),
+    }
+  }
+
   async getCertificate(id: Bytes): Promise<CertificateEntry | undefined> {
     return (await this.getCertificates([id]))[0]
   }
