@@ -38,6 +38,9 @@ const RPC_ENVELOPE_BYTES = 64 * 1024
  * it-length-prefixed's default 4 MiB limit and offers no option to raise it, so a larger RPC
  * would fail to send (silently, in gossipsub's log).
  */
+/** Shorter than consensus's re-send interval (`consensus.gossipIntervalMs`, 1 s by default). */
+export const SEEN_TTL_MS = 800
+
 export const MAX_GOSSIP_MESSAGE_BYTES = 4 * 1024 * 1024 - RPC_ENVELOPE_BYTES
 
 /**
@@ -109,6 +112,12 @@ export function gossipService(options: { chainId: string; maxMessageBytes: numbe
     // from several peers are recognised and publishing twice is a no-op.
     msgIdFn: (message) => sha256(message.data),
     ignoreDuplicatePublishError: true,
+    // How long a message id counts as seen. gossipsub's default (2 min) would swallow consensus's
+    // periodic re-sends, which are the same bytes on purpose: a vote published while a peer was
+    // not yet connected, or across a partition, would never reach it, and the round would never
+    // complete (seen in the cluster tests). Our networks deliver in well under this, so it still
+    // suppresses relay duplicates; a later copy is re-validated and ignored as already known.
+    seenTTL: SEEN_TTL_MS,
     allowPublishToZeroTopicPeers: true,
     allowedTopics: GOSSIP_TOPICS.map((topic) => gossipTopicName(options.chainId, topic)),
     maxInboundDataLength: options.maxMessageBytes + RPC_ENVELOPE_BYTES,
