@@ -1,0 +1,124 @@
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { toHex, type Bytes } from '../../../src/core/bytes.js'
+import { decodeFinalizedBlock, encodeFinalizedBlock } from '../../../src/core/block.js'
+import { decodeCanonical, encode } from '../../../src/core/encoding.js'
+import { BlockSync, ConsensusEngine, DEFAULT_ENGINE_OPTIONS, DEFAULT_SYNC_OPTIONS, LedgerApp, type SyncNetwork } from '../../../src/consensus/index.js'
+import type { Ledger } from '../../../src/ledger/index.js'
+import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../src/mempool/index.js'
+import { commitTxs, issueTx, makeTestChain, openLedger, type OpenedLedger } from '../../helpers/fixtures.js'
+
+const logger = pino({ level: 'silent' })
+const chain = makeTestChain()
+const opened: OpenedLedger[] = []
+const stops: (() => Promise<void>)[] = []
+
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop()
+  for (const o of opened.splice(0)) await o.cleanup()
+})
+
+async function ledgerWithBlocks(blocks: number): Promise<Ledger> {
+  const o = await openLedger(chain)
+  opened.push(o)
+  let time = chain.genesis.genesisTime + 1000
+  for (let h = 0; h < blocks; h++) {
+    time += 1000
+    await commitTxs(o.ledger, chain, [issueTx(chain, 'kr.mois', 2, { now: time })], time)
+  }
+  return o.ledger
+}
+
+/** A syncing follower: ledger, engine without a signer, BlockSync over `network`. */
+async function follower(network: SyncNetwork): Promise<{ ledger: Ledger; sync: BlockSync }> {
+  const o = await openLedger(chain)
+  opened.push(o)
+  const mempool = new Mempool(DEFAULT_MEMPOOL_OPTIONS)
+  const app = new LedgerApp(o.ledger, mempool, { maxClockDriftMs: Number.MAX_SAFE_INTEGER }, () => undefined)
+  const engine = new ConsensusEngine(DEFAULT_ENGINE_OPTIONS, { app, broadcast: () => undefined, logger })
+  engine.start()
+  const sync = new BlockSync({ ...DEFAULT_SYNC_OPTIONS, batchBlocks: 4, pollIntervalMs: 50 }, { ledger: o.ledger, engine, network, logger, maxBlockBytes: chain.genesis.params.maxBlockBytes })
+  stops.push(async () => {
+    await sync.stop()
+    await engine.stop()
+  })
+  return { ledger: o.ledger, sync }
+}
+
+/** A peer that serves from `source`, optionally rewriting its answers. */
+function peerServing(source: Ledger, rewrite?: (request: { type: string }, answer: Bytes) => Bytes): SyncNetwork & { banned: string[] } {
+  const server = new BlockSync(DEFAULT_SYNC_OPTIONS, { ledger: source, engine: undefined as unknown as ConsensusEngine, network: undefined as unknown as SyncNetwork, logger, maxBlockBytes: chain.genesis.params.maxBlockBytes })
+  const banned: string[] = []
+  return {
+    banned,
+    peers: () => (banned.includes('peer-a') ? [] : ['peer-a']),
+    request: async (_peer, request) => {
+      const answer = await server.handle(request)
+      return rewrite ? rewrite(decodeCanonical(request, 1024) as { type: string }, answer) : answer
+    },
+    ban: (peer) => {
+      banned.push(peer)
+      return Promise.resolve()
+    },
+  }
+}
+
+async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('BlockSync', () => {
+  it('fetches every block with its commit from a peer that is ahead and ends with the same state', async () => {
+    const source = await ledgerWithBlocks(9)
+    const network = peerServing(source)
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await until(() => ledger.head.height === 9)
+    expect(toHex(ledger.head.stateRoot)).toBe(toHex(source.head.stateRoot))
+    expect(toHex(ledger.head.hash)).toBe(toHex(source.head.hash))
+    expect(sync.catchingUp).toBe(false)
+    expect(network.banned).toEqual([])
+  })
+
+  it('bans a peer that claims a height it cannot serve', async () => {
+    const source = await ledgerWithBlocks(3)
+    const network = peerServing(source, (request, answer) => (request.type === 'status' ? encode({ height: 50 }) : answer))
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await until(() => network.banned.length > 0)
+    expect(network.banned).toEqual(['peer-a'])
+    // What it did serve was valid and is kept.
+    expect(ledger.head.height).toBe(3)
+  })
+
+  it('bans a peer that serves a block whose commit does not verify, and applies nothing of it', async () => {
+    const source = await ledgerWithBlocks(3)
+    const network = peerServing(source, (request, answer) => {
+      if (request.type !== 'blocks') return answer
+      const { blocks } = decodeCanonical(answer, 1 << 24) as { blocks: Bytes[] }
+      const forged = blocks.map((raw) => {
+        const fb = decodeFinalizedBlock(raw, 1 << 24)
+        const sig = Uint8Array.from(fb.commit.signatures[0]!.sig)
+        sig[0]! ^= 1
+        return encodeFinalizedBlock({ ...fb, commit: { ...fb.commit, signatures: [{ ...fb.commit.signatures[0]!, sig }] } })
+      })
+      return encode({ blocks: forged })
+    })
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await until(() => network.banned.length > 0)
+    expect(ledger.head.height).toBe(0)
+  })
+
+  it('serves at most the batch size, from the requested height', async () => {
+    const source = await ledgerWithBlocks(6)
+    const server = new BlockSync({ ...DEFAULT_SYNC_OPTIONS, batchBlocks: 4 }, { ledger: source, engine: undefined as unknown as ConsensusEngine, network: undefined as unknown as SyncNetwork, logger, maxBlockBytes: 1 << 22 })
+    const { blocks } = decodeCanonical(await server.handle(encode({ type: 'blocks', from: 2, count: 100 })), 1 << 24) as { blocks: Bytes[] }
+    expect(blocks.map((b) => decodeFinalizedBlock(b, 1 << 24).block.header.height)).toEqual([2, 3, 4, 5])
+    expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6 })
+  })
+})
