@@ -136,7 +136,7 @@ export class BlockSync {
   }
 
   private async fetchFrom(peer: string, claimed: number): Promise<void> {
-    const { network, ledger, engine, logger } = this.deps
+    const { network, ledger, engine } = this.deps
     while (this.running && ledger.head.height < claimed) {
       const from = ledger.head.height + 1
       const bytes = await network.request(peer, encode({ type: 'blocks', from, count: this.options.batchBlocks }), {

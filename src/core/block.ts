@@ -53,7 +53,7 @@ export function parseBlock(value: unknown): Block {
   const b = exactMap(value, 'block', ['header', 'txs'])
   const header = parseHeader(b.header)
   if (!Array.isArray(b.txs) || !b.txs.every((t) => isBytes(t))) malformed('txs must be a list of byte strings')
-  const block = { header, txs: b.txs as Bytes[] }
+  const block: Block = { header, txs: b.txs }
   if (!txRootMatches(block)) malformed('txCount or txRoot does not match the transactions')
   return block
 }

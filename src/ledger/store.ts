@@ -98,7 +98,7 @@ const MAX_STORED_VALUE = 64 * 1024 * 1024
 
 /** Values this store wrote itself: decoded without the canonical re-encode check (the hot read path). */
 function decodeStored<T>(bytes: Bytes): T {
-  return dagCbor.decode(bytes) as T
+  return dagCbor.decode<T>(bytes)
 }
 
 export class LedgerStore {
