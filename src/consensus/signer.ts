@@ -53,7 +53,7 @@ export class SignerGuard {
     return this.signer.publicKey
   }
 
-  /** The last signed position, for a restarted engine to resume from. */
+  /** The last signed position (height, round, step 1-3), as persisted. */
   get lastSigned(): { height: number; round: number; step: number } | undefined {
     return this.last
   }

@@ -1,4 +1,3 @@
-import { bytesEqual, type Bytes } from '../core/bytes.js'
 import type { CertificateType, ChainParams, Genesis, IssuerInfo, ValidatorInfo } from '../core/genesis.js'
 
 /**
@@ -45,9 +44,6 @@ export class Registry {
     return [...this.genesis.validators].sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
   }
 
-  validatorByKey(publicKey: Bytes): ValidatorInfo | undefined {
-    return this.genesis.validators.find((v) => bytesEqual(v.publicKey, publicKey))
-  }
 
   /** May `signer` revoke, suspend or reinstate certificates of `type` issued by `issuer`? */
   mayChangeStatus(signer: string, issuer: string, type: string): boolean {

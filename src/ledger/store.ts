@@ -11,7 +11,7 @@ import type { TreeNodeWrite } from './state-tree.js'
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
  *   META       name (utf8)                -> value (see each use)
  *   BLOCK      height (u64 BE)            -> encoded FinalizedBlock (block and its commit)
- *   BLOCK_HASH header hash                 -> height (u64 BE)
+ *   BLOCK_HASH header hash                 -> height (u64 BE); written with each block for lookups by hash (no reader yet)
  *   TX         transaction id              -> encoded TxLocation
  *   CERT       certificate id              -> encoded CertificateEntry
  *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree (root: level 40)
@@ -163,10 +163,6 @@ export class LedgerStore {
     return this.db.get(key(Bucket.BLOCK, u64(height)))
   }
 
-  async getHeightByHash(hash: Bytes): Promise<number | undefined> {
-    const bytes = await this.db.get(key(Bucket.BLOCK_HASH, hash))
-    return bytes === undefined ? undefined : Number(Buffer.from(bytes).readBigUInt64BE())
-  }
 
   async getTxLocation(txId: Bytes): Promise<TxLocation | undefined> {
     const bytes = await this.db.get(key(Bucket.TX, txId))

@@ -32,10 +32,6 @@ describe('Registry', () => {
     expect(keys).toHaveLength(3)
   })
 
-  it('validatorByKey', () => {
-    expect(registry.validatorByKey(chain.validatorKey.publicKey)?.id).toBe('validator-1')
-    expect(registry.validatorByKey(generateKeyPair().publicKey)).toBeUndefined()
-  })
 
   it('mayChangeStatus: the issuer itself, or an authority named for the type', () => {
     expect(registry.mayChangeStatus('kr.seoul.jongno', 'kr.seoul.jongno', 'kr.residence')).toBe(true)
