@@ -130,6 +130,11 @@ type EngineEvent =
   | { readonly kind: 'commit'; readonly block: Block; readonly commit: Commit }
 
 const MAX_FUTURE_MESSAGES = 10_000
+/**
+ * A decided block can be megabytes; re-sending it every gossip interval for as long as the chain
+ * is idle would cost every node that much each time. A few re-sends cover lost final votes.
+ */
+const LAST_DECIDED_RESENDS = 3
 
 /**
  * Tendermint consensus ("The latest gossip on BFT consensus", Buchman, Kwon, Milosevic 2018) with
@@ -162,6 +167,8 @@ export class ConsensusEngine {
   private lastCommitAt = 0
   private firstRoundAt = Infinity
   private lastDecided: { block: Block; commit: Commit } | undefined
+  /** Re-sends of the last decided block left: it helps peers that missed the final votes just now; later ones sync. */
+  private lastDecidedResends = 0
   /** Blocks this validator built to propose at the height in progress, by round. */
   private drafts = new Map<number, Block>()
   private idle: Promise<void> = Promise.resolve()
@@ -538,6 +545,7 @@ export class ConsensusEngine {
     this.deps.logger.debug({ height: block.header.height, round: commit.round, txs: block.header.txCount }, 'decided')
     await this.deps.app.commitBlock(block, commit)
     this.lastDecided = { block, commit }
+    this.lastDecidedResends = LAST_DECIDED_RESENDS
     this.deps.broadcastCommit?.(block, commit)
     this.lastCommitAt = this.clock.now()
     this.deps.onCommit?.(block, commit)
@@ -558,7 +566,10 @@ export class ConsensusEngine {
   private gossip(): void {
     if (!this.running) return
     for (const message of this.own) this.deps.broadcast(message)
-    if (this.lastDecided) this.deps.broadcastCommit?.(this.lastDecided.block, this.lastDecided.commit)
+    if (this.lastDecided && this.lastDecidedResends > 0) {
+      this.lastDecidedResends--
+      this.deps.broadcastCommit?.(this.lastDecided.block, this.lastDecided.commit)
+    }
     this.gossipTimer = this.clock.setTimeout(() => this.gossip(), this.options.gossipIntervalMs)
   }
 

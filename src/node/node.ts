@@ -223,7 +223,10 @@ export class CertchainNode implements RpcBackend {
         ? { signer: { validatorId: this.validatorId, sign: (h, r, step, bytes) => guard.sign(h, r, step, bytes) } }
         : {}),
       broadcast: (message) => publish('consensus', encodeMessage(message)),
-      broadcastCommit: (block, commit) => publish('blocks', encodeFinalizedBlock({ block, commit })),
+      // Alone (a single validator), there is nobody to tell: skip encoding a possibly large block.
+      broadcastCommit: (block, commit) => {
+        if (p2p.connectedPeers().length > 0) publish('blocks', encodeFinalizedBlock({ block, commit }))
+      },
       record: (message) => wal.append(encode({ height: message.height, message: encodeMessage(message) }), { sync: false }),
       recordDraft: (height, round, block) => wal.append(encode({ height, draft: { round, block } }), { sync: true }),
       onEquivocation: (e) => {
