@@ -32,8 +32,8 @@ describe('p2p gossip', () => {
           (h === first || h.texts('blocks').includes('block-1')),
       ),
     )
-    // Content-addressed ids: a node delivers a message once however many peers relayed it, and
-    // never its own.
+    // Content-addressed ids: within the seen window (SEEN_TTL_MS) a node delivers a message once
+    // however many peers relayed it, and never its own.
     for (const h of started) {
       expect(h.received.filter((m) => m.text === 'tx-1')).toHaveLength(h === last ? 0 : 1)
       expect(h.received.filter((m) => m.text === 'block-1')).toHaveLength(h === first ? 0 : 1)
@@ -56,13 +56,16 @@ describe('p2p gossip', () => {
     await hostA.host.publish('txs', encode('ignore:stale'))
     await hostA.host.publish('txs', encode('accept:good'))
 
+    // A message id is forgotten after SEEN_TTL_MS (so consensus re-sends get through); a copy that
+    // arrives later is validated again. Assertions are therefore about distinct messages.
+    const distinct = (texts: string[]): string[] => [...new Set(texts)].sort()
     await waitFor('C received the accepted message through B', () => hostC.texts('txs').includes('accept:good'))
-    await waitFor('B validated all three', () => hostB.validated.length === 3)
+    await waitFor('B validated all three', () => distinct(hostB.validated.map((m) => m.text)).length === 3)
     expect(hostB.validated.every((m) => m.from === a.peerId)).toBe(true)
-    expect(hostB.texts('txs')).toEqual(['accept:good'])
+    expect(distinct(hostB.texts('txs'))).toEqual(['accept:good'])
     // B forwarded nothing it did not accept: C never even had to validate the others.
-    expect(hostC.validated.map((m) => m.text)).toEqual(['accept:good'])
-    expect(hostC.received).toEqual([{ topic: 'txs', text: 'accept:good', from: b.peerId }])
+    expect(distinct(hostC.validated.map((m) => m.text))).toEqual(['accept:good'])
+    expect(hostC.received.every((m) => m.topic === 'txs' && m.text === 'accept:good' && m.from === b.peerId)).toBe(true)
   })
 
   it('lowers the score of a peer whose messages are rejected, not of one whose messages are ignored', async () => {
@@ -73,7 +76,7 @@ describe('p2p gossip', () => {
     await waitForGossipMesh([hostA, hostB])
 
     await hostA.host.publish('consensus', encode('ignore:old-round'))
-    await waitFor('B validated the ignored message', () => hostB.validated.length === 1)
+    await waitFor('B validated the ignored message', () => hostB.validated.length >= 1)
     expect(hostB.host.peerScore(a.peerId)).toBe(0)
 
     await hostA.host.publish('consensus', encode('reject:forged-vote-1'))
@@ -94,7 +97,7 @@ describe('p2p gossip', () => {
     await waitFor("A's score at B goes negative", () => hostB.host.peerScore(a.peerId) < 0)
     await hostA.host.publish('blocks', encode('accept:small'))
     await waitFor('B received the small block', () => hostB.texts('blocks').includes('accept:small'))
-    expect(hostB.validated.map((m) => m.text)).toEqual(['accept:small'])
+    expect([...new Set(hostB.validated.map((m) => m.text))]).toEqual(['accept:small'])
   })
 
   it('publishes without peers, and refuses a message over the size limit', async () => {
