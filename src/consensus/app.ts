@@ -92,8 +92,7 @@ export class LedgerApp implements ConsensusApp {
     // Not cached: a block too far in the future may become acceptable as our clock advances.
     if (block.header.time > this.now() + this.options.maxClockDriftMs) return false
     try {
-      const writes = await this.ledger.executeBlock(block, (bytes) => this.mempool.known(bytes))
-      this.executed.set(key, { writes, rejected: [], refused: [] })
+      this.executed.set(key, await this.execute(block))
       return true
     } catch (err) {
       if (!(err instanceof CertchainError)) throw err
@@ -102,10 +101,16 @@ export class LedgerApp implements ConsensusApp {
     }
   }
 
+  /** Executes another validator's block, reusing the transactions this node already admitted. */
+  private async execute(block: Block): Promise<Executed> {
+    return { writes: await this.ledger.executeBlock(block, (bytes) => this.mempool.known(bytes)), rejected: [], refused: [] }
+  }
+
   async commitBlock(block: Block, commit: Commit): Promise<void> {
     const key = toHex(blockHash(block.header))
     let entry = this.executed.get(key)
-    if (!entry) entry = { writes: await this.ledger.executeBlock(block), rejected: [], refused: [] }
+    // A block decided before this node validated it (a commit from a peer, sync).
+    entry ??= await this.execute(block)
     const issuedBefore = this.ledger.head.certificateCount
     const started = performance.now()
     await this.ledger.commitBlock(entry.writes, commit)

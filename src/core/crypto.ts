@@ -46,12 +46,7 @@ function publicKeyObject(publicKey: Bytes): KeyObject | null {
 
 /** Ed25519 signature with OpenSSL (same result as any RFC 8032 signer: signatures are deterministic). */
 export function sign(secretKey: Bytes, message: Bytes): Bytes {
-  const publicKey = publicKeyFromSecret(secretKey)
-  const key = createPrivateKey({
-    key: { kty: 'OKP', crv: 'Ed25519', d: b64url(secretKey), x: b64url(publicKey) },
-    format: 'jwk',
-  })
-  return new Uint8Array(nodeSign(null, message, key))
+  return createSigner(secretKey).sign(message)
 }
 
 /** A signer that imports the key once; use it for many signatures with one key. */

@@ -45,7 +45,6 @@ function reject(code: ConstructorParameters<typeof CertchainError>[0], message: 
 export class BlockExecution {
   private readonly txIds = new Set<string>()
   private readonly changed = new Map<string, { id: Bytes; entry: CertificateEntry }>()
-  private readonly leaves = new Map<number, Bytes>()
   private nextSeq: number
   private committedTxs: Set<string> | undefined
   private storedEntries: Map<string, CertificateEntry | undefined> | undefined
@@ -157,7 +156,9 @@ export class BlockExecution {
     treeNodes: TreeNodeWrite[]
     certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
   }> {
-    const { root, writes } = await this.ctx.tree.update(this.leaves)
+    // Leaves are derived here, once per block: admission (checkTx) never pays for hashing them.
+    const leaves = new Map([...this.changed.values()].map(({ id, entry }) => [entry.seq, statusLeaf(id, entry)]))
+    const { root, writes } = await this.ctx.tree.update(leaves)
     return {
       stateRoot: stateRoot(root, this.nextSeq),
       certificateCount: this.nextSeq,
@@ -196,7 +197,6 @@ export class BlockExecution {
 
   private put(id: Bytes, entry: CertificateEntry): void {
     this.changed.set(toHex(id), { id, entry })
-    this.leaves.set(entry.seq, statusLeaf(id, entry))
   }
 
   private async load(ids: readonly Bytes[]): Promise<{ id: Bytes; entry: CertificateEntry }[]> {
