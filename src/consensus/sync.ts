@@ -49,6 +49,8 @@ export class BlockSync {
   private running = false
   private active: Promise<void> | undefined
   private target = 0
+  /** Highest height that consensus messages of later heights showed we are missing. */
+  private missed = 0
   private lastProgressLog = 0
 
   constructor(
@@ -80,6 +82,7 @@ export class BlockSync {
   /** Something (a future consensus message, a gossiped block) says we are behind `height`. */
   behind(height: number): void {
     if (height > this.target) this.target = height
+    if (height > this.missed) this.missed = height
     if (!this.active) this.schedule(0)
   }
 
@@ -129,9 +132,13 @@ export class BlockSync {
     )
     const best = heights.sort((a, b) => b.height - a.height)[0]
     if (!best) return
+    const head = ledger.head.height
+    // Consensus messages of a later height told us we missed a block: fetch it even if it is
+    // only one (the peers have moved on and will not re-send its votes; seen after a partition).
+    const hinted = this.missed > head
     this.target = best.height
-    // One block behind is normal during a height; consensus itself (or block gossip) closes it.
-    if (best.height <= ledger.head.height + 1) return
+    // Otherwise one block behind is normal during a height; consensus itself closes it.
+    if (best.height <= head || (best.height === head + 1 && !hinted)) return
     await this.fetchFrom(best.peer, best.height)
   }
 

@@ -122,3 +122,24 @@ describe('BlockSync', () => {
     expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6 })
   })
 })
+
+describe('BlockSync, one block behind', () => {
+  it('waits while only a status poll says a peer is one block ahead (consensus closes that gap)', async () => {
+    const source = await ledgerWithBlocks(1)
+    const network = peerServing(source)
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await new Promise((r) => setTimeout(r, 300)) // several 50 ms polls
+    expect(ledger.head.height).toBe(0)
+  })
+
+  it('fetches that one block once consensus messages of a later height say it was missed', async () => {
+    const source = await ledgerWithBlocks(1)
+    const network = peerServing(source)
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    sync.behind(1)
+    await until(() => ledger.head.height === 1)
+    expect(toHex(ledger.head.hash)).toBe(toHex(source.head.hash))
+  })
+})
