@@ -7,7 +7,8 @@ import type { DecodedTx } from '../core/tx.js'
 import type { Block, Commit } from '../core/types.js'
 import type { BlockWrites, Ledger, RejectedTx } from '../ledger/index.js'
 import type { Mempool } from '../mempool/index.js'
-import type { ConsensusApp } from './engine.js'
+import { pruneUndefined } from '../core/encoding.js'
+import type { ConsensusApp, EngineOptions } from './engine.js'
 
 /** What became final, for the node to publish (metrics, waiters, logs, gossip). */
 export interface FinalizedEvent {
@@ -60,7 +61,13 @@ export class LedgerApp implements ConsensusApp {
   }
 
   validators(height: number): readonly ValidatorInfo[] {
-    return this.ledger.registry.validators(height)
+    return this.ledger.validators(height)
+  }
+
+  /** Timing set on chain (genesis or governance) for the next height; unset fields stay local. */
+  timing(_height: number): Partial<EngineOptions> {
+    const { timeoutProposeMs, timeoutPrevoteMs, timeoutPrecommitMs, heartbeatIntervalMs } = this.ledger.registry.params
+    return pruneUndefined({ timeoutProposeMs, timeoutPrevoteMs, timeoutPrecommitMs, heartbeatIntervalMs })
   }
 
   hasPendingTxs(): boolean {

@@ -25,6 +25,8 @@ export interface ConsensusApp {
   committedHeight(): number
   /** Validators of a height, in proposer-rotation order (sorted by public key). */
   validators(height: number): readonly ValidatorInfo[]
+  /** Timing the chain sets for a height (governance); absent fields keep the engine's options. */
+  timing?(height: number): Partial<EngineOptions>
   /** Builds the block to propose at `height` from pending transactions. */
   createBlock(height: number, proposer: string): Promise<Block>
   /** Executes a proposed block on the committed state; false if any rule fails. Cached per hash. */
@@ -34,9 +36,12 @@ export interface ConsensusApp {
   hasPendingTxs(): boolean
 }
 
-/** Signs consensus messages; answers null when that would double-sign (see SignerGuard). */
+/**
+ * Signs consensus messages; answers null when that would double-sign (see SignerGuard). Known by
+ * its public key: governance may add it to (or remove it from) the validator set at any height.
+ */
 export interface ConsensusSigner {
-  readonly validatorId: string
+  readonly publicKey: Bytes
   sign(height: number, round: number, step: SignStep, signBytes: Bytes): Promise<Bytes | null>
 }
 
@@ -154,6 +159,10 @@ export class ConsensusEngine {
   private round = 0
   private step: Step = 'waiting'
   private validatorSet: readonly ValidatorInfo[] = []
+  /** This validator's id in the set of the height in progress; undefined while not in it. */
+  private me: string | undefined
+  /** Options with the chain's timing for the height in progress applied. */
+  private timing: EngineOptions
   private lockedBlock: Block | undefined
   private lockedRound = -1
   private validBlock: Block | undefined
@@ -179,6 +188,12 @@ export class ConsensusEngine {
     private readonly deps: EngineDeps,
   ) {
     this.clock = deps.clock ?? systemClock
+    this.timing = options
+  }
+
+  /** Validator id this node signs as at the height in progress (undefined: following only). */
+  get validatorId(): string | undefined {
+    return this.me
   }
 
   get status(): { height: number; round: number; step: Step } {
@@ -326,7 +341,7 @@ export class ConsensusEngine {
       }
       if (!added) return
     }
-    const mine = message.validator === this.deps.signer?.validatorId
+    const mine = this.me !== undefined && message.validator === this.me
     // Our own messages come back only from the WAL after a restart: keep re-sending them.
     if (mine) this.own.push(message)
     if (!replayed) await this.deps.record?.(message, mine)
@@ -363,6 +378,9 @@ export class ConsensusEngine {
     this.round = 0
     this.step = 'waiting'
     this.validatorSet = this.deps.app.validators(height)
+    const signer = this.deps.signer
+    this.me = signer && this.validatorSet.find((v) => bytesEqual(v.publicKey, signer.publicKey))?.id
+    this.timing = { ...this.options, ...this.deps.app.timing?.(height) }
     this.lockedBlock = undefined
     this.lockedRound = -1
     this.validBlock = undefined
@@ -383,7 +401,7 @@ export class ConsensusEngine {
   /** Round 0 waits for transactions (at most one block per interval) or for the heartbeat. */
   private scheduleFirstRound(): void {
     const height = this.height
-    const interval = this.deps.app.hasPendingTxs() ? this.options.blockIntervalMs : this.options.heartbeatIntervalMs
+    const interval = this.deps.app.hasPendingTxs() ? this.timing.blockIntervalMs : this.timing.heartbeatIntervalMs
     const now = this.clock.now()
     const at = Math.max(now, this.lastCommitAt + interval)
     if (at >= this.firstRoundAt) return
@@ -397,7 +415,7 @@ export class ConsensusEngine {
     this.step = 'propose'
     const proposer = this.proposer(this.height, round, this.validatorSet)
     this.deps.logger.debug({ height: this.height, round, proposer: proposer.id }, 'new round')
-    if (this.deps.signer && proposer.id === this.deps.signer.validatorId) {
+    if (this.deps.signer && proposer.id === this.me) {
       const block = this.validBlock ?? this.drafts.get(round) ?? (await this.draft(round, proposer.id))
       const polRound = this.validBlock ? this.validRound : -1
       const sig = await this.deps.signer.sign(
@@ -415,7 +433,7 @@ export class ConsensusEngine {
       }
     }
     const { height } = this
-    this.after(this.timeout(this.options.timeoutProposeMs, round), () => this.push({ kind: 'timeout', height, round, step: 'propose' }))
+    this.after(this.timeout(this.timing.timeoutProposeMs, round), () => this.push({ kind: 'timeout', height, round, step: 'propose' }))
   }
 
   private async draft(round: number, proposer: string): Promise<Block> {
@@ -469,7 +487,7 @@ export class ConsensusEngine {
     if (this.step === 'prevote' && current.prevotes.size >= q && !this.timeoutPrevoteScheduled.has(this.round)) {
       this.timeoutPrevoteScheduled.add(this.round)
       const { height, round } = this
-      this.after(this.timeout(this.options.timeoutPrevoteMs, round), () => this.push({ kind: 'timeout', height, round, step: 'prevote' }))
+      this.after(this.timeout(this.timing.timeoutPrevoteMs, round), () => this.push({ kind: 'timeout', height, round, step: 'prevote' }))
     }
 
     // line 36
@@ -495,7 +513,7 @@ export class ConsensusEngine {
     if (current.precommits.size >= q && !this.timeoutPrecommitScheduled.has(this.round)) {
       this.timeoutPrecommitScheduled.add(this.round)
       const { height, round } = this
-      this.after(this.timeout(this.options.timeoutPrecommitMs, round), () => this.push({ kind: 'timeout', height, round, step: 'precommit' }))
+      this.after(this.timeout(this.timing.timeoutPrecommitMs, round), () => this.push({ kind: 'timeout', height, round, step: 'precommit' }))
     }
 
     // line 55: f+1 validators are already in a later round: join them.
@@ -519,14 +537,14 @@ export class ConsensusEngine {
   private async vote(type: VoteType, hash: Bytes | null): Promise<void> {
     this.step = type
     this.deps.logger.debug({ height: this.height, round: this.round, type, block: hash ? toHex(hash).slice(0, 12) : 'nil' }, 'vote')
-    if (!this.deps.signer) return
+    if (!this.deps.signer || this.me === undefined) return
     const { height, round } = this
     const sig = await this.deps.signer.sign(height, round, type, voteSignBytes(this.deps.app.chainId, type, height, round, hash))
     if (!sig) {
       this.deps.logger.warn({ height, round, type }, 'signer refused to vote (already signed at this step)')
       return
     }
-    const vote: Vote = { type, height, round, blockHash: hash, validator: this.deps.signer.validatorId, sig }
+    const vote: Vote = { type, height, round, blockHash: hash, validator: this.me, sig }
     await this.sendOwn(vote)
     const votes = this.roundVotes(round)
     ;(type === 'prevote' ? votes.prevotes : votes.precommits).add(vote)
@@ -580,7 +598,7 @@ export class ConsensusEngine {
   }
 
   private timeout(base: number, round: number): number {
-    return base + round * this.options.timeoutDeltaMs
+    return base + round * this.timing.timeoutDeltaMs
   }
 
   private after(ms: number, fn: () => void): void {

@@ -40,7 +40,7 @@ export function validateBlockGossip(ledger: Ledger, data: Uint8Array, maxBytes: 
   if (height <= head) return { verdict: { result: 'ignore', reason: 'already have this height' } }
   // Only the next block can be checked now (the validator set of later heights is not known yet).
   if (height > head + 1) return { verdict: { result: 'ignore', reason: 'ahead of this node; sync fetches it' }, finalized }
-  const problem = verifyCommit(ledger.chainId, ledger.registry.validators(height), finalized.block, finalized.commit)
+  const problem = verifyCommit(ledger.chainId, ledger.validators(height), finalized.block, finalized.commit)
   if (problem) return { verdict: { result: 'reject', reason: problem } }
   return { verdict: { result: 'accept' }, finalized }
 }

@@ -6,21 +6,13 @@ import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import type { Block, Commit } from '../core/types.js'
 
-export type VoteType = 'prevote' | 'precommit'
+import { voteSignBytes, type Vote, type VoteType } from '../core/vote.js'
+
+export { VOTE_DOMAIN, voteSignBytes, type Vote, type VoteType } from '../core/vote.js'
 
 /** Steps in signing order: a validator never signs at a lower (height, round, step) than before. */
 export const STEP_ORDER = { proposal: 1, prevote: 2, precommit: 3 } as const
 export type SignStep = keyof typeof STEP_ORDER
-
-export interface Vote {
-  readonly type: VoteType
-  readonly height: number
-  readonly round: number
-  /** Hash of the block voted for; null is a vote for nothing ("nil"). */
-  readonly blockHash: Bytes | null
-  readonly validator: string
-  readonly sig: Bytes
-}
 
 export interface Proposal {
   readonly type: 'proposal'
@@ -36,12 +28,7 @@ export interface Proposal {
 export type ConsensusMessage = Proposal | Vote
 
 
-export const VOTE_DOMAIN = 'certchain/vote@1'
 export const PROPOSAL_DOMAIN = 'certchain/proposal@1'
-
-export function voteSignBytes(chainId: string, type: VoteType, height: number, round: number, hash: Bytes | null): Bytes {
-  return encode([VOTE_DOMAIN, chainId, type, height, round, hash])
-}
 
 export function proposalSignBytes(chainId: string, height: number, round: number, polRound: number, hash: Bytes): Bytes {
   return encode([PROPOSAL_DOMAIN, chainId, height, round, polRound, hash])

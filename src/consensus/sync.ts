@@ -161,7 +161,7 @@ export class BlockSync {
         try {
           const { block, commit } = decodeFinalizedBlock(raw, this.deps.maxBlockBytes + 1024 * 1024)
           if (block.header.height !== expected) problem = `served height ${block.header.height} for ${expected}`
-          else problem = verifyCommit(ledger.chainId, ledger.registry.validators(expected), block, commit)
+          else problem = verifyCommit(ledger.chainId, ledger.validators(expected), block, commit)
           if (!problem) engine.receiveCommit(block, commit)
         } catch (err) {
           if (!isCertchainError(err)) throw err

@@ -2,16 +2,32 @@ import { fromHex, type Bytes } from './bytes.js'
 import { PUBLIC_KEY_LENGTH } from './crypto.js'
 import { encode } from './encoding.js'
 import { CertchainError } from './errors.js'
+import { ENTITY_ID } from './governance.js'
 import { sha256 } from './hash.js'
 import type { TxLimits } from './tx.js'
 import type { Millis } from './types.js'
 
-export interface ChainParams extends TxLimits {
+export interface ChainParams extends TxLimits, ConsensusTiming {
   readonly maxBlockBytes: number
   readonly maxBlockTxs: number
   /** How far in the future a transaction's expiresAt may be (bounds the replay window). */
   readonly txMaxTtlMs: number
+  /** A governance proposal not decided within this many blocks after the one that made it expires. */
+  readonly proposalTtlBlocks: number
 }
+
+/**
+ * Consensus timing the chain may set for every node (genesis or governance). Absent ones come
+ * from each node's own configuration.
+ */
+export interface ConsensusTiming {
+  readonly timeoutProposeMs?: number
+  readonly timeoutPrevoteMs?: number
+  readonly timeoutPrecommitMs?: number
+  readonly heartbeatIntervalMs?: number
+}
+
+const TIMING_PARAMS: readonly (keyof ConsensusTiming)[] = ['timeoutProposeMs', 'timeoutPrevoteMs', 'timeoutPrecommitMs', 'heartbeatIntervalMs']
 
 export const DEFAULT_CHAIN_PARAMS: ChainParams = Object.freeze({
   maxTxBytes: 1024 * 1024,
@@ -22,6 +38,8 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = Object.freeze({
   maxBlockBytes: 3 * 1024 * 1024,
   maxBlockTxs: 20_000,
   txMaxTtlMs: 60 * 60 * 1000,
+  // About eleven days at the default 10 s heartbeat: institutions decide in days, not seconds.
+  proposalTtlBlocks: 100_000,
 })
 
 export interface CertificateType {
@@ -66,17 +84,36 @@ export interface Genesis {
   readonly hash: Bytes
 }
 
-const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
+const ID = ENTITY_ID
+
+/** A production chain tolerates f faulty validators only with n >= 3f + 1, so f = 1 needs 4. */
+export const MIN_PRODUCTION_VALIDATORS = 4
+
+export interface GenesisCheck {
+  /** Present when there are no problems. */
+  readonly genesis?: Genesis
+  /** Each makes the genesis unusable. */
+  readonly problems: readonly string[]
+  /** Legal but probably not what a production chain wants. */
+  readonly warnings: readonly string[]
+}
 
 /**
  * Validates a genesis document (parsed JSON) and returns it typed and frozen. Every problem found
  * is listed in one error, so an operator fixes them in one pass.
  */
 export function parseGenesis(json: unknown): Genesis {
+  const { genesis, problems } = checkGenesis(json)
+  if (!genesis) throw new CertchainError('INVALID_GENESIS', `invalid genesis:\n  - ${problems.join('\n  - ')}`)
+  return genesis
+}
+
+/** Every problem and warning of a genesis document, for `certchain genesis validate`. */
+export function checkGenesis(json: unknown): GenesisCheck {
   const problems: string[] = []
   const fail = (msg: string): void => void problems.push(msg)
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new CertchainError('INVALID_GENESIS', 'genesis must be a JSON object')
+    return { problems: ['genesis must be a JSON object'], warnings: [] }
   }
   const g = json as Record<string, unknown>
   const list = (name: string): Record<string, unknown>[] => {
@@ -135,7 +172,7 @@ export function parseGenesis(json: unknown): Genesis {
   const paramsIn = (g.params ?? {}) as Record<string, unknown>
   const params: Record<string, number> = { ...DEFAULT_CHAIN_PARAMS }
   for (const [k, v] of Object.entries(paramsIn)) {
-    if (!(k in DEFAULT_CHAIN_PARAMS)) fail(`params.${k} is not a known parameter`)
+    if (!(k in DEFAULT_CHAIN_PARAMS) && !(TIMING_PARAMS as readonly string[]).includes(k)) fail(`params.${k} is not a known parameter`)
     else if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`params.${k} must be a positive integer`)
     else params[k] = v
   }
@@ -182,10 +219,17 @@ export function parseGenesis(json: unknown): Genesis {
   unique('peer id', [...validators.map((v) => v.peerId), ...members.map((m) => m.peerId)])
   unique('validator public key', validators.map((v) => Buffer.from(v.publicKey).toString('hex')))
 
-  if (problems.length > 0) {
-    throw new CertchainError('INVALID_GENESIS', `invalid genesis:\n  - ${problems.join('\n  - ')}`)
+  const warnings: string[] = []
+  if (validators.length > 0 && validators.length < MIN_PRODUCTION_VALIDATORS) {
+    warnings.push(
+      `only ${validators.length} validator(s): a chain that must survive one faulty validator needs at least ${MIN_PRODUCTION_VALIDATORS}`,
+    )
   }
-  return Object.freeze({
+  for (const t of certificateTypes) {
+    if (!issuers.some((i) => i.types.includes(t.id))) warnings.push(`no issuer may issue certificate type "${t.id}"`)
+  }
+  if (problems.length > 0) return { problems, warnings }
+  const genesis: Genesis = Object.freeze({
     chainId,
     genesisTime,
     params: Object.freeze(params as unknown as ChainParams),
@@ -195,4 +239,5 @@ export function parseGenesis(json: unknown): Genesis {
     members: Object.freeze(members),
     hash: sha256(encode(json)),
   })
+  return { genesis, problems, warnings }
 }

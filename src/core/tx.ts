@@ -5,6 +5,8 @@ import { CertchainError } from './errors.js'
 import { sha256 } from './hash.js'
 import { merkleRoot } from './merkle.js'
 import { certificateId } from './certificate.js'
+import { parseGovAction } from './governance.js'
+import type { Vote } from './vote.js'
 import {
   REVOCATION_REASONS,
   SUSPENSION_REASONS,
@@ -195,5 +197,61 @@ function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
       const b = object(o.body, 'body', ['id', 'expiresAt'], ['note'])
       return { kind, signer, key, sig, body: { id: bytes32(b.id, 'body.id'), ...statusCommon(b, limits) } }
     }
+    case 'UpdateIssuerKeys': {
+      const b = object(o.body, 'body', ['expiresAt'], ['add', 'retire', 'compromised'])
+      const keys = (v: unknown, what: string): Bytes[] => {
+        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) malformed(`${what} must list 1 to ${MAX_KEY_CHANGES} keys`)
+        return (v as unknown[]).map((k, i) => bytes32(k, `${what}[${i}]`))
+      }
+      const compromised = (v: unknown): { key: Bytes; since: number }[] => {
+        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) malformed(`body.compromised must list 1 to ${MAX_KEY_CHANGES} keys`)
+        return (v as unknown[]).map((c, i) => {
+          const e = object(c, `body.compromised[${i}]`, ['key', 'since'])
+          return { key: bytes32(e.key, `body.compromised[${i}].key`), since: int(e.since, `body.compromised[${i}].since`) }
+        })
+      }
+      if (b.add === undefined && b.retire === undefined && b.compromised === undefined) {
+        throw malformed('body must add, retire or declare compromised at least one key')
+      }
+      const body = {
+        ...(b.add === undefined ? {} : { add: keys(b.add, 'body.add') }),
+        ...(b.retire === undefined ? {} : { retire: keys(b.retire, 'body.retire') }),
+        ...(b.compromised === undefined ? {} : { compromised: compromised(b.compromised) }),
+        expiresAt: int(b.expiresAt, 'body.expiresAt'),
+      }
+      return { kind, signer, key, sig, body }
+    }
+    case 'Propose': {
+      const b = object(o.body, 'body', ['action', 'expiresAt'], ['note'])
+      const n = note(b.note, limits)
+      return { kind, signer, key, sig, body: { action: parseGovAction(b.action), expiresAt: int(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) } }
+    }
+    case 'Vote': {
+      const b = object(o.body, 'body', ['proposal', 'approve', 'expiresAt'])
+      if (typeof b.approve !== 'boolean') throw malformed('body.approve must be true or false')
+      return { kind, signer, key, sig, body: { proposal: int(b.proposal, 'body.proposal'), approve: b.approve, expiresAt: int(b.expiresAt, 'body.expiresAt') } }
+    }
+    case 'ReportEquivocation': {
+      const b = object(o.body, 'body', ['first', 'second', 'expiresAt'])
+      return { kind, signer, key, sig, body: { first: parseVote(b.first, 'body.first', limits), second: parseVote(b.second, 'body.second', limits), expiresAt: int(b.expiresAt, 'body.expiresAt') } }
+    }
+  }
+}
+
+/** Keys one UpdateIssuerKeys may touch per list: an issuer has a handful of keys, not hundreds. */
+const MAX_KEY_CHANGES = 16
+
+function parseVote(value: unknown, what: string, limits: TxLimits): Vote {
+  const v = object(value, what, ['type', 'height', 'round', 'blockHash', 'validator', 'sig'])
+  if (v.type !== 'prevote' && v.type !== 'precommit') throw malformed(`${what}.type must be prevote or precommit`)
+  if (v.blockHash !== null && !isBytes(v.blockHash, 32)) throw malformed(`${what}.blockHash must be 32 bytes or null`)
+  if (!isBytes(v.sig, 64)) throw malformed(`${what}.sig must be 64 bytes`)
+  return {
+    type: v.type,
+    height: int(v.height, `${what}.height`),
+    round: int(v.round, `${what}.round`),
+    blockHash: v.blockHash,
+    validator: str(v.validator, `${what}.validator`, limits.maxIdLength),
+    sig: v.sig,
   }
 }

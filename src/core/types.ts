@@ -1,4 +1,6 @@
 import type { Bytes } from './bytes.js'
+import type { GovAction } from './governance.js'
+import type { Vote } from './vote.js'
 
 /** Times on chain are integer milliseconds since the Unix epoch (UTC). */
 export type Millis = number
@@ -18,8 +20,26 @@ export interface CertificateRecord {
   readonly validUntil: Millis
 }
 
-export const TX_KINDS = ['IssueCertificates', 'RevokeCertificates', 'SuspendCertificate', 'ReinstateCertificate'] as const
+export const TX_KINDS = [
+  'IssueCertificates',
+  'RevokeCertificates',
+  'SuspendCertificate',
+  'ReinstateCertificate',
+  'UpdateIssuerKeys',
+  'Propose',
+  'Vote',
+  'ReportEquivocation',
+] as const
 export type TxKind = (typeof TX_KINDS)[number]
+
+/** Kinds signed by an issuer with one of its current keys; the rest are signed by a validator. */
+export const ISSUER_TX_KINDS: readonly TxKind[] = [
+  'IssueCertificates',
+  'RevokeCertificates',
+  'SuspendCertificate',
+  'ReinstateCertificate',
+  'UpdateIssuerKeys',
+]
 
 export const REVOCATION_REASONS = [
   'superseded',
@@ -63,11 +83,48 @@ export interface ReinstateBody {
   readonly expiresAt: Millis
 }
 
+/**
+ * An issuer's own key changes, signed by one of its current keys: keys to add, keys to retire
+ * (what they signed stays valid), and keys declared compromised since a time (what they signed
+ * from then on reads as revoked). A compromised key is retired too and may not sign this.
+ */
+export interface UpdateIssuerKeysBody {
+  readonly add?: readonly Bytes[]
+  readonly retire?: readonly Bytes[]
+  readonly compromised?: readonly { readonly key: Bytes; readonly since: Millis }[]
+  readonly expiresAt: Millis
+}
+
+/** A governance proposal; the proposing validator's approval is counted with it. */
+export interface ProposeBody {
+  readonly action: GovAction
+  readonly note?: string
+  readonly expiresAt: Millis
+}
+
+export interface VoteBody {
+  /** Proposal number, as assigned when the proposal was committed. */
+  readonly proposal: number
+  readonly approve: boolean
+  readonly expiresAt: Millis
+}
+
+/** Two conflicting signed votes of one validator at one (height, round, type). */
+export interface ReportEquivocationBody {
+  readonly first: Vote
+  readonly second: Vote
+  readonly expiresAt: Millis
+}
+
 export interface TxBodies {
   IssueCertificates: IssueBody
   RevokeCertificates: RevokeBody
   SuspendCertificate: SuspendBody
   ReinstateCertificate: ReinstateBody
+  UpdateIssuerKeys: UpdateIssuerKeysBody
+  Propose: ProposeBody
+  Vote: VoteBody
+  ReportEquivocation: ReportEquivocationBody
 }
 
 export type UnsignedTx = {

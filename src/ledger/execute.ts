@@ -5,25 +5,50 @@ import { sha256 } from '../core/hash.js'
 import { merkleLeaf } from '../core/merkle.js'
 import { verifyTxSignature, type DecodedTx } from '../core/tx.js'
 import type { Millis } from '../core/types.js'
-import type { Registry } from './registry.js'
+import type { ValidatorInfo } from '../core/genesis.js'
+import { ISSUER_TX_KINDS } from '../core/types.js'
+import { voteSignBytes, type Vote } from '../core/vote.js'
+import { verify } from '../core/crypto.js'
+import { bytesEqual } from '../core/bytes.js'
+import { GovDraft, proposalsHash, type ProposalsState } from './governance.js'
+import { isCurrentKey, type Registry } from './registry.js'
 import type { StateTree, TreeNodeWrite } from './state-tree.js'
-import type { CertificateEntry, Head, LedgerStore } from './store.js'
+import type { CertificateEntry, GovernanceWrites, Head, LedgerStore } from './store.js'
 
 /** What execution reads: committed state plus the rules. */
 export interface ExecutionContext {
-  readonly registry: Registry
+  readonly chainId: string
   readonly store: LedgerStore
   readonly tree: StateTree
   /** Transactions whose signature this process already verified (admission); not re-verified. */
   readonly verified: WeakSet<DecodedTx>
+  /** Consensus validators of any past height (evidence is checked against the set of its height). */
+  readonly validatorsAt: (height: number) => Promise<readonly ValidatorInfo[]>
+}
+
+/** The governance state a block starts from. */
+export interface GovernanceBase {
+  /** The registry after the previous block: every rule of this block reads it. */
+  readonly registry: Registry
+  readonly proposals: ProposalsState
+  /** Validators of consensus at this height: they propose, vote and report evidence. */
+  readonly voters: readonly ValidatorInfo[]
+}
+
+/** The roots the state root commits to. */
+export interface StateRoots {
+  readonly certificates: Bytes
+  readonly certificateCount: number
+  readonly registry: Bytes
+  readonly proposals: Bytes
 }
 
 /**
- * State root: SHA-256 of the canonical encoding of {certificates: status tree root, count}.
- * Later state (governance) adds fields to this map.
+ * State root: SHA-256 of the canonical encoding of {certificates: status tree root, count,
+ * registry: hash of who may do what, proposals: hash of the open proposals}.
  */
-export function stateRoot(treeRoot: Bytes, certificateCount: number): Bytes {
-  return sha256(encode({ certificateCount, certificates: treeRoot }))
+export function stateRoot(roots: StateRoots): Bytes {
+  return sha256(encode({ ...roots }))
 }
 
 /** Leaf of the status tree for one certificate: its id and current status. */
@@ -50,18 +75,25 @@ export class BlockExecution {
   private storedEntries: Map<string, CertificateEntry | undefined> | undefined
   readonly applied: DecodedTx[] = []
 
+  private readonly registry: Registry
+  private readonly gov: GovDraft
+
   constructor(
     private readonly ctx: ExecutionContext,
     base: Head,
     readonly height: number,
     readonly time: Millis,
+    private readonly governance: GovernanceBase,
   ) {
     this.nextSeq = base.certificateCount
+    this.registry = governance.registry
+    this.gov = new GovDraft(governance.registry, governance.proposals, height, governance.voters)
+    this.gov.expireProposals()
   }
 
   async apply(d: DecodedTx): Promise<void> {
     const { tx } = d
-    const { registry } = this.ctx
+    const { registry } = this
     const params = registry.params
     if (tx.body.expiresAt <= this.time) reject('TX_EXPIRED', `transaction expired at ${new Date(tx.body.expiresAt).toISOString()}`)
     if (tx.body.expiresAt > this.time + params.txMaxTtlMs) {
@@ -71,11 +103,8 @@ export class BlockExecution {
     if (this.txIds.has(idHex) || (await this.committedTx(d.id, idHex))) {
       reject('DUPLICATE_TX', `transaction ${idHex} is already on chain`)
     }
-    const issuer = registry.issuer(tx.signer) ?? reject('UNKNOWN_ISSUER', `issuer "${tx.signer}" is not registered`)
-    if (!issuer.active) reject('ISSUER_INACTIVE', `issuer "${tx.signer}" is not active`)
-    if (toHex(issuer.publicKey) !== toHex(tx.key)) {
-      reject('ISSUER_KEY_MISMATCH', `the signing key is not a current key of issuer "${tx.signer}"`)
-    }
+    if (ISSUER_TX_KINDS.includes(tx.kind)) this.checkIssuerSigner(tx.signer, tx.key)
+    else this.checkValidatorSigner(tx.signer, tx.key)
     if (!this.ctx.verified.has(d)) {
       verifyTxSignature(d)
       this.ctx.verified.add(d)
@@ -83,6 +112,7 @@ export class BlockExecution {
 
     switch (tx.kind) {
       case 'IssueCertificates': {
+        const issuer = registry.issuer(tx.signer)!
         const fresh = new Set<string>()
         tx.body.records.forEach((record, i) => {
           const type = registry.type(record.type) ?? reject('UNKNOWN_CERT_TYPE', `records[${i}]: unknown certificate type "${record.type}"`)
@@ -144,6 +174,19 @@ export class BlockExecution {
         this.change(id, entry, 'active', tx.signer, undefined, tx.body.note)
         break
       }
+      case 'UpdateIssuerKeys':
+        this.gov.updateIssuerKeys(tx.signer, tx.key, tx.body)
+        break
+      case 'Propose':
+        this.gov.propose(d.id, tx.signer, tx.body.action, tx.body.note)
+        break
+      case 'Vote':
+        this.gov.vote(tx.body.proposal, tx.signer, tx.body.approve)
+        break
+      case 'ReportEquivocation':
+        await this.checkEvidence(tx.body.first, tx.body.second)
+        this.gov.jail(tx.body.first)
+        break
     }
     this.txIds.add(idHex)
     this.applied.push(d)
@@ -155,15 +198,60 @@ export class BlockExecution {
     certificateCount: number
     treeNodes: TreeNodeWrite[]
     certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
+    governance?: GovernanceWrites
   }> {
     // Leaves are derived here, once per block: admission (checkTx) never pays for hashing them.
     const leaves = new Map([...this.changed.values()].map(({ id, entry }) => [entry.seq, statusLeaf(id, entry)]))
     const { root, writes } = await this.ctx.tree.update(leaves)
+    const governance = this.gov.result()
+    const registry = governance?.registry ?? this.registry
+    const proposals = governance?.proposals ?? this.governance.proposals
     return {
-      stateRoot: stateRoot(root, this.nextSeq),
+      stateRoot: stateRoot({ certificates: root, certificateCount: this.nextSeq, registry: registry.hash, proposals: proposalsHash(proposals) }),
       certificateCount: this.nextSeq,
       treeNodes: writes,
       certificates: this.changed,
+      ...(governance ? { governance } : {}),
+    }
+  }
+
+  /** An issuer transaction: registered, active issuer signing with one of its current keys. */
+  private checkIssuerSigner(signer: string, key: Bytes): void {
+    const issuer = this.registry.issuer(signer) ?? reject('UNKNOWN_ISSUER', `issuer "${signer}" is not registered`)
+    if (!issuer.active) reject('ISSUER_INACTIVE', `issuer "${signer}" is not active`)
+    const entry = this.registry.issuerKey(signer, key) ?? reject('ISSUER_KEY_MISMATCH', `the signing key is not a key of issuer "${signer}"`)
+    if (!isCurrentKey(entry)) {
+      reject('ISSUER_KEY_RETIRED', `the signing key of issuer "${signer}" was retired at height ${entry.retiredHeight}`)
+    }
+  }
+
+  /** A governance or evidence transaction: a validator of this height signing with its validator key. */
+  private checkValidatorSigner(signer: string, key: Bytes): void {
+    const voter = this.governance.voters.find((v) => v.id === signer)
+    if (!voter) {
+      if (this.registry.validator(signer)?.jailedHeight !== undefined) reject('VALIDATOR_JAILED', `validator "${signer}" is jailed`)
+      reject('NOT_A_VALIDATOR', `"${signer}" is not a validator at height ${this.height}`)
+    }
+    if (!bytesEqual(voter.publicKey, key)) reject('NOT_A_VALIDATOR', `the signing key is not the key of validator "${signer}"`)
+  }
+
+  /** Two votes of one validator at one (height, round, type) for different blocks, both signed by it. */
+  private async checkEvidence(first: Vote, second: Vote): Promise<void> {
+    const bad = (why: string): never => reject('INVALID_EVIDENCE', why)
+    if (first.validator !== second.validator || first.height !== second.height || first.round !== second.round || first.type !== second.type) {
+      bad('the two votes must be of one validator at one height, round and type')
+    }
+    const a = first.blockHash === null ? 'nil' : toHex(first.blockHash)
+    const b = second.blockHash === null ? 'nil' : toHex(second.blockHash)
+    if (a === b) bad('the two votes are for the same block: not conflicting')
+    if (first.height < 1 || first.height >= this.height) bad(`votes of height ${first.height} cannot be reported at height ${this.height}`)
+    const validator =
+      (await this.ctx.validatorsAt(first.height)).find((v) => v.id === first.validator) ??
+      bad(`"${first.validator}" was not a validator at height ${first.height}`)
+    for (const vote of [first, second]) {
+      if (!verify(validator.publicKey, voteSignBytes(this.ctx.chainId, vote.type, vote.height, vote.round, vote.blockHash), vote.sig)) {
+        bad('a vote signature does not verify')
+      }
     }
   }
 
@@ -176,8 +264,17 @@ export class BlockExecution {
     const ids = txs.map((t) => t.id)
     const certIds = txs.flatMap((t) => {
       const { tx } = t
-      if (tx.kind === 'IssueCertificates') return t.certificateIds
-      return tx.kind === 'RevokeCertificates' ? tx.body.ids : [tx.body.id]
+      switch (tx.kind) {
+        case 'IssueCertificates':
+          return t.certificateIds
+        case 'RevokeCertificates':
+          return tx.body.ids
+        case 'SuspendCertificate':
+        case 'ReinstateCertificate':
+          return [tx.body.id]
+        default:
+          return []
+      }
     })
     const found = await this.ctx.store.lookup(ids, certIds)
     this.committedTxs = new Set(ids.filter((_, i) => found.txs[i]).map(toHex))
@@ -211,7 +308,7 @@ export class BlockExecution {
   }
 
   private authorize(signer: string, entry: CertificateEntry, idHex: string): void {
-    if (!this.ctx.registry.mayChangeStatus(signer, entry.record.issuer, entry.record.type)) {
+    if (!this.registry.mayChangeStatus(signer, entry.record.issuer, entry.record.type)) {
       reject('NOT_AUTHORIZED', `"${signer}" may not change the status of certificate ${idHex} (issued by "${entry.record.issuer}")`)
     }
   }

@@ -5,8 +5,11 @@ import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
 import type { Block, BlockHeader, Commit, FinalizedBlock, Millis } from '../core/types.js'
+import type { ValidatorInfo } from '../core/genesis.js'
 import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
-import { Registry } from './registry.js'
+import { EMPTY_PROPOSALS, proposalsHash, type ProposalRecord, type ProposalsState } from './governance.js'
+import { RegistryHistory } from './history.js'
+import { Registry, registryStateFromGenesis } from './registry.js'
 import { EMPTY_TREE_ROOT, StateTree } from './state-tree.js'
 import { LedgerStore, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
 
@@ -27,24 +30,76 @@ export interface ProposedBlock {
  * producer) decides which block comes next; the ledger builds, checks and commits it.
  */
 export class Ledger {
-  readonly registry: Registry
   private readonly ctx: ExecutionContext
 
   private constructor(
     readonly genesis: Genesis,
     private readonly store: LedgerStore,
+    private readonly history: RegistryHistory,
+    private proposalsState: ProposalsState,
   ) {
-    this.registry = new Registry(genesis)
-    this.ctx = { registry: this.registry, store, tree: new StateTree(store.readTreeNodes), verified: new WeakSet() }
+    this.ctx = {
+      chainId: genesis.chainId,
+      store,
+      tree: new StateTree(store.readTreeNodes),
+      verified: new WeakSet(),
+      validatorsAt: (height) => this.history.validatorsAt(height),
+    }
   }
 
   static async open(dataDir: string, genesis: Genesis): Promise<Ledger> {
-    const store = await LedgerStore.open(dataDir, genesis.hash, genesis.genesisTime, stateRoot(EMPTY_TREE_ROOT, 0))
-    return new Ledger(genesis, store)
+    const genesisRegistry = new Registry(genesis.chainId, registryStateFromGenesis(genesis))
+    const store = await LedgerStore.open(dataDir, genesis.hash, genesis.genesisTime, genesisStateRoot(genesis))
+    const history = await RegistryHistory.open(store, genesisRegistry)
+    return new Ledger(genesis, store, history, (await store.getProposalsState()) ?? EMPTY_PROPOSALS)
   }
 
   get chainId(): string {
     return this.genesis.chainId
+  }
+
+  /** Who may do what after the last committed block: the rules the next block is checked against. */
+  get registry(): Registry {
+    return this.history.latest
+  }
+
+  /** The registry after block `height` (as of a certificate's issue: `height - 1` of its block). */
+  registryAt(height: number): Promise<Registry> {
+    return this.history.at(height)
+  }
+
+  /**
+   * Validators of consensus at `height`, in proposer order: those registered after block
+   * `height - 2`, without jailed ones. Synchronous for the heights consensus works on (up to two
+   * past the last committed block); use {@link validatorsAt} for older ones.
+   */
+  validators(height: number): readonly ValidatorInfo[] {
+    return this.history.validators(height)
+  }
+
+  validatorsAt(height: number): Promise<readonly ValidatorInfo[]> {
+    return this.history.validatorsAt(height)
+  }
+
+  /** Open proposals (committed state). */
+  get proposals(): ProposalsState {
+    return this.proposalsState
+  }
+
+  getProposal(id: number): Promise<ProposalRecord | undefined> {
+    return this.store.getProposal(id)
+  }
+
+  listProposals(limit: number): Promise<ProposalRecord[]> {
+    return this.store.listProposals(limit)
+  }
+
+  private execution(height: number, time: Millis): BlockExecution {
+    return new BlockExecution(this.ctx, this.head, height, time, {
+      registry: this.registry,
+      proposals: this.proposalsState,
+      voters: this.validators(height),
+    })
   }
 
   get head(): Head {
@@ -62,7 +117,7 @@ export class Ledger {
 
   /** Runs every rule against the committed state, as if the transaction were in the next block at `time`. */
   async checkTx(tx: DecodedTx, time: Millis): Promise<void> {
-    const exec = new BlockExecution(this.ctx, this.head, this.head.height + 1, time)
+    const exec = this.execution(this.head.height + 1, time)
     await exec.prefetch([tx])
     await exec.apply(tx)
   }
@@ -70,7 +125,7 @@ export class Ledger {
   /** Builds the next block from candidate transactions; those that fail a rule are left out. */
   async proposeBlock(candidates: readonly DecodedTx[], time: Millis, proposer: string): Promise<ProposedBlock> {
     const head = this.head
-    const exec = new BlockExecution(this.ctx, head, head.height + 1, Math.max(time, head.time + 1))
+    const exec = this.execution(head.height + 1, Math.max(time, head.time + 1))
     await exec.prefetch(candidates)
     const rejected: RejectedTx[] = []
     for (const tx of candidates) {
@@ -117,8 +172,8 @@ export class Ledger {
     if (!txRootMatches(block)) bad('transaction root does not match the transactions')
     if (block.txs.length > params.maxBlockTxs) bad(`more than ${params.maxBlockTxs} transactions`)
     if (block.txs.reduce((n, t) => n + t.length, 0) > params.maxBlockBytes) bad(`more than ${params.maxBlockBytes} bytes of transactions`)
-    if (!this.registry.validator(header.proposer)) bad(`unknown proposer "${header.proposer}"`)
-    const exec = new BlockExecution(this.ctx, head, header.height, header.time)
+    if (!this.validators(header.height).some((v) => v.id === header.proposer)) bad(`"${header.proposer}" is not a validator at this height`)
+    const exec = this.execution(header.height, header.time)
     const txs = block.txs.map((bytes, i) => {
       try {
         // A transaction this ledger already decoded (same bytes) keeps its verified signature.
@@ -149,6 +204,9 @@ export class Ledger {
     }
     await this.store.commit(writes, commit)
     this.ctx.tree.committed(writes.treeNodes)
+    const gov = writes.governance
+    if (gov?.registry) this.history.committed(writes.block.header.height, gov.registry)
+    if (gov?.proposals) this.proposalsState = gov.proposals
   }
 
   getBlock(height: number): Promise<FinalizedBlock | undefined> {
@@ -171,8 +229,14 @@ export class Ledger {
     return this.store.getTxLocation(txId)
   }
 
-  getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
-    return this.store.getCertificates(ids)
+  /**
+   * Certificates as a verifier must see them: a certificate signed with a key its issuer (or
+   * governance) later declared compromised since a time at or before its issuance reads as
+   * revoked with reason key_compromised, whatever its recorded status.
+   */
+  async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
+    const registry = this.registry
+    return (await this.store.getCertificates(ids)).map((entry) => entry && withKeyCompromise(entry, registry))
   }
 
   private writesFor(
@@ -188,6 +252,7 @@ export class Ledger {
       txIds: applied.map((t) => t.id),
       certificates: done.certificates,
       treeNodes: done.treeNodes,
+      ...(done.governance ? { governance: done.governance } : {}),
       head: {
         height: block.header.height,
         hash,
@@ -200,3 +265,23 @@ export class Ledger {
   }
 }
 
+
+/** The state root before block 1: no certificates, the genesis registry, no proposals. */
+export function genesisStateRoot(genesis: Genesis): Bytes {
+  return stateRoot({
+    certificates: EMPTY_TREE_ROOT,
+    certificateCount: 0,
+    registry: new Registry(genesis.chainId, registryStateFromGenesis(genesis)).hash,
+    proposals: proposalsHash(EMPTY_PROPOSALS),
+  })
+}
+
+function withKeyCompromise(entry: CertificateEntry, registry: Registry): CertificateEntry {
+  const key = registry.issuerKey(entry.record.issuer, entry.key)
+  if (key?.compromisedSince === undefined || entry.time < key.compromisedSince || entry.state === 'revoked') return entry
+  return {
+    ...entry,
+    state: 'revoked',
+    change: { height: key.compromisedHeight ?? entry.height, time: key.compromisedSince, by: entry.record.issuer, reason: 'key_compromised' },
+  }
+}

@@ -1,52 +1,177 @@
-import type { CertificateType, ChainParams, Genesis, IssuerInfo, ValidatorInfo } from '../core/genesis.js'
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { encode, pruneUndefined } from '../core/encoding.js'
+import type { CertificateType, ChainParams, Genesis, MemberInfo, ValidatorInfo } from '../core/genesis.js'
+import { sha256 } from '../core/hash.js'
+import type { Millis } from '../core/types.js'
+import type { VoteType } from '../core/vote.js'
+
+/** One key of an issuer, with the heights it was usable: from after `addedHeight` until `retiredHeight`. */
+export interface IssuerKey {
+  readonly publicKey: Bytes
+  readonly addedHeight: number
+  /** Height of the block that retired it: it signs nothing new from the next block on. */
+  readonly retiredHeight?: number
+  /** Certificates this key signed at or after this time read as revoked (key_compromised). */
+  readonly compromisedSince?: Millis
+  readonly compromisedHeight?: number
+}
+
+export interface IssuerRecord {
+  readonly id: string
+  readonly name: string
+  readonly types: readonly string[]
+  readonly active: boolean
+  readonly keys: readonly IssuerKey[]
+  readonly addedHeight: number
+  readonly deactivatedHeight?: number
+}
+
+export interface ValidatorRecord extends ValidatorInfo {
+  readonly addedHeight: number
+  /** Height of the block that committed evidence against it; out of the set two heights later. */
+  readonly jailedHeight?: number
+}
+
+/** Committed equivocation evidence, by the votes it proves conflicting. */
+export interface CommittedEvidence {
+  readonly validator: string
+  readonly height: number
+  readonly round: number
+  readonly type: VoteType
+  /** Height of the block that carried it. */
+  readonly committedHeight: number
+}
 
 /**
- * Who may do what. Read from genesis for now; governance (a later issue) makes this state, read
- * "as of" a height, so every lookup already goes through this one object.
+ * Who may do what, as of one height: the part of the state governance changes. Lists are kept
+ * sorted by id so the encoding (and its hash, part of the state root) is canonical.
+ */
+export interface RegistryState {
+  readonly params: ChainParams
+  readonly types: readonly CertificateType[]
+  readonly issuers: readonly IssuerRecord[]
+  readonly validators: readonly ValidatorRecord[]
+  readonly members: readonly MemberInfo[]
+  readonly evidence: readonly CommittedEvidence[]
+}
+
+const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+export function sortedById<T extends { id: string }>(list: readonly T[]): T[] {
+  return [...list].sort(byId)
+}
+
+export function registryStateFromGenesis(genesis: Genesis): RegistryState {
+  return {
+    params: genesis.params,
+    types: sortedById(genesis.certificateTypes),
+    issuers: sortedById(
+      genesis.issuers.map((i) => ({
+        id: i.id,
+        name: i.name,
+        types: i.types,
+        active: i.active,
+        keys: [{ publicKey: i.publicKey, addedHeight: 0 }],
+        addedHeight: 0,
+        ...(i.active ? {} : { deactivatedHeight: 0 }),
+      })),
+    ),
+    validators: sortedById(genesis.validators.map((v) => ({ id: v.id, name: v.name, publicKey: v.publicKey, peerId: v.peerId, addedHeight: 0 }))),
+    members: sortedById(genesis.members),
+    evidence: [],
+  }
+}
+
+export function isCurrentKey(key: IssuerKey): boolean {
+  return key.retiredHeight === undefined
+}
+
+/**
+ * A read-only view of one {@link RegistryState} with indexes. Execution of block h reads the
+ * registry after block h-1; consensus at height h uses the validators of the registry after
+ * block h-2 (changes take effect two heights after the block that makes them).
  */
 export class Registry {
-  readonly chainId: string
-  readonly params: ChainParams
-  private readonly types: ReadonlyMap<string, CertificateType>
-  private readonly issuers: ReadonlyMap<string, IssuerInfo>
-  private readonly validatorsById: ReadonlyMap<string, ValidatorInfo>
+  private readonly typesById: ReadonlyMap<string, CertificateType>
+  private readonly issuersById: ReadonlyMap<string, IssuerRecord>
+  private readonly validatorsById: ReadonlyMap<string, ValidatorRecord>
+  private readonly active: readonly ValidatorInfo[]
+  private hashCache: Bytes | undefined
 
-  constructor(readonly genesis: Genesis) {
-    this.chainId = genesis.chainId
-    this.params = genesis.params
-    this.types = new Map(genesis.certificateTypes.map((t) => [t.id, t]))
-    this.issuers = new Map(genesis.issuers.map((i) => [i.id, i]))
-    this.validatorsById = new Map(genesis.validators.map((v) => [v.id, v]))
+  constructor(
+    readonly chainId: string,
+    readonly state: RegistryState,
+  ) {
+    this.typesById = new Map(state.types.map((t) => [t.id, t]))
+    this.issuersById = new Map(state.issuers.map((i) => [i.id, i]))
+    this.validatorsById = new Map(state.validators.map((v) => [v.id, v]))
+    this.active = state.validators
+      .filter((v) => v.jailedHeight === undefined)
+      .map(({ id, name, publicKey, peerId }) => ({ id, name, publicKey, peerId }))
+      .sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
+  }
+
+  get params(): ChainParams {
+    return this.state.params
+  }
+
+  /** SHA-256 of the canonical encoding of the state: its part of the state root. */
+  get hash(): Bytes {
+    return (this.hashCache ??= sha256(encode(pruneUndefined(this.state))))
   }
 
   type(id: string): CertificateType | undefined {
-    return this.types.get(id)
+    return this.typesById.get(id)
   }
 
-  issuer(id: string): IssuerInfo | undefined {
-    return this.issuers.get(id)
+  issuer(id: string): IssuerRecord | undefined {
+    return this.issuersById.get(id)
   }
 
-  allIssuers(): readonly IssuerInfo[] {
-    return this.genesis.issuers
+  /** The issuer's entry for `publicKey`, current or not. */
+  issuerKey(issuer: string, publicKey: Bytes): IssuerKey | undefined {
+    return this.issuersById.get(issuer)?.keys.find((k) => bytesEqual(k.publicKey, publicKey))
+  }
+
+  allIssuers(): readonly IssuerRecord[] {
+    return this.state.issuers
   }
 
   allTypes(): readonly CertificateType[] {
-    return this.genesis.certificateTypes
+    return this.state.types
   }
 
-  validator(id: string): ValidatorInfo | undefined {
+  members(): readonly MemberInfo[] {
+    return this.state.members
+  }
+
+  /** Every registered validator, jailed ones included. */
+  validatorRecords(): readonly ValidatorRecord[] {
+    return this.state.validators
+  }
+
+  validator(id: string): ValidatorRecord | undefined {
     return this.validatorsById.get(id)
   }
 
-  /** Validators for a height, sorted by public key (the proposer rotation order). */
-  validators(_height: number): readonly ValidatorInfo[] {
-    return [...this.genesis.validators].sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
+  /** Validators that vote and propose (not jailed), sorted by public key: the proposer rotation order. */
+  activeValidators(): readonly ValidatorInfo[] {
+    return this.active
   }
 
+  /** Peer ids allowed to connect: every registered validator (jailed ones still follow) and member. */
+  peerIds(): Set<string> {
+    return new Set([...this.state.validators.map((v) => v.peerId), ...this.state.members.map((m) => m.peerId)])
+  }
 
   /** May `signer` revoke, suspend or reinstate certificates of `type` issued by `issuer`? */
   mayChangeStatus(signer: string, issuer: string, type: string): boolean {
-    return signer === issuer || (this.types.get(type)?.authorities.includes(signer) ?? false)
+    return signer === issuer || (this.typesById.get(type)?.authorities.includes(signer) ?? false)
+  }
+
+  /** Which issuer, if any, registered `publicKey` (keys are unique across issuers). */
+  keyOwner(publicKey: Bytes): string | undefined {
+    const hex = toHex(publicKey)
+    return this.state.issuers.find((i) => i.keys.some((k) => toHex(k.publicKey) === hex))?.id
   }
 }

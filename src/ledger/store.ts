@@ -5,6 +5,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import type { Block, CertificateRecord, CertificateState, Commit, FinalizedBlock, Millis } from '../core/types.js'
+import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
+import type { Registry, RegistryState } from './registry.js'
 import type { TreeNodeWrite } from './state-tree.js'
 
 /**
@@ -16,6 +18,8 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   CERT       certificate id              -> encoded CertificateEntry
  *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree (root: level 40)
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + validator id (utf8) -> encoded evidence (two conflicting signed votes)
+ *   REGISTRY   height (u64 BE)            -> encoded RegistryState after that block (only heights that changed it)
+ *   PROPOSAL   proposal number (u64 BE)   -> encoded ProposalRecord (open and closed)
  */
 const enum Bucket {
   META = 0,
@@ -25,10 +29,14 @@ const enum Bucket {
   CERT = 4,
   TREE = 5,
   EVIDENCE = 6,
+  REGISTRY = 7,
+  PROPOSAL = 8,
 }
 
 const META_HEAD = 'head'
 const META_GENESIS = 'genesis'
+/** Open proposals and the next proposal number (ProposalsState). */
+const META_PROPOSALS = 'proposals'
 
 /** Everything a verifier needs about one certificate, as the chain knows it. */
 export interface CertificateEntry {
@@ -66,6 +74,14 @@ export interface Head {
   readonly txCount: number
 }
 
+/** Governance changes of one block: the new registry and proposals when they changed. */
+export interface GovernanceWrites {
+  readonly registry?: Registry
+  readonly proposals?: ProposalsState
+  readonly records: readonly ProposalRecord[]
+  readonly events: readonly GovEvent[]
+}
+
 /** All writes of one executed block; committed with its commit in one atomic, fsynced batch. */
 export interface BlockWrites {
   readonly block: Block
@@ -73,6 +89,7 @@ export interface BlockWrites {
   readonly txIds: readonly Bytes[]
   readonly certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
   readonly treeNodes: readonly TreeNodeWrite[]
+  readonly governance?: GovernanceWrites
   readonly head: Head
 }
 
@@ -206,6 +223,37 @@ export class LedgerStore {
     return out
   }
 
+  /** Heights after which the registry changed (ascending); genesis (0) is not stored. */
+  async registryHeights(): Promise<number[]> {
+    const out: number[] = []
+    for await (const k of this.db.keys({ gt: key(Bucket.REGISTRY), lt: key(Bucket.REGISTRY + 1) })) out.push(Number(Buffer.from(k).readBigUInt64BE(1)))
+    return out
+  }
+
+  async getRegistryState(height: number): Promise<RegistryState | undefined> {
+    const bytes = await this.db.get(key(Bucket.REGISTRY, u64(height)))
+    return bytes === undefined ? undefined : decodeStored<RegistryState>(bytes)
+  }
+
+  async getProposalsState(): Promise<ProposalsState | undefined> {
+    const bytes = await this.db.get(metaKey(META_PROPOSALS))
+    return bytes === undefined ? undefined : decodeStored<ProposalsState>(bytes)
+  }
+
+  async getProposal(id: number): Promise<ProposalRecord | undefined> {
+    const bytes = await this.db.get(key(Bucket.PROPOSAL, u64(id)))
+    return bytes === undefined ? undefined : decodeStored<ProposalRecord>(bytes)
+  }
+
+  /** Proposals, newest first. */
+  async listProposals(limit: number): Promise<ProposalRecord[]> {
+    const out: ProposalRecord[] = []
+    for await (const v of this.db.values({ gte: key(Bucket.PROPOSAL), lt: key(Bucket.PROPOSAL + 1), reverse: true, limit })) {
+      out.push(decodeStored<ProposalRecord>(v))
+    }
+    return out
+  }
+
   readTreeNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
     return this.db.getMany(indices.map((i) => treeKey(level, i)))
   }
@@ -228,6 +276,10 @@ export class LedgerStore {
       ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
     }
     for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(n.level, n.index), value: n.hash })
+    const gov = writes.governance
+    if (gov?.registry) ops.push({ type: 'put', key: key(Bucket.REGISTRY, height), value: encode(pruneUndefined(gov.registry.state)) })
+    if (gov?.proposals) ops.push({ type: 'put', key: metaKey(META_PROPOSALS), value: encode(pruneUndefined(gov.proposals)) })
+    for (const p of gov?.records ?? []) ops.push({ type: 'put', key: key(Bucket.PROPOSAL, u64(p.id)), value: encode(pruneUndefined(p)) })
     ops.push({ type: 'put', key: metaKey(META_HEAD), value: encode(head) })
     await this.db.batch(ops, { sync: true })
     this.headState = head

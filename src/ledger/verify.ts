@@ -3,6 +3,7 @@ import { checkCertificateFile, documentHash, type CertificateFile } from '../cor
 import type { Millis } from '../core/types.js'
 import type { Ledger } from './ledger.js'
 import { certificateStatus, type CertificateStatus } from './status.js'
+import { isCurrentKey } from './registry.js'
 import type { CertificateEntry } from './store.js'
 
 export interface VerificationCheck {
@@ -74,16 +75,26 @@ export async function verifyCertificate(
   )
 
   if (entry !== undefined) {
-    const issuer = ledger.registry.issuer(entry.record.issuer)
-    // As of the issue height: today the registry is genesis, so it is the same at every height.
+    // As of issuance: the registry after the block before the certificate's block is what that
+    // block was checked against. Later changes (new types, a deactivated issuer, a retired key)
+    // do not undo an issuance that was legitimate when it happened.
+    const asOf = entry.height - 1
+    const registry = await ledger.registryAt(asOf)
+    const issuer = registry.issuer(entry.record.issuer)
+    const key = registry.issuerKey(entry.record.issuer, entry.key)
     const authorized =
-      issuer !== undefined && issuer.types.includes(entry.record.type) && bytesEqual(entry.key, file.issuance.key)
+      issuer !== undefined &&
+      issuer.active &&
+      issuer.types.includes(entry.record.type) &&
+      key !== undefined &&
+      isCurrentKey(key) &&
+      bytesEqual(entry.key, file.issuance.key)
     check(
       'issuer_authorized',
       authorized,
       authorized
-        ? `"${issuer.name}" was authorized for "${entry.record.type}" at height ${entry.height}`
-        : `issuer "${entry.record.issuer}" was not authorized for "${entry.record.type}" with this key at height ${entry.height}`,
+        ? `"${issuer.name}" was authorized for "${entry.record.type}" with this key as of height ${asOf} (issued at height ${entry.height})`
+        : `issuer "${entry.record.issuer}" was not authorized for "${entry.record.type}" with this key as of height ${asOf}`,
     )
     const status = certificateStatus(entry, now)
     const stateOk = entry.state === 'active'

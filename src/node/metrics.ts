@@ -40,6 +40,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     peers: new Gauge({ name: 'certchain_peers', help: 'Connected peers', registers }),
     evidence: new Counter({ name: 'certchain_evidence_total', help: 'Equivocations detected (conflicting votes of one validator)', registers }),
+    governanceEvents: new Counter({
+      name: 'certchain_governance_events_total',
+      help: 'Governance events in committed blocks (proposed, voted, passed, rejected, expired, failed, issuer_keys, jailed)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    validators: new Gauge({ name: 'certchain_validators', help: 'Validators voting at the next height', registers }),
+    jailedValidators: new Gauge({ name: 'certchain_validators_jailed', help: 'Registered validators that are jailed', registers }),
+    members: new Gauge({ name: 'certchain_members', help: 'Registered member institutions', registers }),
+    activeIssuers: new Gauge({ name: 'certchain_issuers_active', help: 'Issuers that may issue', registers }),
+    openProposals: new Gauge({ name: 'certchain_governance_open_proposals', help: 'Governance proposals still open', registers }),
     rpcDuration: new Histogram({
       name: 'certchain_rpc_request_duration_seconds',
       help: 'RPC request durations',

@@ -1,7 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { toHex, type Bytes } from '../core/bytes.js'
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { sign } from '../core/crypto.js'
+import { encodeTx, signTx } from '../core/tx.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import { parseGenesis, type Genesis } from '../core/genesis.js'
@@ -18,13 +20,14 @@ import {
   validateConsensusGossip,
   type ConsensusMessage,
   type Draft,
+  type Equivocation,
   type FinalizedEvent,
 } from '../consensus/index.js'
 import { encodeFinalizedBlock, parseBlock } from '../core/block.js'
 import type { GossipVerdict } from '../core/types.js'
 import { validateTxGossip } from '../mempool/index.js'
 import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
-import { Ledger } from '../ledger/index.js'
+import { Ledger, type GovernanceWrites } from '../ledger/index.js'
 import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, type Admitted } from '../mempool/index.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
 import { homePath, type NodeConfig } from './config.js'
@@ -98,6 +101,8 @@ export class CertchainNode implements RpcBackend {
   private wal: ConsensusWal | undefined
   private p2p: P2PHost | undefined
   private rpc: RpcServer | undefined
+  /** Peers the connection gater admits: registered validators and members, as of the last block. */
+  private allowedPeers: Set<string>
   private unsubscribeMempool: (() => void) | undefined
   private started = false
 
@@ -108,11 +113,13 @@ export class CertchainNode implements RpcBackend {
     readonly ledger: Ledger,
     readonly mempool: Mempool,
     readonly peerId: string,
-    readonly validatorId: string | undefined,
+    private readonly validatorKey: KeyFile | undefined,
     private readonly guard: SignerGuard | undefined,
     private readonly consensusDir: string,
     private readonly nodeKey: KeyFile,
-  ) {}
+  ) {
+    this.allowedPeers = ledger.registry.peerIds()
+  }
 
   /** Opens the store and loads keys; nothing listens until {@link start}. */
   static async create({ home, config, logger }: NodeInit): Promise<CertchainNode> {
@@ -122,24 +129,30 @@ export class CertchainNode implements RpcBackend {
     const dataDir = homePath(home, config.dataDir)
     const consensusDir = join(dataDir, 'consensus')
     await mkdir(consensusDir, { recursive: true, mode: 0o700 })
-    let validatorId: string | undefined
+    let validatorKey: KeyFile | undefined
     let guard: SignerGuard | undefined
+    // Any configured validator key signs: governance may add it to the set at a later height, and
+    // the engine signs only at heights whose validator set holds it.
     if (config.validatorKeyFile !== null) {
-      const key = await loadKeyFile(homePath(home, config.validatorKeyFile))
-      const registered = genesis.validators.find((v) => toHex(v.publicKey) === toHex(key.publicKey))
-      if (registered) {
-        validatorId = registered.id
-        guard = await SignerGuard.open(join(consensusDir, 'priv_validator_state.json'), key.secretKey)
-      } else {
-        logger.warn({ publicKey: toHex(key.publicKey) }, 'validator key is not in the genesis validator set; running as a follower')
-      }
+      validatorKey = await loadKeyFile(homePath(home, config.validatorKeyFile))
+      guard = await SignerGuard.open(join(consensusDir, 'priv_validator_state.json'), validatorKey.secretKey)
     }
     const ledger = await Ledger.open(join(dataDir, 'chain'), genesis)
     const mempool = new Mempool({ ...DEFAULT_MEMPOOL_OPTIONS, ...config.mempool })
     const metrics = createMetrics()
-    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorId, guard, consensusDir, nodeKey)
+    if (validatorKey && !ledger.registry.validatorRecords().some((v) => bytesEqual(v.publicKey, validatorKey.publicKey))) {
+      logger.warn({ publicKey: toHex(validatorKey.publicKey) }, 'validator key is not registered (yet); following until governance adds it')
+    }
+    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey)
     node.updateChainMetrics()
     return node
+  }
+
+  /** The id this node signs as, when its validator key is in the current validator set. */
+  get validatorId(): string | undefined {
+    const key = this.validatorKey
+    if (!key) return undefined
+    return this.engine?.validatorId ?? this.ledger.validators(this.ledger.head.height + 1).find((v) => bytesEqual(v.publicKey, key.publicKey))?.id
   }
 
   get isValidator(): boolean {
@@ -193,15 +206,15 @@ export class CertchainNode implements RpcBackend {
       this.onFinalized(event),
     )
     const guard = this.guard
-    const genesis = this.ledger.genesis
-    const allowed = new Set([...genesis.validators.map((v) => v.peerId), ...genesis.members.map((m) => m.peerId)])
+    const validatorKey = this.validatorKey
     const p2p = await P2PHost.create(
       {
         chainId: this.ledger.chainId,
         listen: this.config.p2p.listen,
         bootstrap: this.config.p2p.bootstrap,
         nodeKey: this.nodeKey,
-        isAllowedPeer: (peerId) => allowed.has(peerId),
+        // Read on every connection: governance changes membership while the node runs.
+        isAllowedPeer: (peerId) => this.allowedPeers.has(peerId),
         maxMessageBytes: MAX_GOSSIP_MESSAGE_BYTES,
       },
       {
@@ -219,9 +232,7 @@ export class CertchainNode implements RpcBackend {
     }
     const engine = new ConsensusEngine(this.config.consensus, {
       app,
-      ...(guard && this.validatorId !== undefined
-        ? { signer: { validatorId: this.validatorId, sign: (h, r, step, bytes) => guard.sign(h, r, step, bytes) } }
-        : {}),
+      ...(guard && validatorKey ? { signer: { publicKey: validatorKey.publicKey, sign: (h, r, step, bytes) => guard.sign(h, r, step, bytes) } } : {}),
       broadcast: (message) => publish('consensus', encodeMessage(message)),
       // Alone (a single validator), there is nobody to tell: skip encoding a possibly large block.
       broadcastCommit: (block, commit) => {
@@ -235,6 +246,7 @@ export class CertchainNode implements RpcBackend {
         this.ledger
           .saveEvidence(e.first.height, e.first.round, e.first.validator, encode({ first: e.first, second: e.second }))
           .catch((err: unknown) => logger.error({ err }, 'cannot save evidence'))
+        this.reportEquivocation(e)
       },
       onBehind: (height) => this.sync?.behind(height),
       logger,
@@ -343,6 +355,7 @@ export class CertchainNode implements RpcBackend {
 
   private onFinalized({ block, writes, rejected, certificates, commitMs }: FinalizedEvent): void {
     const height = block.header.height
+    if (writes.governance) this.onGovernance(height, writes.governance)
     // The finished height's messages are no longer needed to resume.
     void this.wal?.reset().catch((err: unknown) => this.logger.error({ err }, 'cannot reset the consensus WAL'))
     this.metrics.committedTxs.inc(writes.txIds.length)
@@ -361,6 +374,41 @@ export class CertchainNode implements RpcBackend {
     }
   }
 
+  /**
+   * Puts evidence on chain: a validator signs a ReportEquivocation transaction and gossips it, so
+   * whichever validator proposes next includes it. Every validator that saw the conflict reports
+   * it; the chain keeps the first and refuses the others (EVIDENCE_ALREADY_COMMITTED).
+   */
+  private reportEquivocation(e: Equivocation): void {
+    const key = this.validatorKey
+    const signer = this.validatorId
+    if (!key || signer === undefined) return
+    const expiresAt = Date.now() + Math.floor(this.ledger.registry.params.txMaxTtlMs / 2)
+    const tx = signTx(this.ledger.chainId, { kind: 'ReportEquivocation', signer, key: key.publicKey, body: { first: e.first, second: e.second, expiresAt } }, (m) =>
+      sign(key.secretKey, m),
+    )
+    this.submitTx(encodeTx(tx)).then(
+      () => this.logger.info({ validator: e.first.validator, height: e.first.height }, 'reported equivocation evidence'),
+      (err: unknown) => this.logger.warn({ err, validator: e.first.validator }, 'evidence not reported'),
+    )
+  }
+
+  /** Logs, counts and applies (peer access) what governance changed in a committed block. */
+  private onGovernance(height: number, governance: GovernanceWrites): void {
+    for (const event of governance.events) {
+      this.metrics.governanceEvents.inc({ kind: event.kind })
+      const fields =
+        'proposal' in event
+          ? { proposal: event.proposal.id, action: event.proposal.action.type, status: event.proposal.status, ...('validator' in event ? { validator: event.validator, approve: event.approve } : {}) }
+          : event
+      this.logger.info({ height, governance: event.kind, ...fields }, `governance: ${event.kind}`)
+    }
+    if (governance.registry) {
+      this.allowedPeers = governance.registry.peerIds()
+      void this.p2p?.reevaluatePeers().catch((err: unknown) => this.logger.warn({ err }, 'cannot re-evaluate peers'))
+    }
+  }
+
   private updateChainMetrics(): void {
     const head = this.ledger.head
     this.metrics.height.set(head.height)
@@ -368,6 +416,12 @@ export class CertchainNode implements RpcBackend {
     this.metrics.chainCertificates.set(head.certificateCount)
     this.metrics.mempoolTxs.set(this.mempool.size)
     this.metrics.mempoolBytes.set(this.mempool.bytes)
+    const registry = this.ledger.registry
+    this.metrics.validators.set(this.ledger.validators(head.height + 1).length)
+    this.metrics.jailedValidators.set(registry.validatorRecords().filter((v) => v.jailedHeight !== undefined).length)
+    this.metrics.members.set(registry.members().length)
+    this.metrics.activeIssuers.set(registry.allIssuers().filter((i) => i.active).length)
+    this.metrics.openProposals.set(this.ledger.proposals.open.length)
   }
 }
 

@@ -5,7 +5,7 @@ import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps } from './backend.js'
-import { blockView, certificateView, evidenceView } from './views.js'
+import { blockView, certificateView, evidenceView, issuerView } from './views.js'
 import { decodeCanonical } from '../core/encoding.js'
 
 export interface RpcOptions {
@@ -220,7 +220,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
   }))
 
   app.get('/v1/issuers', { schema: { summary: 'Registered issuers' } }, () => ({
-    issuers: ledger.registry.allIssuers().map((i) => ({ id: i.id, name: i.name, publicKey: toHex(i.publicKey), types: i.types, active: i.active })),
+    issuers: ledger.registry.allIssuers().map(issuerView),
   }))
 
   app.get('/v1/evidence', { schema: { summary: 'Equivocation evidence this node has seen (conflicting signed votes)' } }, async () => {

@@ -2,7 +2,8 @@ import { toHex } from '../core/bytes.js'
 import { blockHash } from '../core/block.js'
 import type { DecodedTx } from '../core/tx.js'
 import type { FinalizedBlock } from '../core/types.js'
-import { certificateStatus, type CertificateEntry, type Registry } from '../ledger/index.js'
+import type { GovAction } from '../core/governance.js'
+import { certificateStatus, isCurrentKey, type CertificateEntry, type IssuerRecord, type Registry } from '../ledger/index.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -46,6 +47,52 @@ export function txSummary(tx: DecodedTx) {
       return { ...base, certificates: [toHex(t.body.id)], reason: t.body.reason, note: t.body.note ?? null }
     case 'ReinstateCertificate':
       return { ...base, certificates: [toHex(t.body.id)], note: t.body.note ?? null }
+    case 'UpdateIssuerKeys':
+      return {
+        ...base,
+        addKeys: (t.body.add ?? []).map(toHex),
+        retireKeys: (t.body.retire ?? []).map(toHex),
+        compromisedKeys: (t.body.compromised ?? []).map((c) => ({ key: toHex(c.key), since: iso(c.since) })),
+      }
+    case 'Propose':
+      return { ...base, action: actionView(t.body.action), note: t.body.note ?? null }
+    case 'Vote':
+      return { ...base, proposal: t.body.proposal, approve: t.body.approve }
+    case 'ReportEquivocation':
+      return { ...base, evidence: evidenceView(t.body) }
+  }
+}
+
+/** JSON view of a governance action: keys in hex, times in ISO 8601, everything else as is. */
+export function actionView(action: GovAction) {
+  switch (action.type) {
+    case 'addValidator':
+    case 'addIssuer':
+      return { ...action, publicKey: toHex(action.publicKey) }
+    case 'compromiseIssuerKey':
+      return { ...action, key: toHex(action.key), since: iso(action.since) }
+    default:
+      return action
+  }
+}
+
+/** JSON view of an issuer with its key history: each key signs from after `addedHeight` until `retiredHeight`. */
+export function issuerView(issuer: IssuerRecord) {
+  return {
+    id: issuer.id,
+    name: issuer.name,
+    types: issuer.types,
+    active: issuer.active,
+    addedHeight: issuer.addedHeight,
+    deactivatedHeight: issuer.deactivatedHeight ?? null,
+    keys: issuer.keys.map((k) => ({
+      publicKey: toHex(k.publicKey),
+      current: isCurrentKey(k),
+      addedHeight: k.addedHeight,
+      retiredHeight: k.retiredHeight ?? null,
+      compromisedSince: k.compromisedSince === undefined ? null : iso(k.compromisedSince),
+      compromisedHeight: k.compromisedHeight ?? null,
+    })),
   }
 }
 

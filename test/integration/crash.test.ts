@@ -100,7 +100,7 @@ describe('durability: a SIGKILLed node reopens at its last committed block', () 
         const fb = await ledger.getBlock(h)
         expect(fb, `block ${h} missing below head ${ledger.head.height}`).toBeDefined()
         // and each is stored with a commit that proves it final
-        expect(verifyCommit(genesis.chainId, ledger.registry.validators(h), fb!.block, fb!.commit)).toBeUndefined()
+        expect(verifyCommit(genesis.chainId, await ledger.validatorsAt(h), fb!.block, fb!.commit)).toBeUndefined()
         await replay.commitBlock(await replay.executeBlock(fb!.block), fb!.commit)
       }
       expect(toHex(replay.head.stateRoot)).toBe(toHex(ledger.head.stateRoot))

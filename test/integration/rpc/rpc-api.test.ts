@@ -393,7 +393,7 @@ describe('GET /v1/blocks', () => {
     expect(b.commit.round).toBe(stored.commit.round)
     expect(b.hash).toBe(toHex(stored.commit.blockHash))
     const commitSig = b.commit.signatures[0] as { validator: string; sig: string }
-    const validators = node.node.ledger.registry.validators(height)
+    const validators = await node.node.ledger.validatorsAt(height)
     const signBytes = voteSignBytes(chainId, 'precommit', height, b.commit.round as number, fromHex(b.hash as string))
     expect(verify(validators.find((v) => v.id === commitSig.validator)!.publicKey, signBytes, fromHex(commitSig.sig))).toBe(true)
     expect(verifyCommit(chainId, validators, stored.block, stored.commit)).toBeUndefined()

@@ -8,9 +8,8 @@ import type { DecodedTx } from '../../../src/core/tx.js'
 import type { Block, BlockHeader, FinalizedBlock } from '../../../src/core/types.js'
 import {
   certificateStatus,
-  EMPTY_TREE_ROOT,
+  genesisStateRoot,
   Ledger,
-  stateRoot,
   verifyCertificate,
   type CertificateEntry,
 } from '../../../src/ledger/index.js'
@@ -109,7 +108,7 @@ describe('proposeBlock', () => {
       height: 0,
       hash: chain.genesis.hash,
       time: chain.genesis.genesisTime,
-      stateRoot: stateRoot(EMPTY_TREE_ROOT, 0),
+      stateRoot: genesisStateRoot(chain.genesis),
       certificateCount: 0,
       txCount: 0,
     })
@@ -266,7 +265,7 @@ describe('executeBlock rejects a bad block (MALFORMED_BLOCK)', () => {
   })
 
   it('an unknown proposer', async () => {
-    await expectBad(blockOf({ ...block.header, proposer: 'validator-9' }, block.txs), /unknown proposer/)
+    await expectBad(blockOf({ ...block.header, proposer: 'validator-9' }, block.txs), /is not a validator at this height/)
   })
 
   it('an invalid transaction', async () => {
