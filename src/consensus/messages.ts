@@ -6,7 +6,7 @@ import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import type { Block, Commit } from '../core/types.js'
 
-import { voteSignBytes, type Vote, type VoteType } from '../core/vote.js'
+import { voteSignBytes, type Vote } from '../core/vote.js'
 
 export { VOTE_DOMAIN, voteSignBytes, type Vote, type VoteType } from '../core/vote.js'
 

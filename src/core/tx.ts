@@ -200,11 +200,11 @@ function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
     case 'UpdateIssuerKeys': {
       const b = object(o.body, 'body', ['expiresAt'], ['add', 'retire', 'compromised'])
       const keys = (v: unknown, what: string): Bytes[] => {
-        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) malformed(`${what} must list 1 to ${MAX_KEY_CHANGES} keys`)
+        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) throw malformed(`${what} must list 1 to ${MAX_KEY_CHANGES} keys`)
         return (v as unknown[]).map((k, i) => bytes32(k, `${what}[${i}]`))
       }
       const compromised = (v: unknown): { key: Bytes; since: number }[] => {
-        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) malformed(`body.compromised must list 1 to ${MAX_KEY_CHANGES} keys`)
+        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) throw malformed(`body.compromised must list 1 to ${MAX_KEY_CHANGES} keys`)
         return (v as unknown[]).map((c, i) => {
           const e = object(c, `body.compromised[${i}]`, ['key', 'since'])
           return { key: bytes32(e.key, `body.compromised[${i}].key`), since: int(e.since, `body.compromised[${i}].since`) }

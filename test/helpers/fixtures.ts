@@ -34,8 +34,11 @@ import {
   type SignedTx,
   type SuspensionReason,
   type UnsignedTx,
+  type GovAction,
+  type Vote,
+  type VoteType,
+  voteSignBytes,
 } from '../../src/core/index.js'
-import { voteSignBytes } from '../../src/consensus/messages.js'
 import { Ledger, type BlockWrites, type ProposedBlock } from '../../src/ledger/index.js'
 
 export const DAY: Millis = 24 * 60 * 60 * 1000
@@ -395,4 +398,66 @@ export function thrownCode(fn: () => unknown): string | undefined {
     throw err
   }
   return undefined
+}
+
+// ---- governance ---------------------------------------------------------------------------
+
+/** A validator that signs governance transactions in tests. */
+export interface TestValidator {
+  readonly id: string
+  readonly key: KeyPair
+}
+
+/** The test chain's own validator (validator-1). */
+export function chainValidator(chain: TestChain): TestValidator {
+  return { id: chain.proposer, key: chain.validatorKey }
+}
+
+/**
+ * A test chain with `count` validators: validator-1 (the chain's proposer) and generated
+ * validator-2…N. Their keys are returned in id order.
+ */
+export function makeMultiValidatorChain(count: number, opts: TestChainOptions = {}): { chain: TestChain; validators: TestValidator[] } {
+  const extra = Array.from({ length: count - 1 }, (_, i) => ({ id: `validator-${i + 2}`, key: generateKeyPair() }))
+  const chain = makeTestChain({
+    ...opts,
+    edit: (g) => {
+      for (const v of extra) g.validators.push({ id: v.id, name: v.id, publicKey: toHex(v.key.publicKey), peerId: `12D3KooWTest${v.id}` })
+      opts.edit?.(g)
+    },
+  })
+  return { chain, validators: [chainValidator(chain), ...extra] }
+}
+
+function signedBy(chain: TestChain, unsigned: UnsignedTx, key: KeyPair, opts: TxOptions): BuiltTx {
+  return signEncode(chain, { ...unsigned, key: opts.key ?? key.publicKey }, opts.signWith ?? key, opts.chainId)
+}
+
+export function proposeTx(chain: TestChain, by: TestValidator, action: GovAction, opts: TxOptions = {}): BuiltTx {
+  const body = { action, ...(opts.note === undefined ? {} : { note: opts.note }), expiresAt: expiresAt(opts) }
+  return signedBy(chain, { kind: 'Propose', signer: by.id, key: by.key.publicKey, body }, by.key, opts)
+}
+
+export function voteTx(chain: TestChain, by: TestValidator, proposal: number, approve: boolean, opts: TxOptions = {}): BuiltTx {
+  return signedBy(chain, { kind: 'Vote', signer: by.id, key: by.key.publicKey, body: { proposal, approve, expiresAt: expiresAt(opts) } }, by.key, opts)
+}
+
+export function issuerKeysTx(
+  chain: TestChain,
+  issuerId: string,
+  change: { add?: Bytes[]; retire?: Bytes[]; compromised?: { key: Bytes; since: Millis }[] },
+  opts: TxOptions = {},
+): BuiltTx {
+  return build(chain, { kind: 'UpdateIssuerKeys', signer: issuerId, body: { ...change, expiresAt: expiresAt(opts) } }, opts)
+}
+
+/** A vote of `by` signed for real, for evidence. */
+export function signedVote(chain: TestChain, by: TestValidator, height: number, round: number, hash: Bytes | null, type: VoteType = 'prevote'): Vote {
+  const sig = sign(by.key.secretKey, voteSignBytes(chain.genesis.chainId, type, height, round, hash))
+  return { type, height, round, blockHash: hash, validator: by.id, sig }
+}
+
+export function evidenceTx(chain: TestChain, reporter: TestValidator, first: Vote, second: Vote, opts: TxOptions = {}): BuiltTx {
+  const body = { first, second, expiresAt: expiresAt(opts) }
+  return signedBy(chain, { kind: 'ReportEquivocation', signer: reporter.id, key: reporter.key.publicKey, body }, reporter.key, opts)
 }
