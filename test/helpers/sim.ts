@@ -63,9 +63,16 @@ export const SIM_OPTIONS: EngineOptions = {
   gossipIntervalMs: 300,
 }
 
-/** A minimal application: blocks carry no transactions; a block is valid unless marked bad. */
+/**
+ * A minimal application: a block is valid unless marked bad. Its only transactions are evidence
+ * reports ("jail:<validator>"), which jail that validator from two heights after the block that
+ * carries the first report, as the ledger's governance does.
+ */
 class SimApp implements ConsensusApp {
   readonly committed: { block: Block; commit: Commit }[] = []
+  /** Validators with committed evidence, by the height of the block that carried it. */
+  readonly jailed = new Map<string, number>()
+  private readonly reported = new Set<string>()
   private lastHash: Bytes = sha256(Buffer.from('genesis'))
   constructor(
     readonly chainId: string,
@@ -76,11 +83,16 @@ class SimApp implements ConsensusApp {
   committedHeight(): number {
     return this.committed.length
   }
-  validators(): readonly ValidatorInfo[] {
-    return this.set
+  validators(height: number): readonly ValidatorInfo[] {
+    return this.set.filter((v) => !((this.jailed.get(v.id) ?? Infinity) <= height - 2))
+  }
+  /** Evidence against `validator` to put in this node's next proposal. */
+  report(validator: string): void {
+    if (!this.jailed.has(validator)) this.reported.add(validator)
   }
   createBlock(height: number, proposer: string): Promise<Block> {
-    return Promise.resolve(simBlock(this.chainId, height, this.clock.now(), this.lastHash, proposer, this.salt))
+    const block = simBlock(this.chainId, height, this.clock.now(), this.lastHash, proposer, this.salt)
+    return Promise.resolve({ ...block, txs: [...this.reported].map((v) => new TextEncoder().encode(`jail:${v}`)) })
   }
   validateBlock(block: Block): Promise<boolean> {
     const h = block.header
@@ -88,6 +100,11 @@ class SimApp implements ConsensusApp {
   }
   commitBlock(block: Block, commit: Commit): Promise<void> {
     this.committed.push({ block, commit })
+    for (const tx of block.txs) {
+      const validator = new TextDecoder().decode(tx).slice('jail:'.length)
+      if (!this.jailed.has(validator)) this.jailed.set(validator, block.header.height)
+      this.reported.delete(validator)
+    }
     this.lastHash = blockHash(block.header)
     return Promise.resolve()
   }
@@ -206,7 +223,10 @@ export class SimNetwork {
         node.wal.length = 0
         node.drafts.length = 0
       },
-      onEquivocation: (e) => node.equivocations.push(e),
+      onEquivocation: (e) => {
+        node.equivocations.push(e)
+        node.app.report(e.first.validator)
+      },
       // Sync, simplified: fetch the missing blocks with their commits from the furthest peer.
       onBehind: (height) => this.syncFromPeers(node, height),
       logger: pino({ level: 'silent' }),

@@ -146,6 +146,36 @@ describe('consensus engine on a simulated network', () => {
     expect(honest.every((n) => n.equivocations.some((e) => e.first.validator === 'v0'))).toBe(true)
   })
 
+  it('a double-voting validator is jailed two heights after its evidence is committed; the others keep finalizing without it', async () => {
+    net = await SimNetwork.create({ validators: 4, seed: 36, delay: [5, 60] })
+    const byzantine = net.node('v2')
+    const chainId = net.chainId
+    net.tamper = (from, message) => {
+      if (from !== byzantine || message.type !== 'prevote') return [message]
+      const other = sha256(Buffer.from(`evil ${message.height}/${message.round}`))
+      return [message, { ...message, blockHash: other, sig: signWith(byzantine.key.secretKey, voteSignBytes(chainId, 'prevote', message.height, message.round, other)) }]
+    }
+    net.start()
+    const honest = net.nodes.filter((n) => n !== byzantine)
+    await net.run(120_000, () => honest.every((n) => n.app.committed.length >= 12))
+    net.assertAgreement()
+    const jailedAt = honest[0]!.app.jailed.get('v2')
+    expect(jailedAt).toBeDefined()
+    for (const n of honest) expect(n.app.jailed.get('v2')).toBe(jailedAt)
+    // From jailedAt + 2 on, commits carry no signature of v2 and proposers rotate among the other three.
+    const after = honest[0]!.app.committed.slice(jailedAt! + 1)
+    expect(after.length).toBeGreaterThanOrEqual(3)
+    for (const { block, commit } of after) {
+      expect(commit.signatures.map((s) => s.validator)).not.toContain('v2')
+      expect(block.header.proposer).not.toBe('v2')
+      expect(commit.signatures.length).toBeGreaterThanOrEqual(3)
+    }
+    // ... and the jailed validator's own messages are refused by gossip validation.
+    const h = honest[0]!.app.committed.length + 1
+    const vote: Vote = { type: 'prevote', height: h, round: 0, blockHash: null, validator: 'v2', sig: signWith(byzantine.key.secretKey, voteSignBytes(chainId, 'prevote', h, 0, null)) }
+    expect(honest[0]!.engine.check(vote)).toMatchObject({ ok: false, reject: true })
+  })
+
   for (const seed of [32, 33, 34, 35]) it(`a Byzantine proposer sending two different blocks cannot fork the chain (seed ${seed})`, async () => {
     net = await SimNetwork.create({ validators: 4, seed })
     const chainId = net.chainId
