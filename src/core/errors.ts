@@ -76,6 +76,8 @@ export const ErrorCodes = {
   TX_NOT_FOUND: 404,
   UNAVAILABLE: 503,
   INTERNAL: 500,
+  ISSUER_NOT_FOUND: 404,
+  PROPOSAL_NOT_FOUND: 404,
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

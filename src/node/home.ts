@@ -7,6 +7,7 @@ import { toHex } from '../core/bytes.js'
 import { CertchainError } from '../core/errors.js'
 import { parseGenesis } from '../core/genesis.js'
 import { DEFAULT_CONFIG, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, type NodeConfig } from './config.js'
+import { addIssuer, addMember, addType, addValidator, asGenesisDocument, exportIdentity, newGenesisDocument } from './ceremony.js'
 import { newKeyFile, peerIdOf, saveKeyFile } from './keys.js'
 
 /** `/ip4/…`, `/ip6/…` or, for a host name (Docker service, DNS), `/dns4/…`. */
@@ -29,14 +30,6 @@ export function packageRoot(): string {
 
 export function exampleGenesisPath(): string {
   return join(packageRoot(), 'config', 'genesis.example.json')
-}
-
-type GenesisJson = Record<string, unknown> & {
-  chainId: string
-  genesisTime: string
-  issuers: { id: string; name: string; publicKey: string; types: string[] }[]
-  validators: { id: string; name: string; publicKey: string; peerId: string }[]
-  members: { id: string; name: string; peerId: string }[]
 }
 
 async function readJson<T>(path: string): Promise<T> {
@@ -140,21 +133,24 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
   }
   const out = resolve(options.out)
   if (existsSync(join(out, 'testnet.json'))) throw new CertchainError('INVALID_CONFIG', `${out} already holds a testnet`)
-  const template = await readJson<GenesisJson>(options.template ?? exampleGenesisPath())
+  // The same ceremony as real institutions go through: types and issuers from the template, then
+  // every node registered from the identity exported from its home.
+  const template = asGenesisDocument(await readJson(options.template ?? exampleGenesisPath()))
   const rpcBase = options.rpcBasePort ?? DEFAULT_RPC_PORT
   const p2pBase = options.p2pBasePort ?? DEFAULT_P2P_PORT
+  let genesisJson = newGenesisDocument({ chainId: options.chainId ?? template.chainId, ...(template.params ? { params: template.params } : {}) })
+  for (const type of template.certificateTypes) genesisJson = addType(genesisJson, type)
 
   const issuers: TestnetManifest['issuers'] = []
-  const issuerKeys = new Map<string, string>()
   for (const issuer of template.issuers) {
     const key = newKeyFile(issuer.id)
     const keyFile = join(out, 'issuers', `${issuer.id}.json`)
     await saveKeyFile(keyFile, key)
-    issuerKeys.set(issuer.id, toHex(key.publicKey))
-    issuers.push({ id: issuer.id, name: issuer.name, keyFile, types: issuer.types })
+    genesisJson = addIssuer(genesisJson, { id: issuer.id, name: issuer.name, publicKey: toHex(key.publicKey), types: issuer.types })
+    issuers.push({ id: issuer.id, name: issuer.name, keyFile, types: [...issuer.types] })
   }
 
-  const nodes: (TestnetNode & { validatorKey?: string; nodeId: string; displayName: string })[] = []
+  const nodes: TestnetNode[] = []
   for (let i = 0; i < count; i++) {
     const validator = i < options.validators
     const member = validator ? undefined : template.members[i - options.validators]
@@ -165,7 +161,7 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
     const offset = options.hosts ? 0 : i * 2
     const rpcPort = rpcBase + offset
     const p2pPort = p2pBase + offset
-    const init = await initHome(home, {
+    await initHome(home, {
       moniker: name,
       validator,
       config: {
@@ -174,33 +170,23 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
         consensus: { ...DEFAULT_CONFIG.consensus, ...options.consensus },
       },
     })
+    const identity = await exportIdentity(home, {
+      id: validator ? `val-${i}` : (member?.id ?? `member-${i - options.validators}`),
+      name: validator ? `Validator ${i}` : (member?.name ?? `Member institution ${i - options.validators}`),
+    })
+    genesisJson = validator ? addValidator(genesisJson, identity) : addMember(genesisJson, identity)
     nodes.push({
       name,
       home,
       rpcUrl: `http://${host}:${rpcPort}`,
-      p2p: `${hostMultiaddr(host)}/tcp/${p2pPort}/p2p/${init.peerId}`,
-      peerId: init.peerId,
+      p2p: `${hostMultiaddr(host)}/tcp/${p2pPort}/p2p/${identity.peerId}`,
+      peerId: identity.peerId,
       validator,
-      nodeId: validator ? `val-${i}` : (member?.id ?? `member-${i - options.validators}`),
-      displayName: validator ? `Validator ${i}` : (member?.name ?? `Member institution ${i - options.validators}`),
-      ...(init.validatorPublicKey ? { validatorKey: init.validatorPublicKey } : {}),
     })
   }
+  // Observers take the template's member institutions in order; the rest stay registered.
+  for (const member of template.members.slice(observers)) genesisJson = addMember(genesisJson, member)
 
-  const genesisJson: GenesisJson = {
-    ...template,
-    chainId: options.chainId ?? template.chainId,
-    genesisTime: new Date().toISOString(),
-    issuers: template.issuers.map((i) => ({ ...i, publicKey: issuerKeys.get(i.id)! })),
-    validators: nodes
-      .filter((n) => n.validator)
-      .map((n) => ({ id: n.nodeId, name: n.displayName, publicKey: n.validatorKey!, peerId: n.peerId })),
-    // Observers take the template's member institutions in order; the rest stay registered.
-    members: [
-      ...nodes.filter((n) => !n.validator).map((n) => ({ id: n.nodeId, name: n.displayName, peerId: n.peerId })),
-      ...template.members.slice(observers),
-    ],
-  }
   const genesis = parseGenesis(genesisJson)
   await writeJson(join(out, 'genesis.json'), genesisJson)
   for (const node of nodes) {
@@ -214,7 +200,7 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
   const manifest: TestnetManifest = {
     chainId: genesis.chainId,
     genesisHash: toHex(genesis.hash),
-    nodes: nodes.map(({ name, home, rpcUrl, p2p, peerId, validator }) => ({ name, home, rpcUrl, p2p, peerId, validator })),
+    nodes,
     issuers,
   }
   await writeJson(join(out, 'testnet.json'), manifest)
