@@ -157,6 +157,12 @@ export class BlockSync {
       }
       let expected = from
       for (const raw of blocks) {
+        // The validators of height h are known once block h - 2 is committed (governance changes
+        // take effect two heights later): let the blocks handed over so far execute first.
+        if (expected > ledger.head.height + 2) {
+          await engine.settled()
+          if (ledger.head.height < expected - 2) break
+        }
         let problem: string | undefined
         try {
           const { block, commit } = decodeFinalizedBlock(raw, this.deps.maxBlockBytes + 1024 * 1024)

@@ -244,7 +244,8 @@ export class BlockExecution {
     const a = first.blockHash === null ? 'nil' : toHex(first.blockHash)
     const b = second.blockHash === null ? 'nil' : toHex(second.blockHash)
     if (a === b) bad('the two votes are for the same block: not conflicting')
-    if (first.height < 1 || first.height >= this.height) bad(`votes of height ${first.height} cannot be reported at height ${this.height}`)
+    // Votes of the block's own height are fine: they were cast in an earlier round of it.
+    if (first.height < 1 || first.height > this.height) bad(`votes of height ${first.height} cannot be reported at height ${this.height}`)
     const validator =
       (await this.ctx.validatorsAt(first.height)).find((v) => v.id === first.validator) ??
       bad(`"${first.validator}" was not a validator at height ${first.height}`)

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareIssuance, prepareRevocation, type IssuerIdentity, type PreparedIssuance } from '../../src/client/index.js'
 import { fromHex, toHex } from '../../src/core/bytes.js'
-import { createTestnet, type TestnetManifest } from '../../src/node/home.js'
-import type { NodeConfig } from '../../src/node/config.js'
+import { createTestnet, initHome, type TestnetManifest } from '../../src/node/home.js'
+import { DEFAULT_CONFIG, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, type NodeConfig } from '../../src/node/config.js'
 import { loadKeyFile } from '../../src/node/keys.js'
 import { RpcClient, RpcError, type TxStatus } from '../../src/rpc/index.js'
 import { NetnsCluster, WaitAbort, waitFor } from './netns.js'
@@ -38,6 +38,12 @@ export interface ChainOptions {
   readonly consensus: Partial<NodeConfig['consensus']>
   /** Nodes not started by create (start them later with {@link ClusterChain.start}). */
   readonly deferred?: readonly number[]
+  /**
+   * Nodes outside genesis (governance admits them later), after the testnet's nodes: a home each
+   * (with a validator key when `validator`), the chain's genesis, every testnet node as bootstrap.
+   * They are not started by create.
+   */
+  readonly outsiders?: readonly { readonly name: string; readonly validator: boolean }[]
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -74,17 +80,45 @@ export class ClusterChain {
 
   static async create(options: ChainOptions): Promise<ClusterChain> {
     const count = options.validators + options.observers
+    const outsiders = options.outsiders ?? []
     const out = await mkdtemp(join(tmpdir(), 'certchain-cluster-'))
-    const cluster = await NetnsCluster.create({ nodes: count, logDir: join(out, 'logs') })
+    const cluster = await NetnsCluster.create({ nodes: count + outsiders.length, logDir: join(out, 'logs') })
     try {
-      const manifest = await createTestnet({
+      const addresses = cluster.addresses()
+      const testnet = await createTestnet({
         validators: options.validators,
         observers: options.observers,
         out: join(out, 'net'),
         chainId: options.chainId,
-        hosts: cluster.addresses(),
+        hosts: addresses.slice(0, count),
         consensus: options.consensus,
       })
+      const extra = await Promise.all(
+        outsiders.map(async (o, k) => {
+          const host = addresses[count + k]!
+          const home = join(out, 'net', o.name)
+          const init = await initHome(home, {
+            moniker: o.name,
+            validator: o.validator,
+            genesisFile: join(out, 'net', 'genesis.json'),
+            config: {
+              rpc: { ...DEFAULT_CONFIG.rpc, host: '0.0.0.0', port: DEFAULT_RPC_PORT },
+              p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: testnet.nodes.map((n) => n.p2p) },
+              consensus: { ...DEFAULT_CONFIG.consensus, ...options.consensus },
+            },
+          })
+          return {
+            name: o.name,
+            home,
+            rpcUrl: `http://${host}:${DEFAULT_RPC_PORT}`,
+            p2p: `/ip4/${host}/tcp/${DEFAULT_P2P_PORT}/p2p/${init.peerId}`,
+            peerId: init.peerId,
+            // Not a genesis validator: helpers that list validators must not count it.
+            validator: false,
+          }
+        }),
+      )
+      const manifest: TestnetManifest = { ...testnet, nodes: [...testnet.nodes, ...extra] }
       const genesis = JSON.parse(await readFile(join(out, 'net', 'genesis.json'), 'utf8')) as {
         validators: { id: string; publicKey: string }[]
       }
@@ -94,7 +128,7 @@ export class ClusterChain {
         .sort((a, b) => Buffer.compare(Buffer.from(a.publicKey, 'hex'), Buffer.from(b.publicKey, 'hex')))
         .map((v) => v.id)
       const chain = new ClusterChain(cluster, manifest, out, validatorIds, proposerOrder)
-      const deferred = new Set(options.deferred ?? [])
+      const deferred = new Set([...(options.deferred ?? []), ...extra.map((_, k) => count + k)])
       await Promise.all(chain.all.filter((i) => !deferred.has(i)).map((i) => chain.start(i)))
       return chain
     } catch (err) {

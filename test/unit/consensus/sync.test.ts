@@ -6,7 +6,11 @@ import { decodeCanonical, encode } from '../../../src/core/encoding.js'
 import { BlockSync, ConsensusEngine, DEFAULT_ENGINE_OPTIONS, DEFAULT_SYNC_OPTIONS, LedgerApp, type SyncNetwork } from '../../../src/consensus/index.js'
 import type { Ledger } from '../../../src/ledger/index.js'
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../src/mempool/index.js'
-import { commitTxs, issueTx, makeTestChain, openLedger, type OpenedLedger } from '../../helpers/fixtures.js'
+import { blockHash } from '../../../src/core/block.js'
+import { generateKeyPair, sign } from '../../../src/core/crypto.js'
+import type { GovAction } from '../../../src/core/governance.js'
+import { voteSignBytes } from '../../../src/core/vote.js'
+import { commitTxs, decode, issueTx, makeTestChain, openLedger, proposeTx, VALIDATOR_ID, voteTx, type OpenedLedger } from '../../helpers/fixtures.js'
 
 const logger = pino({ level: 'silent' })
 const chain = makeTestChain()
@@ -30,8 +34,8 @@ async function ledgerWithBlocks(blocks: number): Promise<Ledger> {
 }
 
 /** A syncing follower: ledger, engine without a signer, BlockSync over `network`. */
-async function follower(network: SyncNetwork): Promise<{ ledger: Ledger; sync: BlockSync }> {
-  const o = await openLedger(chain)
+async function follower(network: SyncNetwork, of = chain): Promise<{ ledger: Ledger; sync: BlockSync }> {
+  const o = await openLedger(of)
   opened.push(o)
   const mempool = new Mempool(DEFAULT_MEMPOOL_OPTIONS)
   const app = new LedgerApp(o.ledger, mempool, { maxClockDriftMs: Number.MAX_SAFE_INTEGER }, () => undefined)
@@ -141,5 +145,83 @@ describe('BlockSync, one block behind', () => {
     sync.behind(1)
     await until(() => ledger.head.height === 1)
     expect(toHex(ledger.head.hash)).toBe(toHex(source.head.hash))
+  })
+})
+
+describe('BlockSync across validator set changes', () => {
+  /**
+   * A chain whose single validator adds validator-2 by governance (passing at once), then both add
+   * validator-3: every commit is signed by all validators of its own height, so a follower can
+   * only verify it with the set of that height.
+   */
+  async function growingChain(): Promise<{ chain: ReturnType<typeof makeTestChain>; source: Ledger; changes: number[] }> {
+    const base = makeTestChain()
+    const keys = new Map([[VALIDATOR_ID, base.validatorKey]])
+    const o = await openLedger(base)
+    opened.push(o)
+    const source = o.ledger
+    let time = base.genesis.genesisTime + 1000
+    const changes: number[] = []
+    const commitBlock = async (txs: Bytes[]): Promise<void> => {
+      time += 1000
+      const proposed = await source.proposeBlock(txs.map((t) => decode(base, t)), time, VALIDATOR_ID)
+      expect(proposed.rejected).toEqual([])
+      const { block } = proposed.writes
+      const hash = blockHash(block.header)
+      const set = source.validators(block.header.height)
+      const signatures = set.map((v) => ({
+        validator: v.id,
+        sig: sign(keys.get(v.id)!.secretKey, voteSignBytes(base.genesis.chainId, 'precommit', block.header.height, 0, hash)),
+      }))
+      await source.commitBlock(proposed.writes, { height: block.header.height, round: 0, blockHash: hash, signatures })
+    }
+    const add = (id: string): { action: GovAction; key: ReturnType<typeof generateKeyPair> } => {
+      const key = generateKeyPair()
+      keys.set(id, key)
+      return { key, action: { type: 'addValidator', id, name: id, publicKey: key.publicKey, peerId: `peer-${id}` } }
+    }
+    const v1 = { id: VALIDATOR_ID, key: base.validatorKey }
+    await commitBlock([])
+    await commitBlock([proposeTx(base, v1, add('validator-2').action, { now: time }).bytes])
+    changes.push(source.head.height)
+    for (let i = 0; i < 3; i++) await commitBlock([issueTx(base, 'kr.mois', 1, { now: time }).bytes])
+    await commitBlock([proposeTx(base, v1, add('validator-3').action, { now: time }).bytes])
+    await commitBlock([voteTx(base, { id: 'validator-2', key: keys.get('validator-2')! }, 2, true, { now: time }).bytes])
+    changes.push(source.head.height)
+    for (let i = 0; i < 4; i++) await commitBlock([])
+    return { chain: base, source, changes }
+  }
+
+  it('verifies every commit with the validators of its height and reaches the same state', async () => {
+    const { chain: base, source, changes } = await growingChain()
+    expect(source.validators(changes[0]! + 2)).toHaveLength(2)
+    expect(source.validators(changes[1]! + 2)).toHaveLength(3)
+    const network = peerServing(source)
+    const { ledger, sync } = await follower(network, base)
+    sync.start()
+    await until(() => ledger.head.height === source.head.height)
+    expect(network.banned).toEqual([])
+    expect(toHex(ledger.head.stateRoot)).toBe(toHex(source.head.stateRoot))
+    expect(ledger.validators(ledger.head.height + 1).map((v) => v.id).sort()).toEqual(['validator-1', 'validator-2', 'validator-3'])
+  })
+
+  it('bans a peer whose commit after a change is signed by the old set only', async () => {
+    const { chain: base, source, changes } = await growingChain()
+    const forged = changes[0]! + 2
+    const network = peerServing(source, (request, answer) => {
+      if (request.type !== 'blocks') return answer
+      const { blocks } = decodeCanonical(answer, 64 * 1024 * 1024) as { blocks: Bytes[] }
+      return encode({
+        blocks: blocks.map((raw) => {
+          const fb = decodeFinalizedBlock(raw, 64 * 1024 * 1024)
+          if (fb.block.header.height !== forged) return raw
+          return encodeFinalizedBlock({ ...fb, commit: { ...fb.commit, signatures: fb.commit.signatures.filter((s) => s.validator === VALIDATOR_ID) } })
+        }),
+      })
+    })
+    const { ledger, sync } = await follower(network, base)
+    sync.start()
+    await until(() => network.banned.length > 0)
+    expect(ledger.head.height).toBe(forged - 1)
   })
 })
