@@ -41,8 +41,13 @@ export interface ProposalsState {
 
 export const EMPTY_PROPOSALS: ProposalsState = Object.freeze({ next: 1, open: [] })
 
+const proposalsHashes = new WeakMap<ProposalsState, Bytes>()
+
+/** Hash of the open proposals (part of the state root); states are immutable, so it is computed once each. */
 export function proposalsHash(state: ProposalsState): Bytes {
-  return sha256(encode(pruneUndefined({ next: state.next, open: state.open })))
+  let hash = proposalsHashes.get(state)
+  if (!hash) proposalsHashes.set(state, (hash = sha256(encode(pruneUndefined({ next: state.next, open: state.open })))))
+  return hash
 }
 
 /** Something governance did in a block: logged, counted and returned to whoever waits on it. */
@@ -317,8 +322,8 @@ export class GovDraft {
   vote(proposalId: number, validator: string, approve: boolean): void {
     const proposal = this.open.get(proposalId)
     if (!proposal) {
-      const closed = this.proposalsChanged.get(proposalId)
-      if (closed || proposalId < this.next) reject('PROPOSAL_CLOSED', `proposal ${proposalId} is no longer open`)
+      // Numbers are given out in order from 1: any lower than the next one existed and is closed.
+      if (proposalId >= 1 && proposalId < this.next) reject('PROPOSAL_CLOSED', `proposal ${proposalId} is no longer open`)
       reject('UNKNOWN_PROPOSAL', `there is no proposal ${proposalId}`)
     }
     if (proposal.votes.some((v) => v.validator === validator)) reject('ALREADY_VOTED', `"${validator}" already voted on proposal ${proposalId}`)
