@@ -8,13 +8,20 @@ export {
   prepareRevocation,
   prepareSuspension,
   prepareReinstatement,
+  prepareProposal,
+  prepareVote,
+  prepareIssuerKeyUpdate,
   DEFAULT_TX_TTL_MS,
   type IssuerIdentity,
   type NewCertificate,
   type PreparedIssuance,
   type SignedTransaction,
   type StatusChangeOptions,
+  type ValidatorIdentity,
+  type IssuerKeyChanges,
+  type TxTimingOptions,
 } from './client/index.js'
+export { GOV_ACTION_TYPES, GOVERNABLE_PARAMS, type GovAction, type GovActionType } from './core/governance.js'
 export { generateKeyPair, sign, verify, type KeyPair } from './core/crypto.js'
 export { loadKeyFile, saveKeyFile, newKeyFile, parseKeyFile, peerIdOf, type KeyFile } from './node/keys.js'
 export {
@@ -33,5 +40,17 @@ export { sha256 } from './core/hash.js'
 export { CertchainError, ErrorCodes, type ErrorCode } from './core/errors.js'
 export type { CertificateRecord, RevocationReason, SuspensionReason, TxKind } from './core/types.js'
 export { REVOCATION_REASONS, SUSPENSION_REASONS } from './core/types.js'
-export { RpcClient, RpcError, type TxStatus, type VerifyResponse, type VerifyCheck, type NodeStatus } from './rpc/index.js'
+export {
+  RpcClient,
+  RpcError,
+  type TxStatus,
+  type VerifyResponse,
+  type VerifyCheck,
+  type NodeStatus,
+  type StatusResponse,
+  type ValidatorsResponse,
+  type IssuerJson,
+  type ProposalJson,
+  type EvidenceResponse,
+} from './rpc/index.js'
 export { CertchainNode } from './node/node.js'

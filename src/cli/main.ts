@@ -1,16 +1,14 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
-import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { Command, CommanderError } from 'commander'
 import {
   certificateFiles,
   prepareIssuance,
   prepareReinstatement,
   prepareRevocation,
   prepareSuspension,
-  type IssuerIdentity,
   type NewCertificate,
-  type SignedTransaction,
 } from '../client/index.js'
 import { fromHex, toHex } from '../core/bytes.js'
 import { certificateFileFromJson, certificateFileToJson, type CertificateFileJson } from '../core/certificate.js'
@@ -21,10 +19,12 @@ import { createTestnet, initHome } from '../node/home.js'
 import { loadKeyFile, newKeyFile, peerIdOf, saveKeyFile } from '../node/keys.js'
 import { createLogger } from '../node/logger.js'
 import type { CertchainNode } from '../node/node.js'
-import { RpcClient, type TxStatus } from '../rpc/index.js'
+import { RpcClient } from '../rpc/index.js'
+import { DEFAULT_RPC, loadIssuerIdentity, parseDate, positiveInt, submitAndWait } from './common.js'
+import { registerGenesisCommands } from './genesis.js'
+import { registerGovernanceCommands } from './gov.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, reportError } from './output.js'
 
-const DEFAULT_RPC = process.env.CERTCHAIN_RPC ?? 'http://127.0.0.1:26657'
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Records per transaction when issuing a batch file (one signature each). */
 const BATCH_CHUNK = 1000
@@ -44,25 +44,6 @@ function isCertificateSpec(value: unknown): value is CertificateSpec {
   return Object.entries(value).every(([k, v]) => known.includes(k) && (v === undefined || typeof v === 'string'))
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer')
-  return n
-}
-
-function parseDate(value: string, what: string): number {
-  const ms = Date.parse(value)
-  if (Number.isNaN(ms)) throw new UsageError(`${what} "${value}" is not a date (use ISO 8601, e.g. 2027-01-31)`)
-  return ms
-}
-
-async function loadIdentity(keyFile: string, issuer?: string): Promise<IssuerIdentity> {
-  const key = await loadKeyFile(keyFile)
-  const id = issuer ?? key.issuer
-  if (!id) throw new UsageError(`${keyFile} names no issuer; pass --issuer ID`)
-  return { issuer: id, key }
-}
-
 async function readCertificateFile(path: string): Promise<CertificateFileJson> {
   const text = await readFile(path, 'utf8')
   let json: unknown
@@ -79,17 +60,6 @@ async function readCertificateFile(path: string): Promise<CertificateFileJson> {
 async function writeJson(path: string, value: unknown): Promise<void> {
   await mkdir(dirname(resolve(path)), { recursive: true })
   await writeFile(path, JSON.stringify(value, null, 2) + '\n')
-}
-
-/** Submits and waits for the block; anything but "committed" is an error naming the transaction. */
-async function submitAndWait(client: RpcClient, signed: SignedTransaction): Promise<Extract<TxStatus, { status: 'committed' }>> {
-  const result = await client.submitTx(signed.bytes, { wait: 'commit' })
-  if (result.status === 'committed') return result
-  throw new UsageError(
-    result.status === 'pending'
-      ? `transaction ${result.id} is accepted but not yet in a block; check later with "certchain tx ${result.id}"`
-      : `transaction ${result.id} was not committed (${result.status})`,
-  )
 }
 
 async function runNode(
@@ -244,6 +214,8 @@ function buildProgram(): Command {
       console.log(`  issuer keys: ${join(resolve(o.out), 'issuers')}/`)
     })
 
+  registerGenesisCommands(program)
+
   const keys = program.command('keys').description('Ed25519 key files')
   keys
     .command('new')
@@ -280,7 +252,7 @@ function buildProgram(): Command {
     .option('--batch <file.jsonl>', 'one certificate per line: {"document","type"?,"holder"?,"validFrom"?,"validUntil"?}')
     .option('--out-dir <dir>', 'directory for the certificate files of a batch')
     .action(async (o: Record<string, string | undefined>) => {
-      const identity = await loadIdentity(o.key!, o.issuer)
+      const identity = await loadIssuerIdentity(o.key!, o.issuer)
       const client = new RpcClient(o.rpc!)
       const [{ chainId }, { types }] = await Promise.all([client.status(), client.types()])
       const validityDays = new Map(types.map((t) => [t.id, t.validityDays]))
@@ -364,7 +336,7 @@ function buildProgram(): Command {
       if (!idHex) throw new UsageError(`${name} needs --id or --cert`)
       const id = fromHex(idHex, 'certificate id', 32)
       if (reasons && !reasons.includes(o.reason!)) throw new UsageError(`--reason must be one of: ${reasons.join(', ')}`)
-      const identity = await loadIdentity(o.key, o.issuer)
+      const identity = await loadIssuerIdentity(o.key, o.issuer)
       const client = new RpcClient(o.rpc)
       const { chainId } = await client.status()
       const options = o.note ? { note: o.note } : {}
@@ -418,6 +390,8 @@ function buildProgram(): Command {
       console.log(`block hash   ${s.latestBlockHash}`)
       console.log(`node         ${s.moniker} ${s.nodeId}`)
       console.log(`validator    ${s.validator ? `yes (${s.validatorId})` : 'no'}`)
+      console.log(`validators   ${s.validators} voting at the next height`)
+      console.log(`proposals    ${s.openProposals} open`)
       console.log(`catching up  ${s.catchingUp ? 'yes' : 'no'}`)
       console.log(`peers        ${s.peers}`)
       console.log(`mempool      ${s.mempool.txs} transactions`)
@@ -432,6 +406,8 @@ function buildProgram(): Command {
     .action(async (id: string, o: { rpc: string }) => {
       console.log(JSON.stringify(await new RpcClient(o.rpc).getTx(id), null, 2))
     })
+
+  registerGovernanceCommands(program)
 
   return program
 }

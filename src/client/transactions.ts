@@ -9,6 +9,7 @@ import {
 import { merkleProofs } from '../core/merkle.js'
 import { encodeTx, signTx, txSignBytes, signedContent } from '../core/tx.js'
 import { sha256 } from '../core/hash.js'
+import type { GovAction } from '../core/governance.js'
 import type {
   CertificateRecord,
   Millis,
@@ -20,6 +21,20 @@ import type {
 
 /** Default lifetime of a transaction before it can no longer be included (well under the chain's limit). */
 export const DEFAULT_TX_TTL_MS = 10 * 60 * 1000
+
+/**
+ * When a transaction stops being valid: `expiresAt` when given, else `ttlMs` (default
+ * {@link DEFAULT_TX_TTL_MS}) after `now` (default the clock).
+ */
+export interface TxTimingOptions {
+  readonly expiresAt?: Millis
+  readonly ttlMs?: Millis
+  readonly now?: Millis
+}
+
+function expiresAt(options: TxTimingOptions): Millis {
+  return options.expiresAt ?? (options.now ?? Date.now()) + (options.ttlMs ?? DEFAULT_TX_TTL_MS)
+}
 
 export interface IssuerIdentity {
   readonly issuer: string
@@ -43,8 +58,8 @@ function signerFor(key: KeyPair): ReturnType<typeof createSigner> {
   return signer
 }
 
-function sign(chainId: string, identity: IssuerIdentity, unsigned: UnsignedTx): SignedTransaction {
-  const signer = signerFor(identity.key)
+function sign(chainId: string, key: KeyPair, unsigned: UnsignedTx): SignedTransaction {
+  const signer = signerFor(key)
   const tx = signTx(chainId, unsigned, (message) => signer.sign(message))
   const id = sha256(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
   return { tx, bytes: encodeTx(tx), id }
@@ -71,7 +86,7 @@ export function prepareIssuance(
   chainId: string,
   identity: IssuerIdentity,
   certificates: readonly NewCertificate[],
-  options: { expiresAt?: Millis } = {},
+  options: TxTimingOptions = {},
 ): PreparedIssuance {
   const salts = certificates.map(() => newSalt())
   const records: CertificateRecord[] = certificates.map((c, i) => ({
@@ -82,11 +97,11 @@ export function prepareIssuance(
     validFrom: c.validFrom,
     validUntil: c.validUntil,
   }))
-  const signed = sign(chainId, identity, {
+  const signed = sign(chainId, identity.key, {
     kind: 'IssueCertificates',
     signer: identity.issuer,
     key: identity.key.publicKey,
-    body: { records, expiresAt: options.expiresAt ?? Date.now() + DEFAULT_TX_TTL_MS },
+    body: { records, expiresAt: expiresAt(options) },
   })
   return { ...signed, records, salts, certificateIds: records.map(certificateId) }
 }
@@ -115,14 +130,13 @@ export function certificateFiles(chainId: string, issuance: PreparedIssuance, he
   }))
 }
 
-export interface StatusChangeOptions {
+/** A short public note (no personal data) and the expiry, for status changes and proposals. */
+export interface StatusChangeOptions extends TxTimingOptions {
   readonly note?: string
-  readonly expiresAt?: Millis
 }
 
-/** Expiry (from the clock unless given) and the optional note of a status change. */
-function statusFields(options: StatusChangeOptions): { expiresAt: Millis; note?: string } {
-  return { expiresAt: options.expiresAt ?? Date.now() + DEFAULT_TX_TTL_MS, ...(options.note ? { note: options.note } : {}) }
+function noteAndExpiry(options: StatusChangeOptions): { expiresAt: Millis; note?: string } {
+  return { expiresAt: expiresAt(options), ...(options.note ? { note: options.note } : {}) }
 }
 
 export function prepareRevocation(
@@ -132,8 +146,8 @@ export function prepareRevocation(
   reason: RevocationReason,
   options: StatusChangeOptions = {},
 ): SignedTransaction {
-  const body = { ids, reason, ...statusFields(options) }
-  return sign(chainId, identity, { kind: 'RevokeCertificates', signer: identity.issuer, key: identity.key.publicKey, body })
+  const body = { ids, reason, ...noteAndExpiry(options) }
+  return sign(chainId, identity.key, { kind: 'RevokeCertificates', signer: identity.issuer, key: identity.key.publicKey, body })
 }
 
 export function prepareSuspension(
@@ -143,11 +157,69 @@ export function prepareSuspension(
   reason: SuspensionReason,
   options: StatusChangeOptions = {},
 ): SignedTransaction {
-  const body = { id, reason, ...statusFields(options) }
-  return sign(chainId, identity, { kind: 'SuspendCertificate', signer: identity.issuer, key: identity.key.publicKey, body })
+  const body = { id, reason, ...noteAndExpiry(options) }
+  return sign(chainId, identity.key, { kind: 'SuspendCertificate', signer: identity.issuer, key: identity.key.publicKey, body })
 }
 
 export function prepareReinstatement(chainId: string, identity: IssuerIdentity, id: Bytes, options: StatusChangeOptions = {}): SignedTransaction {
-  const body = { id, ...statusFields(options) }
-  return sign(chainId, identity, { kind: 'ReinstateCertificate', signer: identity.issuer, key: identity.key.publicKey, body })
+  const body = { id, ...noteAndExpiry(options) }
+  return sign(chainId, identity.key, { kind: 'ReinstateCertificate', signer: identity.issuer, key: identity.key.publicKey, body })
+}
+
+/**
+ * A validator signing governance transactions: its id in the registry and its consensus key (the
+ * node's validator_key.json). Governance is the validators' business, not the issuers'.
+ */
+export interface ValidatorIdentity {
+  readonly id: string
+  readonly key: KeyPair
+}
+
+/** A governance proposal; the chain counts the proposing validator's approval with it. */
+export function prepareProposal(
+  chainId: string,
+  validator: ValidatorIdentity,
+  action: GovAction,
+  options: StatusChangeOptions = {},
+): SignedTransaction {
+  const body = { action, ...noteAndExpiry(options) }
+  return sign(chainId, validator.key, { kind: 'Propose', signer: validator.id, key: validator.key.publicKey, body })
+}
+
+/** A validator's vote on a committed proposal, by its number. */
+export function prepareVote(
+  chainId: string,
+  validator: ValidatorIdentity,
+  proposal: number,
+  approve: boolean,
+  options: TxTimingOptions = {},
+): SignedTransaction {
+  const body = { proposal, approve, expiresAt: expiresAt(options) }
+  return sign(chainId, validator.key, { kind: 'Vote', signer: validator.id, key: validator.key.publicKey, body })
+}
+
+export interface IssuerKeyChanges {
+  /** New keys: they sign from the block after the one that adds them. */
+  readonly add?: readonly Bytes[]
+  /** Keys to retire: what they signed stays valid, they sign nothing new. */
+  readonly retire?: readonly Bytes[]
+  /** Keys to declare compromised: what they signed at or after `since` reads as revoked (key_compromised). */
+  readonly compromised?: readonly { readonly key: Bytes; readonly since: Millis }[]
+}
+
+/** An issuer's own key rotation or compromise declaration, signed with one of its current keys (not a compromised one). */
+export function prepareIssuerKeyUpdate(
+  chainId: string,
+  identity: IssuerIdentity,
+  changes: IssuerKeyChanges,
+  options: TxTimingOptions = {},
+): SignedTransaction {
+  // Empty lists are malformed on chain: leave out what does not change.
+  const body = {
+    ...(changes.add?.length ? { add: changes.add } : {}),
+    ...(changes.retire?.length ? { retire: changes.retire } : {}),
+    ...(changes.compromised?.length ? { compromised: changes.compromised } : {}),
+    expiresAt: expiresAt(options),
+  }
+  return sign(chainId, identity.key, { kind: 'UpdateIssuerKeys', signer: identity.issuer, key: identity.key.publicKey, body })
 }

@@ -24,6 +24,13 @@ export interface NodeStatus {
   readonly transactions: number
 }
 
+/** What `GET /v1/status` answers: the node's status and counts the RPC reads from the ledger. */
+export interface StatusResponse extends NodeStatus {
+  /** Validators voting at the next height. */
+  readonly validators: number
+  readonly openProposals: number
+}
+
 export type TxOutcome =
   | { readonly status: 'committed'; readonly height: number; readonly index: number }
   | { readonly status: 'rejected'; readonly code: ErrorCode; readonly message: string }

@@ -1,6 +1,8 @@
 import { toBase64, toHex, type Bytes } from '../core/bytes.js'
 import type { CertificateFileJson } from '../core/certificate.js'
-import type { NodeStatus } from './backend.js'
+import type { CommittedEvidence, ProposalStatus } from '../ledger/index.js'
+import type { StatusResponse } from './backend.js'
+import type { evidenceView, issuerView, proposalView, registeredValidatorView, validatorView } from './views.js'
 
 /** An error answered by a node (`code` from its JSON body), or UNAVAILABLE when it cannot be reached. */
 export class RpcError extends Error {
@@ -36,6 +38,27 @@ export interface VerifyResponse {
   certificate: Record<string, unknown> | null
 }
 
+// The JSON the node answers with, typed from the views that build it.
+export type ValidatorJson = ReturnType<typeof validatorView>
+export type RegisteredValidatorJson = ReturnType<typeof registeredValidatorView>
+export type IssuerJson = ReturnType<typeof issuerView>
+export type ProposalJson = ReturnType<typeof proposalView>
+
+export interface ValidatorsResponse {
+  height: number
+  /** Validators voting at `height`, in proposer order. */
+  validators: ValidatorJson[]
+  /** Every registered validator as of the registry that decides `height` (jailed ones included). */
+  registered: RegisteredValidatorJson[]
+}
+
+export interface EvidenceResponse {
+  /** Conflicting votes this node saw itself. */
+  evidence: ReturnType<typeof evidenceView>[]
+  /** Evidence committed on chain (it jailed its validator unless it was the last one voting). */
+  committed: CommittedEvidence[]
+}
+
 /** A small client for a node's RPC, for integrators and the CLI. */
 export class RpcClient {
   private readonly base: string
@@ -47,7 +70,7 @@ export class RpcClient {
     this.base = url.replace(/\/+$/, '')
   }
 
-  status(): Promise<NodeStatus> {
+  status(): Promise<StatusResponse> {
     return this.request('GET', '/v1/status')
   }
 
@@ -79,6 +102,40 @@ export class RpcClient {
 
   types(): Promise<{ types: { id: string; nameKo: string; nameEn: string; validityDays: number; authorities: string[] }[] }> {
     return this.request('GET', '/v1/types')
+  }
+
+  /** Validators at `height` (default: the next block) and every registered one. */
+  validators(height?: number): Promise<ValidatorsResponse> {
+    return this.request('GET', `/v1/validators${height === undefined ? '' : `?height=${height}`}`)
+  }
+
+  members(): Promise<{ members: { id: string; name: string; peerId: string }[] }> {
+    return this.request('GET', '/v1/members')
+  }
+
+  issuers(): Promise<{ issuers: IssuerJson[] }> {
+    return this.request('GET', '/v1/issuers')
+  }
+
+  issuer(id: string): Promise<IssuerJson> {
+    return this.request('GET', `/v1/issuers/${encodeURIComponent(id)}`)
+  }
+
+  /** Proposals, newest first. */
+  proposals(filter: { status?: ProposalStatus; limit?: number } = {}): Promise<{ height: number; proposals: ProposalJson[] }> {
+    const query = new URLSearchParams()
+    if (filter.status !== undefined) query.set('status', filter.status)
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit))
+    const qs = query.toString()
+    return this.request('GET', `/v1/governance/proposals${qs ? `?${qs}` : ''}`)
+  }
+
+  proposal(id: number): Promise<ProposalJson> {
+    return this.request('GET', `/v1/governance/proposals/${id}`)
+  }
+
+  evidence(): Promise<EvidenceResponse> {
+    return this.request('GET', '/v1/evidence')
   }
 
   block(height: number | 'latest'): Promise<Record<string, unknown> & { height: number; hash: string }> {

@@ -1,12 +1,13 @@
 import fastifySwagger from '@fastify/swagger'
 import Fastify, { LogController, type FastifyError } from 'fastify'
-import { fromBase64, fromHex, toHex } from '../core/bytes.js'
+import { fromBase64, fromHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
-import type { RpcDeps } from './backend.js'
-import { blockView, certificateView, evidenceView, issuerView } from './views.js'
-import { decodeCanonical } from '../core/encoding.js'
+import type { RpcDeps, StatusResponse } from './backend.js'
+import { registryRoutes } from './registry-routes.js'
+import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
+import { blockView, certificateView } from './views.js'
 
 export interface RpcOptions {
   readonly host: string
@@ -22,11 +23,8 @@ export interface RpcServer {
 }
 
 export const MAX_STATUS_BATCH = 1000
-const MAX_EVIDENCE_LISTED = 1000
-const MAX_EVIDENCE_BYTES = 64 * 1024
 
-const HEX32 = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
-const idParams = { type: 'object', properties: { id: HEX32 }, required: ['id'], additionalProperties: false } as const
+const idParams = pathParams({ id: HEX32 })
 
 // Fastify's own errors, mapped to our stable codes.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -98,7 +96,10 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
 
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger())
 
-  app.get('/v1/status', { schema: { summary: 'Node and chain status' } }, () => backend.status())
+  app.get('/v1/status', { schema: { summary: 'Node and chain status' } }, (): StatusResponse => {
+    const status = backend.status()
+    return { ...status, validators: ledger.validators(status.height + 1).length, openProposals: ledger.proposals.open.length }
+  })
 
   app.post(
     '/v1/txs',
@@ -111,11 +112,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
           required: ['tx'],
           additionalProperties: false,
         },
-        querystring: {
-          type: 'object',
-          properties: { wait: { type: 'string', enum: ['commit', 'none'] } },
-          additionalProperties: false,
-        },
+        querystring: queryParams({ wait: { type: 'string', enum: ['commit', 'none'] } }),
       },
     },
     async (request, reply) => {
@@ -215,18 +212,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     },
   )
 
-  app.get('/v1/types', { schema: { summary: 'Registered certificate types' } }, () => ({
-    types: ledger.registry.allTypes(),
-  }))
-
-  app.get('/v1/issuers', { schema: { summary: 'Registered issuers' } }, () => ({
-    issuers: ledger.registry.allIssuers().map(issuerView),
-  }))
-
-  app.get('/v1/evidence', { schema: { summary: 'Equivocation evidence this node has seen (conflicting signed votes)' } }, async () => {
-    const stored = await ledger.listEvidence(MAX_EVIDENCE_LISTED)
-    return { evidence: stored.map((bytes) => evidenceView(decodeCanonical(bytes, MAX_EVIDENCE_BYTES) as Parameters<typeof evidenceView>[0])) }
-  })
+  await app.register(registryRoutes, { backend })
 
   const sendBlock = async (height: number) => {
     const block = height > 0 ? await ledger.getBlock(height) : undefined
@@ -241,12 +227,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     {
       schema: {
         summary: 'The block at a height',
-        params: {
-          type: 'object',
-          properties: { height: { type: 'string', pattern: '^[0-9]{1,15}$' } },
-          required: ['height'],
-          additionalProperties: false,
-        },
+        params: pathParams({ height: UINT }),
       },
     },
     (request) => sendBlock(Number((request.params as { height: string }).height)),

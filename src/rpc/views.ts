@@ -3,7 +3,18 @@ import { blockHash } from '../core/block.js'
 import type { DecodedTx } from '../core/tx.js'
 import type { FinalizedBlock } from '../core/types.js'
 import type { GovAction } from '../core/governance.js'
-import { certificateStatus, isCurrentKey, type CertificateEntry, type IssuerRecord, type Registry } from '../ledger/index.js'
+import type { ValidatorInfo } from '../core/genesis.js'
+import { quorum } from '../consensus/vote-set.js'
+import {
+  certificateStatus,
+  isCurrentKey,
+  tally,
+  type CertificateEntry,
+  type IssuerRecord,
+  type ProposalRecord,
+  type Registry,
+  type ValidatorRecord,
+} from '../ledger/index.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -93,6 +104,37 @@ export function issuerView(issuer: IssuerRecord) {
       compromisedSince: k.compromisedSince === undefined ? null : iso(k.compromisedSince),
       compromisedHeight: k.compromisedHeight ?? null,
     })),
+  }
+}
+
+export function validatorView(v: ValidatorInfo) {
+  return { id: v.id, name: v.name, publicKey: toHex(v.publicKey), peerId: v.peerId }
+}
+
+/** A registered validator, voting or jailed: it votes from two heights after `addedHeight` until jailed or removed. */
+export function registeredValidatorView(v: ValidatorRecord) {
+  return { ...validatorView(v), addedHeight: v.addedHeight, jailedHeight: v.jailedHeight ?? null }
+}
+
+/**
+ * JSON view of a proposal with its tally among `voters` (the validators voting now): `needed` is
+ * the number of approvals that passes it, the same more-than-two-thirds rule as consensus.
+ */
+export function proposalView(p: ProposalRecord, voters: readonly ValidatorInfo[]) {
+  const { yes, no, of } = tally(p, voters)
+  return {
+    id: p.id,
+    status: p.status,
+    action: actionView(p.action),
+    note: p.note ?? null,
+    proposer: p.proposer,
+    txId: toHex(p.txId),
+    height: p.height,
+    deadline: p.deadline,
+    closedHeight: p.closedHeight ?? null,
+    failure: p.failure ?? null,
+    votes: p.votes.map((v) => ({ validator: v.validator, approve: v.approve, height: v.height })),
+    tally: { yes, no, of, needed: quorum(of) },
   }
 }
 

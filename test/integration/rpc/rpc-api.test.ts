@@ -490,11 +490,11 @@ describe('operational endpoints', () => {
     expect(paths).not.toContain('/metrics')
   })
 
-  it('/v1/types lists the genesis certificate types', async () => {
+  it('/v1/types lists the genesis certificate types, sorted by id as the registry keeps them', async () => {
     const res = await httpGet(url, '/v1/types')
     expect(res.status).toBe(200)
-    expect(res.body.types.map((t: { id: string }) => t.id)).toEqual(['kr.residence', 'kr.family', 'kr.land', 'kr.building'])
-    expect(res.body.types[0]).toEqual({
+    expect(res.body.types.map((t: { id: string }) => t.id)).toEqual(['kr.building', 'kr.family', 'kr.land', 'kr.residence'])
+    expect(res.body.types.find((t: { id: string }) => t.id === 'kr.residence')).toEqual({
       id: 'kr.residence',
       nameKo: '주민등록표 등본',
       nameEn: 'Resident registration certificate (full copy)',
@@ -503,17 +503,21 @@ describe('operational endpoints', () => {
     })
   })
 
-  it('/v1/issuers lists the genesis issuers with their testnet keys', async () => {
+  it('/v1/issuers lists the genesis issuers, sorted by id, with their testnet keys', async () => {
     const res = await httpGet(url, '/v1/issuers')
     expect(res.status).toBe(200)
-    const issuers = res.body.issuers as { id: string; name: string; publicKey: string; types: string[]; active: boolean }[]
-    expect(issuers.map((i) => i.id)).toEqual(node.manifest.issuers.map((i) => i.id))
+    const issuers = res.body.issuers as { id: string; types: string[] }[]
+    expect(issuers.map((i) => i.id)).toEqual(node.manifest.issuers.map((i) => i.id).sort())
     expect(issuers.find((i) => i.id === 'kr.seoul.jongno')).toEqual({
       id: 'kr.seoul.jongno',
       name: 'Jongno-gu Office, Seoul (서울특별시 종로구청)',
-      publicKey: toHex(jongno.key.publicKey),
       types: ['kr.residence'],
       active: true,
+      addedHeight: 0,
+      deactivatedHeight: null,
+      keys: [
+        { publicKey: toHex(jongno.key.publicKey), current: true, addedHeight: 0, retiredHeight: null, compromisedSince: null, compromisedHeight: null },
+      ],
     })
     expect(issuers.find((i) => i.id === 'kr.court.seoul-family')?.types).toEqual(['kr.family'])
   })

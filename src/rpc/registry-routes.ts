@@ -1,0 +1,136 @@
+import type { FastifyPluginCallback } from 'fastify'
+import { CertchainError } from '../core/errors.js'
+import { decodeCanonical } from '../core/encoding.js'
+import type { ProposalRecord, ProposalStatus } from '../ledger/index.js'
+import type { RpcBackend } from './backend.js'
+import { ENTITY, UINT, pathParams, queryParams } from './schemas.js'
+import { evidenceView, issuerView, proposalView, registeredValidatorView, validatorView } from './views.js'
+
+const MAX_EVIDENCE_LISTED = 1000
+const MAX_EVIDENCE_BYTES = 64 * 1024
+const DEFAULT_PROPOSALS_LISTED = 100
+export const MAX_PROPOSALS_LISTED = 1000
+/**
+ * Proposals are governance, a handful a month, not traffic: a filter by a closed status looks
+ * through this many of the newest. Open ones come from the committed state and are always complete.
+ */
+const PROPOSALS_SCANNED = 10_000
+
+const STATUS_MEANINGS: Record<ProposalStatus, string> = {
+  open: 'waiting for votes',
+  passed: 'more than two thirds of the validators approved; the action was applied',
+  rejected: 'enough validators disapproved that it can no longer pass',
+  expired: 'not decided before its deadline',
+  failed: 'passed, but the action no longer applied to the state (see failure)',
+}
+export const PROPOSAL_STATUSES = Object.keys(STATUS_MEANINGS) as readonly ProposalStatus[]
+
+function invalid(message: string): never {
+  throw new CertchainError('INVALID_REQUEST', message)
+}
+
+/**
+ * Who may do what, and how that changes: validators per height, members, issuers with their key
+ * history, certificate types, governance proposals with their tally, and equivocation evidence.
+ */
+export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (app, { backend }, done) => {
+  const { ledger } = backend
+
+  app.get(
+    '/v1/validators',
+    {
+      schema: {
+        summary: 'Validators of consensus at a height (default: the next block), in proposer order, and every registered validator',
+        querystring: queryParams({ height: { ...UINT, description: 'from 1 to two past the last block' } }),
+      },
+    },
+    async (request) => {
+      const { height } = request.query as { height?: string }
+      const next = ledger.head.height + 1
+      const h = height === undefined ? next : Number(height)
+      // Changes take effect two heights after their block, so the set is known up to head + 2.
+      if (h < 1 || h > next + 1) invalid(`height must be from 1 to ${next + 1} (two past the last block)`)
+      const [validators, registry] = await Promise.all([ledger.validatorsAt(h), ledger.registryAt(Math.max(0, h - 2))])
+      return {
+        height: h,
+        validators: validators.map(validatorView),
+        registered: registry.validatorRecords().map(registeredValidatorView),
+      }
+    },
+  )
+
+  app.get('/v1/members', { schema: { summary: 'Registered member institutions (verifying nodes)' } }, () => ({
+    members: ledger.registry.members(),
+  }))
+
+  app.get('/v1/types', { schema: { summary: 'Registered certificate types' } }, () => ({
+    types: ledger.registry.allTypes(),
+  }))
+
+  app.get('/v1/issuers', { schema: { summary: 'Registered issuers with their key history' } }, () => ({
+    issuers: ledger.registry.allIssuers().map(issuerView),
+  }))
+
+  app.get('/v1/issuers/:id', { schema: { summary: 'One issuer with its key history', params: pathParams({ id: ENTITY }) } }, (request) => {
+    const { id } = request.params as { id: string }
+    const issuer = ledger.registry.issuer(id)
+    if (!issuer) throw new CertchainError('ISSUER_NOT_FOUND', `issuer "${id}" is not registered`)
+    return issuerView(issuer)
+  })
+
+  app.get(
+    '/v1/governance/proposals',
+    {
+      schema: {
+        summary: 'Governance proposals, newest first, with votes and the tally among the validators of the next block',
+        querystring: queryParams({
+          status: {
+            type: 'string',
+            enum: PROPOSAL_STATUSES,
+            description: Object.entries(STATUS_MEANINGS)
+              .map(([s, meaning]) => `${s}: ${meaning}`)
+              .join('; '),
+          },
+          limit: { ...UINT, description: `1 to ${MAX_PROPOSALS_LISTED} (default ${DEFAULT_PROPOSALS_LISTED})` },
+        }),
+      },
+    },
+    async (request) => {
+      const { status, limit } = request.query as { status?: ProposalStatus; limit?: string }
+      const n = limit === undefined ? DEFAULT_PROPOSALS_LISTED : Number(limit)
+      if (n < 1 || n > MAX_PROPOSALS_LISTED) invalid(`limit must be from 1 to ${MAX_PROPOSALS_LISTED}`)
+      const head = ledger.head.height
+      let records: readonly ProposalRecord[]
+      if (status === 'open') records = [...ledger.proposals.open].reverse()
+      else if (status === undefined) records = await ledger.listProposals(n)
+      else records = (await ledger.listProposals(PROPOSALS_SCANNED)).filter((p) => p.status === status)
+      const voters = ledger.validators(head + 1)
+      return { height: head, proposals: records.slice(0, n).map((p) => proposalView(p, voters)) }
+    },
+  )
+
+  app.get(
+    '/v1/governance/proposals/:id',
+    { schema: { summary: 'One governance proposal with its votes and current tally', params: pathParams({ id: UINT }) } },
+    async (request) => {
+      const id = Number((request.params as { id: string }).id)
+      const proposal = await ledger.getProposal(id)
+      if (!proposal) throw new CertchainError('PROPOSAL_NOT_FOUND', `there is no proposal ${id}`)
+      return proposalView(proposal, ledger.validators(ledger.head.height + 1))
+    },
+  )
+
+  app.get(
+    '/v1/evidence',
+    { schema: { summary: 'Equivocation evidence: conflicting signed votes this node saw, and evidence committed on chain' } },
+    async () => {
+      const stored = await ledger.listEvidence(MAX_EVIDENCE_LISTED)
+      return {
+        evidence: stored.map((bytes) => evidenceView(decodeCanonical(bytes, MAX_EVIDENCE_BYTES) as Parameters<typeof evidenceView>[0])),
+        committed: ledger.registry.state.evidence,
+      }
+    },
+  )
+
+  done()
+}
