@@ -282,7 +282,7 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
   it('(e) a rotated key keeps its certificates valid; a key declared compromised revokes what it signed since then, on every node', async () => {
     const live = [0, 1, 2, NEW_VALIDATOR]
     await chain.requireLive(live)
-    const court = await chain.identity('kr.court.seoul')
+    const court = await chain.identity('kr.court.seoul-family')
     const k2 = generateKeyPair()
     const before = await issue(0, court, 'kr.family')
     expected.set(before.id!, 'valid')
@@ -291,9 +291,9 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
     await committed(1, keysTx(court, court.key, { add: [k2.publicKey] }))
     await committed(1, keysTx(court, k2, { retire: [court.key.publicKey] }))
     expect((await issue(2, court, 'kr.family')).code).toBe('ISSUER_KEY_RETIRED')
-    const rotated = await issue(2, { issuer: 'kr.court.seoul', key: k2 }, 'kr.family')
+    const rotated = await issue(2, { issuer: 'kr.court.seoul-family', key: k2 }, 'kr.family')
     expected.set(rotated.id!, 'valid')
-    const history = await getJson<{ keys: { publicKey: string; addedHeight: number; retiredHeight: number | null }[] }>(0, '/v1/issuers/kr.court.seoul')
+    const history = await getJson<{ keys: { publicKey: string; addedHeight: number; retiredHeight: number | null }[] }>(0, '/v1/issuers/kr.court.seoul-family')
     expect(history.keys.map((k) => [k.publicKey, k.retiredHeight === null])).toEqual([
       [toHex(court.key.publicKey), false],
       [toHex(k2.publicKey), true],
