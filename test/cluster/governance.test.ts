@@ -97,10 +97,23 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
     }
   }
 
+  /**
+   * Submits, waits for the block, then for every running node to have it: the next step may go
+   * through another node, which must already apply the same rules.
+   */
   async function committed(node: number, bytes: Bytes): Promise<number> {
     const result = await submit(node, bytes)
     expect(result, JSON.stringify(result)).toMatchObject({ status: 'committed' })
-    return (result as { height: number }).height
+    const { height } = result as { height: number }
+    await settle(height)
+    return height
+  }
+
+  /** Waits until every connected node (not one refused or cut off by governance) has block `height`. */
+  async function settle(height: number): Promise<void> {
+    const statuses = await Promise.all(chain.all.map((i) => (chain.cluster.running(i) ? chain.status(i) : Promise.resolve(undefined))))
+    const following = chain.all.filter((i) => (statuses[i]?.peers ?? 0) > 0)
+    await chain.waitHeight(following, height, `nodes ${JSON.stringify(following)} at height ${height}`, 30_000)
   }
 
   const expiresAt = (): number => Date.now() + 10 * 60_000
@@ -131,7 +144,10 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
     const document = Buffer.from(`governance doc ${now} ${Math.random()}`)
     const prepared = prepareIssuance(chain.chainId, identity, [{ type, document, validFrom: now - 60_000, validUntil: now + DAY_MS }])
     const result = await submit(node, prepared.bytes)
-    if (result.status === 'committed') return { id: toHex(prepared.certificateIds[0]!), prepared, height: result.height, document }
+    if (result.status === 'committed') {
+      await settle(result.height)
+      return { id: toHex(prepared.certificateIds[0]!), prepared, height: result.height, document }
+    }
     return { code: 'code' in result ? result.code : result.status, prepared, document }
   }
 
