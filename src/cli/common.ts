@@ -58,14 +58,18 @@ export async function loadIssuerIdentity(keyFile: string, issuer?: string): Prom
   return { issuer: id, key }
 }
 
-/** An institution's identity file (`certchain export-identity`). */
-export async function readIdentityFile(path: string): Promise<Identity> {
-  let text: string
+/** A file the command line names but that cannot be read is a usage error (exit 2), not invalid content. */
+export async function readText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8')
+    return await readFile(path, 'utf8')
   } catch (err) {
     throw new UsageError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
+}
+
+/** An institution's identity file (`certchain export-identity`). */
+export async function readIdentityFile(path: string): Promise<Identity> {
+  const text = await readText(path)
   let json: unknown
   try {
     json = JSON.parse(text)

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { InvalidArgumentError, type Command } from 'commander'
 import { toHex } from '../core/bytes.js'
@@ -14,10 +14,9 @@ import {
   exportIdentity,
   issuerPublicKey,
   newGenesisDocument,
-  parseIdentity,
   type GenesisDocument,
-  type Identity,
 } from '../node/ceremony.js'
+import { collect, list, readIdentityFile, readText } from './common.js'
 import { EXIT_FAIL, EXIT_OK, UsageError } from './output.js'
 
 /** Only the shape of the argument; the genesis rules (e.g. positive validity) are checkGenesis's. */
@@ -25,26 +24,6 @@ function integer(value: string): number {
   const n = Number(value)
   if (value.trim() === '' || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer')
   return n
-}
-
-function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
-}
-
-/** A file the command line names but that cannot be read is a usage error (exit 2), not an invalid genesis. */
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
 }
 
 async function readGenesisDocument(path: string): Promise<GenesisDocument> {
@@ -55,17 +34,6 @@ async function readGenesisDocument(path: string): Promise<GenesisDocument> {
     if (err instanceof SyntaxError) throw new CertchainError('INVALID_GENESIS', `${path} is not JSON: ${err.message}`)
     throw err
   }
-}
-
-async function readIdentity(path: string): Promise<Identity> {
-  const text = await readText(path)
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (err) {
-    throw new CertchainError('INVALID_IDENTITY', `${path} is not JSON: ${(err as Error).message}`)
-  }
-  return parseIdentity(json, path)
 }
 
 /** Write then rename, so an interrupted command never leaves a half-written genesis behind. */
@@ -116,7 +84,7 @@ export function registerGenesisCommands(program: Command): void {
     .argument('<genesis.json>')
     .requiredOption('--identity <file>', 'identity file (certchain export-identity)')
     .action(async (path: string, o: { identity: string }) => {
-      const identity = await readIdentity(o.identity)
+      const identity = await readIdentityFile(o.identity)
       await update(path, (doc) => addValidator(doc, identity), `added validator "${identity.id}" to ${path}`)
     })
 
@@ -126,7 +94,7 @@ export function registerGenesisCommands(program: Command): void {
     .argument('<genesis.json>')
     .requiredOption('--identity <file>', 'identity file (certchain export-identity)')
     .action(async (path: string, o: { identity: string }) => {
-      const identity = await readIdentity(o.identity)
+      const identity = await readIdentityFile(o.identity)
       await update(path, (doc) => addMember(doc, identity), `added member "${identity.id}" to ${path}`)
     })
 
@@ -141,7 +109,7 @@ export function registerGenesisCommands(program: Command): void {
     .option('--types <list>', 'comma-separated certificate types it may issue (none: an authority only)', list, [])
     .action(async (path: string, o: { id: string; name: string; identity?: string; publicKey?: string; types: string[] }) => {
       if ((o.identity === undefined) === (o.publicKey === undefined)) throw new UsageError('add-issuer needs exactly one of --identity or --public-key')
-      const publicKey = o.identity === undefined ? o.publicKey! : issuerPublicKey(await readIdentity(o.identity), o.id)
+      const publicKey = o.identity === undefined ? o.publicKey! : issuerPublicKey(await readIdentityFile(o.identity), o.id)
       await update(path, (doc) => addIssuer(doc, { id: o.id, name: o.name, publicKey, types: o.types }), `added issuer "${o.id}" to ${path}`)
     })
 

@@ -14,6 +14,17 @@ import { RpcClient, RpcError, type TxStatus } from '../../src/rpc/index.js'
 import { NetnsCluster, WaitAbort, waitFor } from './netns.js'
 
 export const DAY_MS = 86_400_000
+
+/** Consensus timing of the scenario clusters: short rounds, a block a second when idle. */
+export const CLUSTER_CONSENSUS: Partial<NodeConfig['consensus']> = {
+  blockIntervalMs: 100,
+  timeoutProposeMs: 1000,
+  timeoutPrevoteMs: 500,
+  timeoutPrecommitMs: 500,
+  timeoutDeltaMs: 250,
+  gossipIntervalMs: 1000,
+  heartbeatIntervalMs: 1000,
+}
 const STATUS_BATCH = 1000
 
 export interface NodeStatusView {

@@ -14,7 +14,7 @@ import { encodeMessage, type Vote } from '../../src/consensus/messages.js'
 import { loadKeyFile, type KeyFile } from '../../src/node/keys.js'
 import { P2PHost } from '../../src/p2p/index.js'
 import { RpcError, type TxStatus } from '../../src/rpc/index.js'
-import { ClusterChain, DAY_MS, sleep, type BlockView } from './chain.js'
+import { CLUSTER_CONSENSUS, ClusterChain, DAY_MS, sleep, type BlockView } from './chain.js'
 import { netnsSkipReason, waitFor } from './netns.js'
 
 /**
@@ -26,16 +26,6 @@ import { netnsSkipReason, waitFor } from './netns.js'
 const skip = netnsSkipReason()
 const suite = skip ? describe.skip : describe
 const skipped = skip ? ` (skipped: ${skip})` : ''
-
-const CONSENSUS = {
-  blockIntervalMs: 100,
-  timeoutProposeMs: 1000,
-  timeoutPrevoteMs: 500,
-  timeoutPrecommitMs: 500,
-  timeoutDeltaMs: 250,
-  gossipIntervalMs: 1000,
-  heartbeatIntervalMs: 1000,
-}
 
 interface ValidatorsView {
   readonly height: number
@@ -172,7 +162,7 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
       validators: 4,
       observers: 1,
       chainId: 'certchain-gov',
-      consensus: CONSENSUS,
+      consensus: CLUSTER_CONSENSUS,
       deferred: [LATE],
       outsiders: [
         { name: 'validator4', validator: true },

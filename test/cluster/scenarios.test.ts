@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { certificateFiles } from '../../src/client/index.js'
 import { toHex } from '../../src/core/bytes.js'
 import { certificateFileToJson } from '../../src/core/certificate.js'
-import { ClusterChain, Load, sleep, type BlockView } from './chain.js'
+import { CLUSTER_CONSENSUS, ClusterChain, Load, sleep, type BlockView } from './chain.js'
 import { netnsSkipReason, waitFor } from './netns.js'
 
 /**
@@ -14,16 +14,6 @@ import { netnsSkipReason, waitFor } from './netns.js'
 const skip = netnsSkipReason()
 const suite = skip ? describe.skip : describe
 const skipped = skip ? ` (skipped: ${skip})` : ''
-
-const CONSENSUS = {
-  blockIntervalMs: 100,
-  timeoutProposeMs: 1000,
-  timeoutPrevoteMs: 500,
-  timeoutPrecommitMs: 500,
-  timeoutDeltaMs: 250,
-  gossipIntervalMs: 1000,
-  heartbeatIntervalMs: 1000,
-}
 
 /** Blocks a node serves, fetched once each, scanned forward as the chain grows. */
 class BlockScanner {
@@ -61,7 +51,7 @@ suite(`cluster scenarios: 4 validators + 1 member in network namespaces${skipped
   const MEMBER = 4
 
   beforeAll(async () => {
-    chain = await ClusterChain.create({ validators: 4, observers: 1, chainId: 'certchain-cluster', consensus: CONSENSUS })
+    chain = await ClusterChain.create({ validators: 4, observers: 1, chainId: 'certchain-cluster', consensus: CLUSTER_CONSENSUS })
     expect(chain.validators).toEqual(V)
     expect(chain.members).toEqual([MEMBER])
     load = new Load(chain, await chain.identity('kr.seoul.jongno'))
@@ -311,7 +301,7 @@ suite(`cluster scenario 5: a member started after ${SYNC_BLOCKS}+ blocks${skippe
       observers: 1,
       chainId: 'certchain-cluster-sync',
       // Empty blocks every 50 ms so a thousand come fast.
-      consensus: { ...CONSENSUS, blockIntervalMs: 20, heartbeatIntervalMs: 50 },
+      consensus: { ...CLUSTER_CONSENSUS, blockIntervalMs: 20, heartbeatIntervalMs: 50 },
       deferred: [MEMBER],
     })
     load = new Load(chain, await chain.identity('kr.seoul.jongno'))

@@ -3,7 +3,7 @@ import { blockHash } from '../../../src/core/block.js'
 import { verify } from '../../../src/core/crypto.js'
 import { voteSignBytes, type ConsensusMessage, type Vote } from '../../../src/consensus/messages.js'
 import { quorum } from '../../../src/consensus/vote-set.js'
-import { SimNetwork, simBlock } from '../../helpers/sim.js'
+import { SimNetwork, simBlock, type SimNode } from '../../helpers/sim.js'
 import { sha256 } from '../../../src/core/hash.js'
 
 let net: SimNetwork | undefined
@@ -12,6 +12,19 @@ afterEach(async () => {
   await net?.stop()
   net = undefined
 })
+
+/** Makes `id` Byzantine: with each prevote it also sends a conflicting one (for a block nobody proposed), signed with its key. */
+function doubleVoter(net: SimNetwork, id: string): SimNode {
+  const byzantine = net.node(id)
+  net.tamper = (from, message) => {
+    if (from !== byzantine || message.type !== 'prevote') return [message]
+    const other = sha256(Buffer.from(`evil ${message.height}/${message.round}`))
+    const sig = signWith(byzantine.key.secretKey, voteSignBytes(net.chainId, 'prevote', message.height, message.round, other))
+    const evil: Vote = { ...message, blockHash: other, sig }
+    return [message, evil]
+  }
+  return byzantine
+}
 
 describe('consensus engine on a simulated network', () => {
   it('one validator commits every block alone', async () => {
@@ -128,16 +141,7 @@ describe('consensus engine on a simulated network', () => {
 
   it('detects a Byzantine validator that double-votes, and stays safe', async () => {
     net = await SimNetwork.create({ validators: 4, seed: 31, delay: [5, 60] })
-    const byzantine = net.node('v0')
-    const chainId = net.chainId
-    // v0 sends a second, conflicting prevote (for a block nobody proposed) signed with its own key.
-    net.tamper = (from, message) => {
-      if (from !== byzantine || message.type !== 'prevote') return [message]
-      const other = sha256(Buffer.from(`evil ${message.height}/${message.round}`))
-      const sig = signWith(byzantine.key.secretKey, voteSignBytes(chainId, 'prevote', message.height, message.round, other))
-      const evil: Vote = { ...message, blockHash: other, sig }
-      return [message, evil]
-    }
+    const byzantine = doubleVoter(net, 'v0')
     net.start()
     await net.run(60_000, () => net!.minHeight() >= 5)
     expect(net.minHeight()).toBeGreaterThanOrEqual(5)
@@ -148,13 +152,8 @@ describe('consensus engine on a simulated network', () => {
 
   it('a double-voting validator is jailed two heights after its evidence is committed; the others keep finalizing without it', async () => {
     net = await SimNetwork.create({ validators: 4, seed: 36, delay: [5, 60] })
-    const byzantine = net.node('v2')
+    const byzantine = doubleVoter(net, 'v2')
     const chainId = net.chainId
-    net.tamper = (from, message) => {
-      if (from !== byzantine || message.type !== 'prevote') return [message]
-      const other = sha256(Buffer.from(`evil ${message.height}/${message.round}`))
-      return [message, { ...message, blockHash: other, sig: signWith(byzantine.key.secretKey, voteSignBytes(chainId, 'prevote', message.height, message.round, other)) }]
-    }
     net.start()
     const honest = net.nodes.filter((n) => n !== byzantine)
     await net.run(120_000, () => honest.every((n) => n.app.committed.length >= 12))
