@@ -69,7 +69,7 @@ const ACTIONS: Record<GovActionType, ActionShape> = {
   addMember: { required: ['id', 'name', 'peerId'] },
   removeMember: { required: ['id'] },
   addIssuer: { required: ['id', 'name', 'publicKey'], orNone: ['types'] },
-  updateIssuer: { required: ['id'], optional: ['name', 'types'] },
+  updateIssuer: { required: ['id'], optional: ['name', 'types', 'publicKey'] },
   deactivateIssuer: { required: ['id'] },
   compromiseIssuerKey: { required: ['id', 'key', 'since'] },
   addType: { required: ['id', 'nameKo', 'nameEn', 'validityDays'], orNone: ['authorities'] },

@@ -27,7 +27,14 @@ export type GovAction =
   | { readonly type: 'addMember'; readonly id: string; readonly name: string; readonly peerId: string }
   | { readonly type: 'removeMember'; readonly id: string }
   | { readonly type: 'addIssuer'; readonly id: string; readonly name: string; readonly publicKey: Bytes; readonly types: readonly string[] }
-  | { readonly type: 'updateIssuer'; readonly id: string; readonly name?: string; readonly types?: readonly string[] }
+  | {
+      readonly type: 'updateIssuer'
+      readonly id: string
+      readonly name?: string
+      readonly types?: readonly string[]
+      /** A new key: how an issuer whose every key was declared compromised gets one again. */
+      readonly publicKey?: Bytes
+    }
   | { readonly type: 'deactivateIssuer'; readonly id: string }
   | { readonly type: 'compromiseIssuerKey'; readonly id: string; readonly key: Bytes; readonly since: Millis }
   | {
@@ -146,9 +153,9 @@ export function parseGovAction(value: unknown): GovAction {
       return { type: t, id: id(o.id, 'id'), name: name(o.name, 'name'), publicKey: key(o.publicKey, 'publicKey'), types: ids(o.types, 'types') }
     }
     case 'updateIssuer': {
-      const o = fields(value, ['id'], ['name', 'types'])
-      if (o.name === undefined && o.types === undefined) malformed('updateIssuer must change name or types')
-      return { type: t, id: id(o.id, 'id'), ...some(o, 'name', name), ...some(o, 'types', ids) }
+      const o = fields(value, ['id'], ['name', 'types', 'publicKey'])
+      if (o.name === undefined && o.types === undefined && o.publicKey === undefined) malformed('updateIssuer must change name, types or add a key')
+      return { type: t, id: id(o.id, 'id'), ...some(o, 'name', name), ...some(o, 'types', ids), ...some(o, 'publicKey', key) }
     }
     case 'compromiseIssuerKey': {
       const o = fields(value, ['id', 'key', 'since'])

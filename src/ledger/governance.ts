@@ -182,10 +182,12 @@ export function applyAction(state: RegistryState, action: GovAction, height: num
       const issuer = issuerOf(state, action.id)
       if (!issuer.active) reject('ISSUER_INACTIVE', `issuer "${action.id}" is deactivated`)
       if (action.types) knownTypes(state, action.types)
+      if (action.publicKey) keyFree(state, action.publicKey)
       const updated: IssuerRecord = {
         ...issuer,
         ...(action.name === undefined ? {} : { name: action.name }),
         ...(action.types === undefined ? {} : { types: [...action.types].sort() }),
+        ...(action.publicKey === undefined ? {} : { keys: [...issuer.keys, { publicKey: action.publicKey, addedHeight: height }] }),
       }
       return { ...state, issuers: replaceById(state.issuers, updated) }
     }

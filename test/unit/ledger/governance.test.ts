@@ -338,7 +338,7 @@ describe('issuer key rotation and compromise', () => {
     ).toBe('KEY_ALREADY_COMPROMISED')
   })
 
-  it('governance declares a key compromised when the issuer has no other key', async () => {
+  it('governance declares a key compromised when the issuer has no other key, then gives it a new one', async () => {
     const issued = issueTx(chain, 'kr.land.seoul', 1, opts())
     await accepted(issued)
     const height = ledger.head.height
@@ -346,6 +346,13 @@ describe('issuer key rotation and compromise', () => {
     await pass({ type: 'compromiseIssuerKey', id: 'kr.land.seoul', key, since: T0 })
     expect((await verdict(issued, height)).status).toBe('revoked')
     expect(ledger.registry.issuerKey('kr.land.seoul', key)).toMatchObject({ compromisedSince: T0, retiredHeight: ledger.head.height })
+    expect(await refusal(issueTx(chain, 'kr.land.seoul', 1, opts()))).toBe('ISSUER_KEY_RETIRED')
+    // ... and gives it a new key
+    const fresh = generateKeyPair()
+    expect(await refusal(proposeTx(chain, v(1), { type: 'updateIssuer', id: 'kr.land.seoul', publicKey: chain.keys['kr.mois'].publicKey }, opts()))).toBe('KEY_TAKEN')
+    await pass({ type: 'updateIssuer', id: 'kr.land.seoul', publicKey: fresh.publicKey })
+    expect(ledger.registry.issuer('kr.land.seoul')!.keys.map((k) => toHex(k.publicKey))).toEqual([toHex(key), toHex(fresh.publicKey)])
+    await accepted(issueTx(chain, 'kr.land.seoul', 1, { ...opts(), signWith: fresh }))
   })
 })
 
