@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { loadConfig, parseConfig } from '../../src/node/config.js'
 import { createTestnet, type TestnetManifest } from '../../src/node/home.js'
 import { loadKeyFile } from '../../src/node/keys.js'
-import { createLogger } from '../../src/node/logger.js'
+import { createLogger, type Logger } from '../../src/node/logger.js'
 import { CertchainNode } from '../../src/node/node.js'
 import { RpcClient } from '../../src/rpc/index.js'
 import type { IssuerIdentity } from '../../src/client/index.js'
@@ -23,7 +23,9 @@ export interface TestNode {
  * A single-validator node in this process, on a free port, from a fresh testnet in a temp dir.
  * Fast blocks so tests that wait for commits stay quick.
  */
-export async function startTestNode(options: { blockIntervalMs?: number; heartbeatIntervalMs?: number; rpc?: object; mempool?: object } = {}): Promise<TestNode> {
+export async function startTestNode(
+  options: { blockIntervalMs?: number; heartbeatIntervalMs?: number; rpc?: object; mempool?: object; logger?: Logger } = {},
+): Promise<TestNode> {
   const dir = await mkdtemp(join(tmpdir(), 'certchain-test-'))
   const manifest = await createTestnet({ validators: 1, out: dir, chainId: 'certchain-test' })
   const home = manifest.nodes[0]!.home
@@ -35,7 +37,7 @@ export async function startTestNode(options: { blockIntervalMs?: number; heartbe
     consensus: { ...loaded.consensus, blockIntervalMs: options.blockIntervalMs ?? 20, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000 },
     ...(options.mempool ? { mempool: { ...loaded.mempool, ...options.mempool } } : {}),
   })
-  const node = await CertchainNode.create({ home, config, logger: createLogger({ level: 'silent', pretty: false }) })
+  const node = await CertchainNode.create({ home, config, logger: options.logger ?? createLogger({ level: 'silent', pretty: false }) })
   await node.start()
   const url = node.rpcUrl
   return {

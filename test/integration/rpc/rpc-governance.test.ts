@@ -4,6 +4,8 @@
  * committed, because the proposer's own approval is more than two thirds of one validator).
  */
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   certificateFiles,
@@ -26,8 +28,17 @@ let chainId: string
 let validator: ValidatorIdentity
 let jongno: IssuerIdentity
 
+/** The node's log lines (JSON), to check that governance events are logged. */
+const logLines: Record<string, unknown>[] = []
+
 beforeAll(async () => {
-  node = await startTestNode({ heartbeatIntervalMs: 600_000 })
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    },
+  })
+  node = await startTestNode({ heartbeatIntervalMs: 600_000, logger: pino({ level: 'info' }, sink) })
   url = node.url
   chainId = node.manifest.chainId
   validator = { id: 'val-0', key: await loadKeyFile(join(node.manifest.nodes[0]!.home, 'validator_key.json')) }
@@ -174,6 +185,20 @@ describe('governance proposals', () => {
     const [file] = certificateFiles(chainId, issuance, issuedAt)
     const verified = await httpPost(url, '/v1/verify', { certificate: certificateFileToJson(file!), documentHash: toHex(file!.record.docHash) })
     expect(verified.body.verdict, verified.text).toBe('valid')
+  })
+
+  it('every governance event is counted in /metrics and logged with the proposal and its action', async () => {
+    const { proposal, height } = await propose({ type: 'addMember', id: 'bank.shinhan', name: 'Shinhan Bank', peerId: '12D3KooWShinhanBankTestPeer' })
+    const metrics = (await fetch(`${url}/metrics`).then((r) => r.text())).split('\n')
+    const value = (line: string): number => Number(metrics.find((l) => l.startsWith(line))?.split(' ').at(-1))
+    expect(value('certchain_governance_events_total{kind="proposed"}')).toBeGreaterThanOrEqual(1)
+    expect(value('certchain_governance_events_total{kind="passed"}')).toBeGreaterThanOrEqual(1)
+    expect(value('certchain_members ')).toBe((await httpGet(url, '/v1/members')).body.members.length)
+    expect(value('certchain_validators ')).toBe(1)
+    expect(value('certchain_governance_open_proposals ')).toBe(0)
+    const logged = logLines.filter((l) => l.proposal === proposal.id)
+    expect(logged.map((l) => l.governance)).toEqual(['proposed', 'passed'])
+    expect(logged[1]).toMatchObject({ height, action: 'addMember', status: 'passed', msg: 'governance: passed' })
   })
 
   it('lists newest first, filters by status and limits', async () => {
