@@ -170,7 +170,7 @@ export class CertchainNode implements RpcBackend {
     this.started = true
     const head = this.ledger.head
     this.logger.info(
-      { chainId: this.ledger.chainId, height: head.height, peerId: this.peerId, validator: this.validatorId ?? null },
+      { chainId: this.ledger.chainId, genesisHash: toHex(this.ledger.genesis.hash), height: head.height, peerId: this.peerId, validator: this.validatorId ?? null },
       'starting node',
     )
     await this.startConsensus()
@@ -311,6 +311,7 @@ export class CertchainNode implements RpcBackend {
     const head = this.ledger.head
     return {
       chainId: this.ledger.chainId,
+      genesisHash: toHex(this.ledger.genesis.hash),
       nodeId: this.peerId,
       moniker: this.config.moniker,
       height: head.height,

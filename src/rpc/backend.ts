@@ -7,6 +7,8 @@ import type { Metrics } from '../node/metrics.js'
 
 export interface NodeStatus {
   readonly chainId: string
+  /** SHA-256 of the genesis document: operators compare it with the one their coordinator published. */
+  readonly genesisHash: string
   readonly nodeId: string
   readonly moniker: string
   readonly height: number

@@ -62,6 +62,8 @@ describe('GET /v1/status', () => {
     const s = res.body
     expect(s.chainId).toBe('certchain-test')
     expect(s.chainId).toBe(chainId)
+    // the hash operators compare with the coordinator's (genesis ceremony)
+    expect(s.genesisHash).toBe(node.manifest.genesisHash)
     expect(s.nodeId).toBe(node.manifest.nodes[0]!.peerId)
     expect(s.nodeId).toMatch(/^12D3KooW/)
     expect(Number.isSafeInteger(s.height) && s.height >= 0).toBe(true)
