@@ -79,12 +79,14 @@ class SimApp implements ConsensusApp {
     private readonly set: readonly ValidatorInfo[],
     private readonly clock: Clock,
     readonly salt: string,
+    /** Validators that join the set only from a height (as governance adds them), by id. */
+    private readonly joining: ReadonlyMap<string, number> = new Map(),
   ) {}
   committedHeight(): number {
     return this.committed.length
   }
   validators(height: number): readonly ValidatorInfo[] {
-    return this.set.filter((v) => !((this.jailed.get(v.id) ?? Infinity) <= height - 2))
+    return this.set.filter((v) => !((this.jailed.get(v.id) ?? Infinity) <= height - 2) && (this.joining.get(v.id) ?? 0) <= height)
   }
   /** Evidence against `validator` to put in this node's next proposal. */
   report(validator: string): void {
@@ -143,6 +145,8 @@ export interface SimNode {
 
 export interface SimNetworkOptions {
   readonly validators: number
+  /** Validators (by id) outside the set until a height. */
+  readonly joining?: Readonly<Record<string, number>>
   readonly seed: number
   /** Probability that one message to one peer is lost. */
   readonly loss?: number
@@ -191,7 +195,7 @@ export class SimNetwork {
     this.dir = mkdtempSync(join(tmpdir(), 'certchain-sim-'))
     for (const [i, key] of this.keys.entries()) {
       const id = `v${i}`
-      const app = new SimApp(this.chainId, this.validators, this.clock, id)
+      const app = new SimApp(this.chainId, this.validators, this.clock, id, new Map(Object.entries(this.options.joining ?? {})))
       const node: SimNode = { id, key, app, equivocations: [], wal: [], drafts: [], online: true, engine: undefined as unknown as ConsensusEngine }
       node.engine = await this.engine(node)
       this.nodes.push(node)

@@ -175,6 +175,26 @@ describe('consensus engine on a simulated network', () => {
     expect(honest[0]!.engine.check(vote)).toMatchObject({ ok: false, reject: true })
   })
 
+  it('a validator whose key joins the set at a later height signs nothing before it, then proposes and votes', async () => {
+    const JOIN = 6
+    net = await SimNetwork.create({ validators: 5, seed: 37, joining: { v4: JOIN } })
+    const joining = net.node('v4')
+    const sentBefore: number[] = []
+    net.tamper = (from, message) => {
+      if (from === joining && message.height < JOIN) sentBefore.push(message.height)
+      return [message]
+    }
+    net.start()
+    await net.run(120_000, () => net!.minHeight() >= JOIN + 10)
+    net.assertAgreement()
+    expect(sentBefore).toEqual([])
+    const commits = net.node('v0').app.committed
+    for (const { commit } of commits.slice(0, JOIN - 1)) expect(commit.signatures.map((s) => s.validator)).not.toContain('v4')
+    const after = commits.slice(JOIN - 1)
+    expect(after.some(({ commit }) => commit.signatures.some((s) => s.validator === 'v4'))).toBe(true)
+    expect(after.some(({ block }) => block.header.proposer === 'v4')).toBe(true)
+  })
+
   for (const seed of [32, 33, 34, 35]) it(`a Byzantine proposer sending two different blocks cannot fork the chain (seed ${seed})`, async () => {
     net = await SimNetwork.create({ validators: 4, seed })
     const chainId = net.chainId
