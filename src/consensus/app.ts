@@ -64,7 +64,10 @@ export class LedgerApp implements ConsensusApp {
     return this.ledger.validators(height)
   }
 
-  /** Timing set on chain (genesis or governance) for the next height; unset fields stay local. */
+  /**
+   * Timing set on chain (genesis or governance); unset fields stay local. The engine asks when it
+   * enters a height, always the one after the last committed block, whose rules are the latest.
+   */
   timing(_height: number): Partial<EngineOptions> {
     const { timeoutProposeMs, timeoutPrevoteMs, timeoutPrecommitMs, heartbeatIntervalMs } = this.ledger.registry.params
     return pruneUndefined({ timeoutProposeMs, timeoutPrevoteMs, timeoutPrecommitMs, heartbeatIntervalMs })

@@ -54,6 +54,8 @@ export const ErrorCodes = {
   NOT_JAILED: 409,
   INVALID_EVIDENCE: 422,
   EVIDENCE_ALREADY_COMMITTED: 409,
+  TOO_MANY_PROPOSALS: 409,
+  TOO_MANY_KEYS: 422,
   // Mempool
   MEMPOOL_FULL: 503,
   // Node and store

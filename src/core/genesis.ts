@@ -14,6 +14,8 @@ export interface ChainParams extends TxLimits, ConsensusTiming {
   readonly txMaxTtlMs: number
   /** A governance proposal not decided within this many blocks after the one that made it expires. */
   readonly proposalTtlBlocks: number
+  /** Equivocation evidence about votes older than this many blocks is refused. */
+  readonly evidenceMaxAgeBlocks: number
 }
 
 /**
@@ -40,6 +42,7 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = Object.freeze({
   txMaxTtlMs: 60 * 60 * 1000,
   // About eleven days at the default 10 s heartbeat: institutions decide in days, not seconds.
   proposalTtlBlocks: 100_000,
+  evidenceMaxAgeBlocks: 100_000,
 })
 
 export interface CertificateType {
@@ -172,7 +175,7 @@ export function checkGenesis(json: unknown): GenesisCheck {
   const paramsIn = (g.params ?? {}) as Record<string, unknown>
   const params: Record<string, number> = { ...DEFAULT_CHAIN_PARAMS }
   for (const [k, v] of Object.entries(paramsIn)) {
-    if (!(k in DEFAULT_CHAIN_PARAMS) && !(TIMING_PARAMS as readonly string[]).includes(k)) fail(`params.${k} is not a known parameter`)
+    if (!Object.hasOwn(DEFAULT_CHAIN_PARAMS, k) && !(TIMING_PARAMS as readonly string[]).includes(k)) fail(`params.${k} is not a known parameter`)
     else if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`params.${k} must be a positive integer`)
     else params[k] = v
   }
@@ -218,6 +221,8 @@ export function checkGenesis(json: unknown): GenesisCheck {
   unique('node id', [...validators.map((v) => v.id), ...members.map((m) => m.id)])
   unique('peer id', [...validators.map((v) => v.peerId), ...members.map((m) => m.peerId)])
   unique('validator public key', validators.map((v) => Buffer.from(v.publicKey).toString('hex')))
+  // A key names one issuer: key updates and verification look issuers up by key.
+  unique('issuer public key', issuers.map((i) => Buffer.from(i.publicKey).toString('hex')))
 
   const warnings: string[] = []
   if (validators.length > 0 && validators.length < MIN_PRODUCTION_VALIDATORS) {

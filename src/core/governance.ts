@@ -12,6 +12,7 @@ export const GOVERNABLE_PARAMS = {
   maxBlockTxs: { min: 1, max: 100_000 },
   txMaxTtlMs: { min: 10_000, max: 24 * 60 * 60 * 1000 },
   proposalTtlBlocks: { min: 10, max: 10_000_000 },
+  evidenceMaxAgeBlocks: { min: 100, max: 10_000_000 },
   timeoutProposeMs: { min: 100, max: 120_000 },
   timeoutPrevoteMs: { min: 50, max: 120_000 },
   timeoutPrecommitMs: { min: 50, max: 120_000 },
@@ -193,7 +194,8 @@ export function parseGovAction(value: unknown): GovAction {
       if (entries.length === 0) malformed('setParams must change at least one parameter')
       const params: Partial<Record<GovernableParam, number>> = {}
       for (const [k, v] of entries) {
-        const bounds = GOVERNABLE_PARAMS[k as GovernableParam] as { min: number; max: number } | undefined
+        // Own properties only: "toString" or "constructor" must not pass for parameters.
+        const bounds = Object.hasOwn(GOVERNABLE_PARAMS, k) ? GOVERNABLE_PARAMS[k as GovernableParam] : undefined
         if (!bounds) malformed(`params.${k} is not a governable parameter (${Object.keys(GOVERNABLE_PARAMS).join(', ')})`)
         if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < bounds.min || v > bounds.max) {
           malformed(`params.${k} must be an integer from ${bounds.min} to ${bounds.max}`)

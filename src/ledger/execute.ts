@@ -88,7 +88,7 @@ export class BlockExecution {
     this.nextSeq = base.certificateCount
     this.registry = governance.registry
     this.gov = new GovDraft(governance.registry, governance.proposals, height, governance.voters)
-    this.gov.expireProposals()
+    this.gov.openBlock()
   }
 
   async apply(d: DecodedTx): Promise<void> {
@@ -153,7 +153,7 @@ export class BlockExecution {
           this.authorize(tx.signer, entry, h)
           if (entry.state === 'revoked') reject('ALREADY_REVOKED', `certificate ${h} is already revoked`)
         })
-        for (const { id, entry } of entries) this.change(id, entry, 'revoked', tx.signer, tx.body.reason, tx.body.note)
+        for (const { id, entry } of entries) this.change(id, entry, 'revoked', tx, tx.body.reason, tx.body.note)
         break
       }
       case 'SuspendCertificate': {
@@ -162,7 +162,7 @@ export class BlockExecution {
         this.authorize(tx.signer, entry, h)
         if (entry.state === 'revoked') reject('ALREADY_REVOKED', `certificate ${h} is revoked`)
         if (entry.state === 'suspended') reject('ALREADY_SUSPENDED', `certificate ${h} is already suspended`)
-        this.change(id, entry, 'suspended', tx.signer, tx.body.reason, tx.body.note)
+        this.change(id, entry, 'suspended', tx, tx.body.reason, tx.body.note)
         break
       }
       case 'ReinstateCertificate': {
@@ -171,7 +171,7 @@ export class BlockExecution {
         this.authorize(tx.signer, entry, h)
         if (entry.state === 'revoked') reject('ALREADY_REVOKED', `certificate ${h} is revoked and cannot be reinstated`)
         if (entry.state !== 'suspended') reject('NOT_SUSPENDED', `certificate ${h} is not suspended`)
-        this.change(id, entry, 'active', tx.signer, undefined, tx.body.note)
+        this.change(id, entry, 'active', tx, undefined, tx.body.note)
         break
       }
       case 'UpdateIssuerKeys':
@@ -246,6 +246,9 @@ export class BlockExecution {
     if (a === b) bad('the two votes are for the same block: not conflicting')
     // Votes of the block's own height are fine: they were cast in an earlier round of it.
     if (first.height < 1 || first.height > this.height) bad(`votes of height ${first.height} cannot be reported at height ${this.height}`)
+    // A stale offence is refused: the window bounds what a report may make every node read.
+    const maxAge = this.registry.params.evidenceMaxAgeBlocks
+    if (first.height < this.height - maxAge) bad(`votes of height ${first.height} are older than ${maxAge} blocks`)
     const validator =
       (await this.ctx.validatorsAt(first.height)).find((v) => v.id === first.validator) ??
       bad(`"${first.validator}" was not a validator at height ${first.height}`)
@@ -314,14 +317,16 @@ export class BlockExecution {
     }
   }
 
-  private change(id: Bytes, entry: CertificateEntry, state: CertificateEntry['state'], by: string, reason?: string, note?: string): void {
+  /** `by` signed the change: its id and key are recorded, so changes made with a key later declared compromised can be found. */
+  private change(id: Bytes, entry: CertificateEntry, state: CertificateEntry['state'], by: { signer: string; key: Bytes }, reason?: string, note?: string): void {
     this.put(id, {
       ...entry,
       state,
       change: {
         height: this.height,
         time: this.time,
-        by,
+        by: by.signer,
+        key: by.key,
         ...(reason === undefined ? {} : { reason }),
         ...(note === undefined ? {} : { note }),
       },

@@ -57,6 +57,12 @@ export type GovEvent =
   | { readonly kind: 'issuer_keys'; readonly issuer: string; readonly added: number; readonly retired: number; readonly compromised: number }
   | { readonly kind: 'jailed'; readonly validator: string; readonly height: number; readonly round: number }
 
+/** Open proposals at once, in all and per proposing validator: bounds what every block re-reads. */
+export const MAX_OPEN_PROPOSALS = 256
+export const MAX_OPEN_PROPOSALS_PER_VALIDATOR = 16
+/** Keys an issuer may ever hold (retired ones stay: they verify what they signed). */
+export const MAX_ISSUER_KEYS = 64
+
 function reject(code: ErrorCode, message: string): never {
   throw new CertchainError(code, message)
 }
@@ -123,6 +129,11 @@ function activeCount(validators: readonly ValidatorRecord[]): number {
   return validators.filter((v) => v.jailedHeight === undefined).length
 }
 
+function withKey(issuer: IssuerRecord, publicKey: Bytes, height: number): IssuerRecord {
+  if (issuer.keys.length >= MAX_ISSUER_KEYS) reject('TOO_MANY_KEYS', `issuer "${issuer.id}" already has ${MAX_ISSUER_KEYS} keys`)
+  return { ...issuer, keys: [...issuer.keys, { publicKey, addedHeight: height }] }
+}
+
 function compromiseKey(issuer: IssuerRecord, key: Bytes, since: Millis, height: number): IssuerRecord {
   const entry = issuer.keys.find((k) => bytesEqual(k.publicKey, key))
   if (!entry) reject('UNKNOWN_KEY', `key ${toHex(key).slice(0, 16)}… is not a key of issuer "${issuer.id}"`)
@@ -184,10 +195,9 @@ export function applyAction(state: RegistryState, action: GovAction, height: num
       if (action.types) knownTypes(state, action.types)
       if (action.publicKey) keyFree(state, action.publicKey)
       const updated: IssuerRecord = {
-        ...issuer,
+        ...(action.publicKey === undefined ? issuer : withKey(issuer, action.publicKey, height)),
         ...(action.name === undefined ? {} : { name: action.name }),
         ...(action.types === undefined ? {} : { types: [...action.types].sort() }),
-        ...(action.publicKey === undefined ? {} : { keys: [...issuer.keys, { publicKey: action.publicKey, addedHeight: height }] }),
       }
       return { ...state, issuers: replaceById(state.issuers, updated) }
     }
@@ -235,6 +245,8 @@ export function applyKeyUpdate(
   height: number,
 ): RegistryState {
   let issuer = issuerOf(state, issuerId)
+  // Deactivated earlier in this block: it signs nothing more, key changes included.
+  if (!issuer.active) reject('ISSUER_INACTIVE', `issuer "${issuerId}" is deactivated`)
   const own = (key: Bytes): IssuerKey =>
     issuer.keys.find((k) => bytesEqual(k.publicKey, key)) ?? reject('UNKNOWN_KEY', `key ${toHex(key).slice(0, 16)}… is not a key of issuer "${issuerId}"`)
   const signer = own(signingKey)
@@ -243,7 +255,7 @@ export function applyKeyUpdate(
   if (new Set(all.map(toHex)).size !== all.length) reject('MALFORMED_TX', 'a key appears more than once in one key update')
   for (const key of update.add ?? []) {
     keyFree(state, key)
-    issuer = { ...issuer, keys: [...issuer.keys, { publicKey: key, addedHeight: height }] }
+    issuer = withKey(issuer, key, height)
   }
   for (const key of update.retire ?? []) {
     const entry = own(key)
@@ -293,14 +305,24 @@ export class GovDraft {
     return this.registryChanged || this.proposalsChanged.size > 0
   }
 
-  /** Proposals whose deadline passed before this height close as expired, first thing in the block. */
-  expireProposals(): void {
-    for (const p of this.open.values()) {
+  /**
+   * First thing in a block: proposals whose deadline passed close as expired, and the others are
+   * decided again with this height's voters. A smaller set (a validator removed or jailed) can
+   * make approvals already given enough, with nobody left to cast the deciding vote.
+   */
+  openBlock(): void {
+    for (const p of [...this.open.values()]) {
       if (p.deadline < this.height) this.close(p, 'expired')
+      else this.decide(p)
     }
   }
 
   propose(txId: Bytes, proposer: string, action: GovAction, note: string | undefined): ProposalRecord {
+    if (this.open.size >= MAX_OPEN_PROPOSALS) reject('TOO_MANY_PROPOSALS', `${MAX_OPEN_PROPOSALS} proposals are open; vote on them first`)
+    const own = [...this.open.values()].filter((p) => p.proposer === proposer).length
+    if (own >= MAX_OPEN_PROPOSALS_PER_VALIDATOR) {
+      reject('TOO_MANY_PROPOSALS', `"${proposer}" already has ${MAX_OPEN_PROPOSALS_PER_VALIDATOR} open proposals`)
+    }
     // Checked now against the current registry, so a proposal that could never apply is refused
     // with its reason; checked again when it passes.
     applyAction(this.state, action, this.height)
@@ -346,19 +368,27 @@ export class GovDraft {
     })
   }
 
-  /** Records evidence and jails its validator (out of the set from two heights later). */
+  /**
+   * Records evidence and jails its validator (out of the set from two heights later). One jailing
+   * punishes everything the validator did up to this block: older evidence is refused afterwards,
+   * so a reinstated validator is not jailed again for the same past, and the list stays short.
+   */
   jail(first: Vote): void {
     const { validator, height, round, type } = first
-    if (this.state.evidence.some((e) => e.validator === validator && e.height === height && e.round === round && e.type === type)) {
-      reject('EVIDENCE_ALREADY_COMMITTED', `evidence against "${validator}" at height ${height} round ${round} is already on chain`)
+    const record =
+      this.state.validators.find((v) => v.id === validator) ?? reject('INVALID_EVIDENCE', `"${validator}" is no longer a registered validator`)
+    // An id removed and registered again names another operator (another key): not the offender.
+    if (record.addedHeight >= height) reject('INVALID_EVIDENCE', `the votes predate the registration of "${validator}" at height ${record.addedHeight}`)
+    if (record.jailedHeight !== undefined) reject('EVIDENCE_ALREADY_COMMITTED', `validator "${validator}" is already jailed`)
+    if (record.evidenceFloor !== undefined && height <= record.evidenceFloor) {
+      reject('EVIDENCE_ALREADY_COMMITTED', `misbehaviour of "${validator}" up to height ${record.evidenceFloor} is already punished`)
     }
     const evidence = [...this.state.evidence, { validator, height, round, type, committedHeight: this.height }]
-    const record = this.state.validators.find((v) => v.id === validator)
     // Jailing the last active validator would halt the chain for good: the evidence is kept, the
     // validator stays (governance can still remove it).
-    const jail = record !== undefined && record.jailedHeight === undefined && activeCount(this.state.validators) > 1
-    const validators = jail ? replaceById(this.state.validators, { ...record, jailedHeight: this.height }) : this.state.validators
-    this.setState({ ...this.state, evidence, validators })
+    const jail = activeCount(this.state.validators) > 1
+    const punished: ValidatorRecord = { ...record, evidenceFloor: this.height, ...(jail ? { jailedHeight: this.height } : {}) }
+    this.setState({ ...this.state, evidence, validators: replaceById(this.state.validators, punished) })
     if (jail) this.events.push({ kind: 'jailed', validator, height, round })
   }
 

@@ -81,6 +81,18 @@ export class Ledger {
     return this.history.validatorsAt(height)
   }
 
+  /**
+   * Peer ids the network must admit now: every registered validator and member, and the
+   * validators voting at the next two heights. A removed validator still votes until its removal
+   * takes effect, and cutting it off earlier could leave those heights without a quorum.
+   */
+  peerIds(): Set<string> {
+    const next = this.head.height + 1
+    const peers = this.registry.peerIds()
+    for (const v of [...this.validators(next), ...this.validators(next + 1)]) peers.add(v.peerId)
+    return peers
+  }
+
   /** Open proposals (committed state). */
   get proposals(): ProposalsState {
     return this.proposalsState
@@ -202,11 +214,12 @@ export class Ledger {
     if (writes.block.header.height !== this.head.height + 1) {
       throw new CertchainError('MALFORMED_BLOCK', `cannot commit height ${writes.block.header.height} on top of ${this.head.height}`)
     }
-    await this.store.commit(writes, commit)
-    this.ctx.tree.committed(writes.treeNodes)
-    const gov = writes.governance
-    if (gov?.registry) this.history.committed(writes.block.header.height, gov.registry)
-    if (gov?.proposals) this.proposalsState = gov.proposals
+    await this.store.commit(writes, commit, () => {
+      this.ctx.tree.committed(writes.treeNodes)
+      const gov = writes.governance
+      if (gov?.registry) this.history.committed(writes.block.header.height, gov.registry)
+      if (gov?.proposals) this.proposalsState = gov.proposals
+    })
   }
 
   getBlock(height: number): Promise<FinalizedBlock | undefined> {

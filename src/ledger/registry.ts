@@ -1,4 +1,4 @@
-import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { bytesEqual, type Bytes } from '../core/bytes.js'
 import { encode, pruneUndefined } from '../core/encoding.js'
 import type { CertificateType, ChainParams, Genesis, MemberInfo, ValidatorInfo } from '../core/genesis.js'
 import { sha256 } from '../core/hash.js'
@@ -30,6 +30,11 @@ export interface ValidatorRecord extends ValidatorInfo {
   readonly addedHeight: number
   /** Height of the block that committed evidence against it; out of the set two heights later. */
   readonly jailedHeight?: number
+  /**
+   * Misbehaviour at or below this height is already punished (by the jailing at this height):
+   * older evidence cannot jail it again once it is reinstated.
+   */
+  readonly evidenceFloor?: number
 }
 
 /** Committed equivocation evidence, by the votes it proves conflicting. */
@@ -167,11 +172,5 @@ export class Registry {
   /** May `signer` revoke, suspend or reinstate certificates of `type` issued by `issuer`? */
   mayChangeStatus(signer: string, issuer: string, type: string): boolean {
     return signer === issuer || (this.typesById.get(type)?.authorities.includes(signer) ?? false)
-  }
-
-  /** Which issuer, if any, registered `publicKey` (keys are unique across issuers). */
-  keyOwner(publicKey: Bytes): string | undefined {
-    const hex = toHex(publicKey)
-    return this.state.issuers.find((i) => i.keys.some((k) => toHex(k.publicKey) === hex))?.id
   }
 }

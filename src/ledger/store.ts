@@ -54,6 +54,8 @@ export interface CertificateEntry {
     readonly height: number
     readonly time: Millis
     readonly by: string
+    /** The key that signed the change; absent for a revocation read from a key compromise. */
+    readonly key?: Bytes
     readonly reason?: string
     readonly note?: string
   }
@@ -262,7 +264,7 @@ export class LedgerStore {
    * Commits one block: block, hash index, transaction index, certificate entries, status tree
    * nodes and the new head, in a single fsynced batch. Either all of it is on disk or none.
    */
-  async commit(writes: BlockWrites, commit: Commit): Promise<void> {
+  async commit(writes: BlockWrites, commit: Commit, onDurable?: () => void): Promise<void> {
     const { block, hash, head } = writes
     const height = u64(block.header.height)
     const ops: { type: 'put'; key: Bytes; value: Bytes }[] = [
@@ -283,5 +285,7 @@ export class LedgerStore {
     ops.push({ type: 'put', key: metaKey(META_HEAD), value: encode(head) })
     await this.db.batch(ops, { sync: true })
     this.headState = head
+    // In the same synchronous step as the new head: no reader sees the head without the rest.
+    onDurable?.()
   }
 }

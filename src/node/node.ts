@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { sign } from '../core/crypto.js'
+import { GOVERNABLE_PARAMS } from '../core/governance.js'
 import { encodeTx, signTx } from '../core/tx.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
@@ -118,7 +119,7 @@ export class CertchainNode implements RpcBackend {
     private readonly consensusDir: string,
     private readonly nodeKey: KeyFile,
   ) {
-    this.allowedPeers = ledger.registry.peerIds()
+    this.allowedPeers = ledger.peerIds()
   }
 
   /** Opens the store and loads keys; nothing listens until {@link start}. */
@@ -256,7 +257,8 @@ export class CertchainNode implements RpcBackend {
       ledger: this.ledger,
       engine,
       logger: this.logger.child({ module: 'sync' }),
-      maxBlockBytes: this.ledger.registry.params.maxBlockBytes,
+      // Governance may raise the block size later; decode up to the largest it may set.
+      maxBlockBytes: Math.max(this.ledger.registry.params.maxBlockBytes, GOVERNABLE_PARAMS.maxBlockBytes.max),
       network: {
         peers: () => p2p.connectedPeers(),
         request: (peer, request, options) => p2p.request(peer, request, options),
@@ -357,6 +359,7 @@ export class CertchainNode implements RpcBackend {
   private onFinalized({ block, writes, rejected, certificates, commitMs }: FinalizedEvent): void {
     const height = block.header.height
     if (writes.governance) this.onGovernance(height, writes.governance)
+    this.refreshPeerAccess()
     // The finished height's messages are no longer needed to resume.
     void this.wal?.reset().catch((err: unknown) => this.logger.error({ err }, 'cannot reset the consensus WAL'))
     this.metrics.committedTxs.inc(writes.txIds.length)
@@ -404,10 +407,14 @@ export class CertchainNode implements RpcBackend {
           : event
       this.logger.info({ height, governance: event.kind, ...fields }, `governance: ${event.kind}`)
     }
-    if (governance.registry) {
-      this.allowedPeers = governance.registry.peerIds()
-      void this.p2p?.reevaluatePeers().catch((err: unknown) => this.logger.warn({ err }, 'cannot re-evaluate peers'))
-    }
+  }
+
+  /** Follows membership after each block; peers no longer admitted are disconnected. */
+  private refreshPeerAccess(): void {
+    const next = this.ledger.peerIds()
+    if (next.size === this.allowedPeers.size && [...next].every((p) => this.allowedPeers.has(p))) return
+    this.allowedPeers = next
+    void this.p2p?.reevaluatePeers().catch((err: unknown) => this.logger.warn({ err }, 'cannot re-evaluate peers'))
   }
 
   private updateChainMetrics(): void {

@@ -39,6 +39,7 @@ export function certificateView(id: string, entry: CertificateEntry, registry: R
           height: change.height,
           time: iso(change.time),
           by: change.by,
+          key: change.key ? toHex(change.key) : null,
           reason: change.reason ?? null,
           note: change.note ?? null,
         }

@@ -195,6 +195,7 @@ describe('GET /v1/certificates/:id', () => {
       height: revoked.height,
       time: expect.any(String),
       by: 'kr.mois',
+      key: toHex(mois.key.publicKey),
       reason: 'court_order',
       note: 'order 2026-123',
     })
@@ -217,6 +218,7 @@ describe('GET /v1/certificates/:id', () => {
       height: suspended.height,
       time: expect.any(String),
       by: 'kr.seoul.jongno',
+      key: toHex(jongno.key.publicKey),
       reason: 'under_investigation',
       note: 'case 7',
     })
@@ -230,6 +232,7 @@ describe('GET /v1/certificates/:id', () => {
       height: reinstated.height,
       time: expect.any(String),
       by: 'kr.mois',
+      key: toHex(mois.key.publicKey),
       reason: null,
       note: null,
     })

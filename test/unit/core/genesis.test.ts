@@ -111,6 +111,13 @@ describe('parseGenesis: INVALID_GENESIS', () => {
     expect(problems(json((g) => g.validators.push({ ...g.validators[0]!, id: 'validator-2', peerId: 'other' })))).toContain(
       'duplicate validator public key',
     )
+    expect(problems(json((g) => (g.issuers[1]!.publicKey = g.issuers[0]!.publicKey)))).toContain('duplicate issuer public key')
+  })
+
+  it('a parameter named like a built-in object property', () => {
+    expect(problems(json((g) => (g.params = JSON.parse('{"toString": 5, "constructor": 1}') as Record<string, number>)))).toContain(
+      'params.toString is not a known parameter',
+    )
   })
 
   it('unknown type in issuer.types', () => {

@@ -49,6 +49,8 @@ describe('parseGovAction', () => {
     ['setParams: below the bound', { type: 'setParams', params: { timeoutProposeMs: GOVERNABLE_PARAMS.timeoutProposeMs.min - 1 } }],
     ['setParams: above the bound', { type: 'setParams', params: { maxBlockBytes: GOVERNABLE_PARAMS.maxBlockBytes.max + 1 } }],
     ['setParams: not an integer', { type: 'setParams', params: { maxBlockTxs: 1.5 } }],
+    ['setParams: a built-in property name', { type: 'setParams', params: { hasOwnProperty: 5 } }],
+    ['setParams: "constructor"', { type: 'setParams', params: JSON.parse('{"constructor": 5}') as unknown }],
   ]
   for (const [what, value] of bad) {
     it(`refuses ${what} (MALFORMED_TX)`, () => {

@@ -193,6 +193,37 @@ describe('validator set changes take effect two heights after the passing block'
     expect(await refusal(proposeTx(chain, v(4), { type: 'removeMember', id: 'bank.kb' }, opts()))).toBe('NOT_A_VALIDATOR')
   })
 
+  it('a proposal whose approvals become enough when the set shrinks passes at the start of that height', async () => {
+    const five = makeMultiValidatorChain(5, { params: { proposalTtlBlocks: 50 } })
+    await opened.cleanup()
+    ;({ chain, validators } = five)
+    opened = await openLedger(chain)
+    ledger = opened.ledger
+    await accepted(proposeTx(chain, v(1), { type: 'addMember', id: 'bank.kb', name: 'KB', peerId: 'p1' }, opts()))
+    await accepted(voteTx(chain, v(2), 1, true, opts()), voteTx(chain, v(3), 1, true, opts()))
+    // 3 of 5 is not more than two thirds
+    expect((await ledger.getProposal(1))?.status).toBe('open')
+    await accepted(proposeTx(chain, v(1), { type: 'removeValidator', id: 'validator-5' }, opts()))
+    await accepted(voteTx(chain, v(2), 2, true, opts()), voteTx(chain, v(3), 2, true, opts()), voteTx(chain, v(4), 2, true, opts()))
+    const removedAt = ledger.head.height
+    expect((await ledger.getProposal(2))?.status).toBe('passed')
+    await accepted()
+    expect((await ledger.getProposal(1))?.status).toBe('open')
+    // at removedAt + 2 four validators vote: the three approvals pass it, with no new vote
+    await accepted()
+    expect(await ledger.getProposal(1)).toMatchObject({ status: 'passed', closedHeight: removedAt + 2 })
+  })
+
+  it('the network keeps admitting a removed validator until its removal takes effect', async () => {
+    const peer = '12D3KooWTestvalidator-4'
+    expect(ledger.peerIds().has(peer)).toBe(true)
+    await pass({ type: 'removeValidator', id: 'validator-4' })
+    // it still votes at the next height
+    expect(ledger.peerIds().has(peer)).toBe(true)
+    await accepted()
+    expect(ledger.peerIds().has(peer)).toBe(false)
+  })
+
   it('a block proposed by a validator that left the set is refused', async () => {
     await pass({ type: 'removeValidator', id: 'validator-4' })
     await accepted()
@@ -260,6 +291,15 @@ describe('issuers, types and members by governance', () => {
     expect(ledger.registry.params).toMatchObject({ maxBlockTxs: 1, heartbeatIntervalMs: 2000, maxTxBytes: chain.genesis.params.maxTxBytes })
   })
 
+  it('open proposals are bounded per validator (TOO_MANY_PROPOSALS)', async () => {
+    const params = (i: number): GovAction => ({ type: 'setParams', params: { maxBlockTxs: 100 + i } })
+    await accepted(...Array.from({ length: 16 }, (_, i) => proposeTx(chain, v(1), params(i), opts())))
+    expect(ledger.proposals.open).toHaveLength(16)
+    expect(await refusal(proposeTx(chain, v(1), params(16), opts()))).toBe('TOO_MANY_PROPOSALS')
+    // another validator may still propose
+    expect(await refusal(proposeTx(chain, v(2), params(16), opts()))).toBeUndefined()
+  })
+
   it('a passed proposal whose action no longer applies is closed as failed, with the reason', async () => {
     await accepted(proposeTx(chain, v(1), { type: 'addMember', id: 'bank.kb', name: 'KB', peerId: 'p1' }, opts()))
     await accepted(proposeTx(chain, v(2), { type: 'addMember', id: 'bank.kb', name: 'KB again', peerId: 'p2' }, opts()))
@@ -295,6 +335,20 @@ describe('issuer key rotation and compromise', () => {
     const result = await verdict(old, oldHeight)
     expect(result.verdict).toBe('valid')
     expect(result.status).toBe('valid')
+  })
+
+  it('an issuer deactivated earlier in a block cannot change its keys later in it; keys per issuer are bounded', async () => {
+    await accepted(proposeTx(chain, v(1), { type: 'deactivateIssuer', id: 'kr.land.seoul' }, opts()))
+    await accepted(voteTx(chain, v(2), 1, true, opts()))
+    const p = await block(voteTx(chain, v(3), 1, true, opts()), issuerKeysTx(chain, 'kr.land.seoul', { add: [generateKeyPair().publicKey] }, opts()))
+    expect((await ledger.getProposal(1))?.status).toBe('passed')
+    expect(p.rejected.map((r) => r.error.code)).toEqual(['ISSUER_INACTIVE'])
+
+    const batch = (): Bytes[] => Array.from({ length: 16 }, () => generateKeyPair().publicKey)
+    for (let i = 0; i < 3; i++) await accepted(issuerKeysTx(chain, 'kr.court.seoul', { add: batch() }, opts()))
+    expect(ledger.registry.issuer('kr.court.seoul')!.keys).toHaveLength(49)
+    await accepted(issuerKeysTx(chain, 'kr.court.seoul', { add: batch().slice(0, 15) }, opts()))
+    expect(await refusal(issuerKeysTx(chain, 'kr.court.seoul', { add: [generateKeyPair().publicKey] }, opts()))).toBe('TOO_MANY_KEYS')
   })
 
   it('every rejection of a key update, and an issuer can only ever touch its own keys', async () => {
@@ -384,6 +438,35 @@ describe('equivocation evidence and jailing', () => {
     expect(ledger.registry.validator('validator-4')?.jailedHeight).toBeUndefined()
     expect(ids(ledger.validators(ledger.head.height + 2))).toContain('validator-4')
     expect(await refusal(proposeTx(chain, v(1), { type: 'unjailValidator', id: 'validator-4' }, opts()))).toBe('NOT_JAILED')
+    // The jailing punished everything up to its block: another round of the same past cannot jail it again.
+    const again = [signedVote(chain, v(4), 1, 5, hash(3)), signedVote(chain, v(4), 1, 5, hash(4))] as const
+    expect(await refusal(evidenceTx(chain, v(1), ...again, opts()))).toBe('EVIDENCE_ALREADY_COMMITTED')
+    // A new offence once it votes again does.
+    await accepted()
+    await accepted()
+    const now = ledger.head.height
+    await accepted(evidenceTx(chain, v(1), signedVote(chain, v(4), now, 0, hash(5)), signedVote(chain, v(4), now, 0, null), opts()))
+    expect(ledger.registry.validator('validator-4')?.jailedHeight).toBe(ledger.head.height)
+    expect(ledger.registry.state.evidence).toHaveLength(2)
+  })
+
+  it('evidence older than params.evidenceMaxAgeBlocks, or from before the id was registered again, is refused', async () => {
+    const { chain: c, validators: vs } = makeMultiValidatorChain(4, { params: { proposalTtlBlocks: TTL, evidenceMaxAgeBlocks: 3 } })
+    await opened.cleanup()
+    chain = c
+    validators = vs
+    opened = await openLedger(chain)
+    ledger = opened.ledger
+    const pair = (h: number) => [signedVote(chain, v(4), h, 0, hash(1)), signedVote(chain, v(4), h, 0, hash(2))] as const
+    for (let i = 0; i < 5; i++) await accepted()
+    // next block is 6: height 2 is 4 blocks old
+    expect(await refusal(evidenceTx(chain, v(1), ...pair(2), opts()))).toBe('INVALID_EVIDENCE')
+    // validator-4 leaves and its id comes back with another key: its old votes are not the new operator's
+    await pass({ type: 'removeValidator', id: 'validator-4' })
+    const key = generateKeyPair()
+    await pass({ type: 'addValidator', id: 'validator-4', name: 'new operator', publicKey: key.publicKey, peerId: 'p-new' })
+    const h = ledger.head.height
+    expect(await refusal(evidenceTx(chain, v(1), ...pair(h - 1), opts()))).toBe('INVALID_EVIDENCE')
   })
 
   it('evidence that does not prove a conflict is refused (INVALID_EVIDENCE)', async () => {

@@ -265,7 +265,7 @@ describe('status change rules', () => {
     const [id] = await issued('kr.seoul.jongno')
     await commit(revokeTx(chain, 'kr.mois', [id!], { reason: 'court_order', note: '행정 처분' }))
     const e = await entry(id!)
-    expect(e).toMatchObject({ state: 'revoked', change: { height: 2, time: now, by: 'kr.mois', reason: 'court_order', note: '행정 처분' } })
+    expect(e).toMatchObject({ state: 'revoked', change: { height: 2, time: now, by: 'kr.mois', key: chain.keys['kr.mois'].publicKey, reason: 'court_order', note: '행정 처분' } })
     // the record and issuance facts are untouched
     expect(e).toMatchObject({ height: 1, record: { issuer: 'kr.seoul.jongno' } })
   })
