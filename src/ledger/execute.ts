@@ -11,7 +11,7 @@ import { voteSignBytes, type Vote } from '../core/vote.js'
 import { verify } from '../core/crypto.js'
 import { bytesEqual } from '../core/bytes.js'
 import { GovDraft, proposalsHash, type ProposalsState } from './governance.js'
-import { isCurrentKey, type Registry } from './registry.js'
+import { isCurrentKey, type ActiveValidator, type Registry } from './registry.js'
 import type { StateTree, TreeNodeWrite } from './state-tree.js'
 import type { CertificateEntry, GovernanceWrites, Head, LedgerStore } from './store.js'
 
@@ -32,7 +32,7 @@ export interface GovernanceBase {
   readonly registry: Registry
   readonly proposals: ProposalsState
   /** Validators of consensus at this height: they propose, vote and report evidence. */
-  readonly voters: readonly ValidatorInfo[]
+  readonly voters: readonly ActiveValidator[]
 }
 
 /** The roots the state root commits to. */

@@ -1,12 +1,21 @@
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError, type ErrorCode } from '../core/errors.js'
-import type { CertificateType, ValidatorInfo } from '../core/genesis.js'
+import type { CertificateType } from '../core/genesis.js'
 import type { GovAction } from '../core/governance.js'
 import { sha256 } from '../core/hash.js'
 import type { Millis } from '../core/types.js'
 import type { Vote } from '../core/vote.js'
-import { Registry, isCurrentKey, sortedById, type IssuerKey, type IssuerRecord, type RegistryState, type ValidatorRecord } from './registry.js'
+import {
+  Registry,
+  isCurrentKey,
+  sortedById,
+  type ActiveValidator,
+  type IssuerKey,
+  type IssuerRecord,
+  type RegistryState,
+  type ValidatorRecord,
+} from './registry.js'
 
 export type ProposalStatus = 'open' | 'passed' | 'rejected' | 'expired' | 'failed'
 
@@ -72,13 +81,17 @@ export function passes(yes: number, n: number): boolean {
   return yes * 3 > n * 2
 }
 
-/** Tally of a proposal's votes among the validators voting now (votes of removed validators no longer count). */
-export function tally(proposal: ProposalRecord, voters: readonly ValidatorInfo[]): { yes: number; no: number; of: number } {
-  const ids = new Set(voters.map((v) => v.id))
+/**
+ * Tally of a proposal's votes among the validators voting now. Votes of removed validators no
+ * longer count, nor those cast under an id before its current registration (another operator).
+ */
+export function tally(proposal: ProposalRecord, voters: readonly ActiveValidator[]): { yes: number; no: number; of: number } {
+  const since = new Map(voters.map((v) => [v.id, v.addedHeight]))
   let yes = 0
   let no = 0
   for (const v of proposal.votes) {
-    if (!ids.has(v.validator)) continue
+    const addedHeight = since.get(v.validator)
+    if (addedHeight === undefined || v.height < addedHeight) continue
     if (v.approve) yes++
     else no++
   }
@@ -288,7 +301,7 @@ export class GovDraft {
     proposals: ProposalsState,
     readonly height: number,
     /** Validators voting at this height (consensus's set): they propose, vote and report evidence. */
-    readonly voters: readonly ValidatorInfo[],
+    readonly voters: readonly ActiveValidator[],
   ) {
     this.state = base.state
     this.view = base

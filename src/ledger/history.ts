@@ -1,6 +1,5 @@
 import { CertchainError } from '../core/errors.js'
-import type { ValidatorInfo } from '../core/genesis.js'
-import { Registry } from './registry.js'
+import { Registry, type ActiveValidator } from './registry.js'
 import type { LedgerStore } from './store.js'
 
 /** Registries kept in memory besides genesis and the two newest. */
@@ -75,11 +74,11 @@ export class RegistryHistory {
     return Math.max(0, height - 2)
   }
 
-  validators(height: number): readonly ValidatorInfo[] {
+  validators(height: number): readonly ActiveValidator[] {
     return this.atSync(RegistryHistory.validatorHeight(height)).activeValidators()
   }
 
-  async validatorsAt(height: number): Promise<readonly ValidatorInfo[]> {
+  async validatorsAt(height: number): Promise<readonly ActiveValidator[]> {
     return (await this.at(RegistryHistory.validatorHeight(height))).activeValidators()
   }
 

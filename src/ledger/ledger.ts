@@ -5,11 +5,10 @@ import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
 import type { Block, BlockHeader, Commit, FinalizedBlock, Millis } from '../core/types.js'
-import type { ValidatorInfo } from '../core/genesis.js'
 import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
 import { EMPTY_PROPOSALS, proposalsHash, type ProposalRecord, type ProposalsState } from './governance.js'
 import { RegistryHistory } from './history.js'
-import { Registry, registryStateFromGenesis } from './registry.js'
+import { Registry, registryStateFromGenesis, type ActiveValidator } from './registry.js'
 import { EMPTY_TREE_ROOT, StateTree } from './state-tree.js'
 import { LedgerStore, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
 
@@ -73,11 +72,11 @@ export class Ledger {
    * `height - 2`, without jailed ones. Synchronous for the heights consensus works on (up to two
    * past the last committed block); use {@link validatorsAt} for older ones.
    */
-  validators(height: number): readonly ValidatorInfo[] {
+  validators(height: number): readonly ActiveValidator[] {
     return this.history.validators(height)
   }
 
-  validatorsAt(height: number): Promise<readonly ValidatorInfo[]> {
+  validatorsAt(height: number): Promise<readonly ActiveValidator[]> {
     return this.history.validatorsAt(height)
   }
 

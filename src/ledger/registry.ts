@@ -37,6 +37,11 @@ export interface ValidatorRecord extends ValidatorInfo {
   readonly evidenceFloor?: number
 }
 
+/** A validator voting at some height, with the height its current registration began. */
+export interface ActiveValidator extends ValidatorInfo {
+  readonly addedHeight: number
+}
+
 /** Committed equivocation evidence, by the votes it proves conflicting. */
 export interface CommittedEvidence {
   readonly validator: string
@@ -100,7 +105,7 @@ export class Registry {
   private readonly typesById: ReadonlyMap<string, CertificateType>
   private readonly issuersById: ReadonlyMap<string, IssuerRecord>
   private readonly validatorsById: ReadonlyMap<string, ValidatorRecord>
-  private readonly active: readonly ValidatorInfo[]
+  private readonly active: readonly ActiveValidator[]
   private hashCache: Bytes | undefined
 
   constructor(
@@ -112,7 +117,7 @@ export class Registry {
     this.validatorsById = new Map(state.validators.map((v) => [v.id, v]))
     this.active = state.validators
       .filter((v) => v.jailedHeight === undefined)
-      .map(({ id, name, publicKey, peerId }) => ({ id, name, publicKey, peerId }))
+      .map(({ id, name, publicKey, peerId, addedHeight }) => ({ id, name, publicKey, peerId, addedHeight }))
       .sort((a, b) => Buffer.compare(a.publicKey, b.publicKey))
   }
 
@@ -160,7 +165,7 @@ export class Registry {
   }
 
   /** Validators that vote and propose (not jailed), sorted by public key: the proposer rotation order. */
-  activeValidators(): readonly ValidatorInfo[] {
+  activeValidators(): readonly ActiveValidator[] {
     return this.active
   }
 

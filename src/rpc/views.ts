@@ -9,6 +9,7 @@ import {
   certificateStatus,
   isCurrentKey,
   tally,
+  type ActiveValidator,
   type CertificateEntry,
   type IssuerRecord,
   type ProposalRecord,
@@ -121,7 +122,7 @@ export function registeredValidatorView(v: ValidatorRecord) {
  * JSON view of a proposal with its tally among `voters` (the validators voting now): `needed` is
  * the number of approvals that passes it, the same more-than-two-thirds rule as consensus.
  */
-export function proposalView(p: ProposalRecord, voters: readonly ValidatorInfo[]) {
+export function proposalView(p: ProposalRecord, voters: readonly ActiveValidator[]) {
   const { yes, no, of } = tally(p, voters)
   return {
     id: p.id,

@@ -75,11 +75,17 @@ function newValidatorAction(id: string): { action: GovAction; key: KeyPair } {
 
 const ids = (list: readonly { id: string }[]): string[] => list.map((x) => x.id).sort()
 
-beforeEach(async () => {
-  ;({ chain, validators } = makeMultiValidatorChain(4, { params: { proposalTtlBlocks: TTL } }))
+/** Runs the test on a fresh chain of `count` validators instead of the default one. */
+async function useChain(count: number, params: Parameters<typeof makeMultiValidatorChain>[1] = {}): Promise<void> {
+  await opened?.cleanup()
+  ;({ chain, validators } = makeMultiValidatorChain(count, params))
   opened = await openLedger(chain)
   ledger = opened.ledger
   time = T0
+}
+
+beforeEach(async () => {
+  await useChain(4, { params: { proposalTtlBlocks: TTL } })
 })
 
 afterEach(async () => {
@@ -194,11 +200,7 @@ describe('validator set changes take effect two heights after the passing block'
   })
 
   it('a proposal whose approvals become enough when the set shrinks passes at the start of that height', async () => {
-    const five = makeMultiValidatorChain(5, { params: { proposalTtlBlocks: 50 } })
-    await opened.cleanup()
-    ;({ chain, validators } = five)
-    opened = await openLedger(chain)
-    ledger = opened.ledger
+    await useChain(5, { params: { proposalTtlBlocks: 50 } })
     await accepted(proposeTx(chain, v(1), { type: 'addMember', id: 'bank.kb', name: 'KB', peerId: 'p1' }, opts()))
     await accepted(voteTx(chain, v(2), 1, true, opts()), voteTx(chain, v(3), 1, true, opts()))
     // 3 of 5 is not more than two thirds
@@ -222,6 +224,26 @@ describe('validator set changes take effect two heights after the passing block'
     expect(ledger.peerIds().has(peer)).toBe(true)
     await accepted()
     expect(ledger.peerIds().has(peer)).toBe(false)
+  })
+
+  it('votes cast under a validator id before it was registered again do not count for the new operator', async () => {
+    await useChain(4, { params: { proposalTtlBlocks: 50 } })
+    await accepted(proposeTx(chain, v(1), { type: 'addMember', id: 'bank.kb', name: 'KB', peerId: 'p1' }, opts()))
+    await accepted(voteTx(chain, v(4), 1, true, opts()))
+    await pass({ type: 'removeValidator', id: 'validator-4' })
+    const key = generateKeyPair()
+    await pass({ type: 'addValidator', id: 'validator-4', name: 'new operator', publicKey: key.publicKey, peerId: 'p-new' })
+    await accepted()
+    await accepted()
+    expect(ids(ledger.validators(ledger.head.height + 1))).toContain('validator-4')
+    // yes from validator-1 and the old validator-4: with four voters only validator-1's counts;
+    // validator-2 makes two of four, still open
+    await accepted(voteTx(chain, v(2), 1, true, opts()))
+    expect((await ledger.getProposal(1))?.status).toBe('open')
+    // the new operator cannot vote again under the id either: the id already voted
+    expect(await refusal(voteTx(chain, { id: 'validator-4', key }, 1, true, opts()))).toBe('ALREADY_VOTED')
+    await accepted(voteTx(chain, v(3), 1, true, opts()))
+    expect((await ledger.getProposal(1))?.status).toBe('passed')
   })
 
   it('a block proposed by a validator that left the set is refused', async () => {
@@ -451,12 +473,7 @@ describe('equivocation evidence and jailing', () => {
   })
 
   it('evidence older than params.evidenceMaxAgeBlocks, or from before the id was registered again, is refused', async () => {
-    const { chain: c, validators: vs } = makeMultiValidatorChain(4, { params: { proposalTtlBlocks: TTL, evidenceMaxAgeBlocks: 3 } })
-    await opened.cleanup()
-    chain = c
-    validators = vs
-    opened = await openLedger(chain)
-    ledger = opened.ledger
+    await useChain(4, { params: { proposalTtlBlocks: TTL, evidenceMaxAgeBlocks: 3 } })
     const pair = (h: number) => [signedVote(chain, v(4), h, 0, hash(1)), signedVote(chain, v(4), h, 0, hash(2))] as const
     for (let i = 0; i < 5; i++) await accepted()
     // next block is 6: height 2 is 4 blocks old
@@ -487,12 +504,7 @@ describe('equivocation evidence and jailing', () => {
   })
 
   it('the last active validator is not jailed (the chain would halt for good); the evidence is kept', async () => {
-    const single = makeMultiValidatorChain(1)
-    await opened.cleanup()
-    chain = single.chain
-    validators = single.validators
-    opened = await openLedger(chain)
-    ledger = opened.ledger
+    await useChain(1)
     await accepted()
     await accepted(evidenceTx(chain, v(1), signedVote(chain, v(1), 1, 0, hash(1)), signedVote(chain, v(1), 1, 0, hash(2)), opts()))
     expect(ledger.registry.validator('validator-1')?.jailedHeight).toBeUndefined()
