@@ -76,7 +76,7 @@ export class BlockExecution {
   readonly applied: DecodedTx[] = []
 
   private readonly registry: Registry
-  private readonly gov: GovDraft
+  private draft: GovDraft | undefined
 
   constructor(
     private readonly ctx: ExecutionContext,
@@ -87,8 +87,6 @@ export class BlockExecution {
   ) {
     this.nextSeq = base.certificateCount
     this.registry = governance.registry
-    this.gov = new GovDraft(governance.registry, governance.proposals, height, governance.voters)
-    this.gov.openBlock()
   }
 
   async apply(d: DecodedTx): Promise<void> {
@@ -175,17 +173,17 @@ export class BlockExecution {
         break
       }
       case 'UpdateIssuerKeys':
-        this.gov.updateIssuerKeys(tx.signer, tx.key, tx.body)
+        this.gov().updateIssuerKeys(tx.signer, tx.key, tx.body)
         break
       case 'Propose':
-        this.gov.propose(d.id, tx.signer, tx.body.action, tx.body.note)
+        this.gov().propose(d.id, tx.signer, tx.body.action, tx.body.note)
         break
       case 'Vote':
-        this.gov.vote(tx.body.proposal, tx.signer, tx.body.approve)
+        this.gov().vote(tx.body.proposal, tx.signer, tx.body.approve)
         break
       case 'ReportEquivocation':
         await this.checkEvidence(tx.body.first, tx.body.second)
-        this.gov.jail(tx.body.first)
+        this.gov().jail(tx.body.first)
         break
     }
     this.txIds.add(idHex)
@@ -203,7 +201,7 @@ export class BlockExecution {
     // Leaves are derived here, once per block: admission (checkTx) never pays for hashing them.
     const leaves = new Map([...this.changed.values()].map(({ id, entry }) => [entry.seq, statusLeaf(id, entry)]))
     const { root, writes } = await this.ctx.tree.update(leaves)
-    const governance = this.gov.result()
+    const governance = this.gov().result()
     const registry = governance?.registry ?? this.registry
     const proposals = governance?.proposals ?? this.governance.proposals
     return {
@@ -213,6 +211,20 @@ export class BlockExecution {
       certificates: this.changed,
       ...(governance ? { governance } : {}),
     }
+  }
+
+  /**
+   * The block's governance changes, opened on first use: admitting an issuance (the hot path)
+   * never touches governance state. Nothing else reads what opening changes (expiries, proposals
+   * passed again with a smaller voter set), so opening late or early gives the same block.
+   */
+  private gov(): GovDraft {
+    if (!this.draft) {
+      const { registry, proposals, voters } = this.governance
+      this.draft = new GovDraft(registry, proposals, this.height, voters)
+      this.draft.openBlock()
+    }
+    return this.draft
   }
 
   /** An issuer transaction: registered, active issuer signing with one of its current keys. */
