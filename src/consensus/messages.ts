@@ -1,4 +1,4 @@
-import { bytesEqual, isBytes, toHex, type Bytes } from '../core/bytes.js'
+import { bytesEqual, isBytes, type Bytes } from '../core/bytes.js'
 import { verify } from '../core/crypto.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import { blockHash, parseBlock } from '../core/block.js'
@@ -6,9 +6,9 @@ import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import type { Block, Commit } from '../core/types.js'
 
-import { voteSignBytes, type Vote } from '../core/vote.js'
+import { voteShapeProblem, voteSignBytes, type Vote } from '../core/vote.js'
 
-export { VOTE_DOMAIN, voteSignBytes, type Vote, type VoteType } from '../core/vote.js'
+export { VOTE_DOMAIN, hashKey, voteSignBytes, type Vote, type VoteType } from '../core/vote.js'
 
 /** Steps in signing order: a validator never signs at a lower (height, round, step) than before. */
 export const STEP_ORDER = { proposal: 1, prevote: 2, precommit: 3 } as const
@@ -40,10 +40,6 @@ export function signBytesOf(chainId: string, message: ConsensusMessage): Bytes {
     : voteSignBytes(chainId, message.type, message.height, message.round, message.blockHash)
 }
 
-export function hashKey(hash: Bytes | null): string {
-  return hash === null ? 'nil' : toHex(hash)
-}
-
 export function encodeMessage(message: ConsensusMessage): Bytes {
   return encode(message)
 }
@@ -59,14 +55,14 @@ const isHeight = (n: unknown): n is number => typeof n === 'number' && Number.is
 export function decodeMessage(bytes: Bytes, maxBytes: number): ConsensusMessage {
   const value = decodeCanonical(bytes, maxBytes, 'MALFORMED_ENCODING') as Record<string, unknown>
   if (value === null || typeof value !== 'object' || Array.isArray(value)) malformed('not a map')
-  if (!isHeight(value.height) || !isRound(value.round)) malformed('height and round must be integers')
-  if (typeof value.validator !== 'string' || !isBytes(value.sig, 64)) malformed('validator and sig are required')
   if (value.type === 'prevote' || value.type === 'precommit') {
-    if (Object.keys(value).length !== 6) malformed('a vote has exactly type, height, round, blockHash, validator, sig')
-    if (value.blockHash !== null && !isBytes(value.blockHash, 32)) malformed('blockHash must be 32 bytes or null')
+    const problem = voteShapeProblem(value)
+    if (problem) malformed(problem)
     return value as unknown as Vote
   }
   if (value.type === 'proposal') {
+    if (!isHeight(value.height) || !isRound(value.round)) malformed('height and round must be integers')
+    if (typeof value.validator !== 'string' || !isBytes(value.sig, 64)) malformed('validator and sig are required')
     if (Object.keys(value).length !== 7) malformed('a proposal has exactly type, height, round, polRound, block, validator, sig')
     if (typeof value.polRound !== 'number' || !Number.isSafeInteger(value.polRound) || value.polRound < -1) malformed('bad polRound')
     return { ...(value as unknown as Proposal), block: parseBlock(value.block) }

@@ -100,6 +100,11 @@ export class CertchainError extends Error {
   }
 }
 
+/** Throws the error of `code`; for rules written as `value ?? reject(code, why)`. */
+export function reject(code: ErrorCode, message: string): never {
+  throw new CertchainError(code, message)
+}
+
 export function isCertchainError(err: unknown, code?: ErrorCode): err is CertchainError {
   return err instanceof CertchainError && (code === undefined || err.code === code)
 }

@@ -6,7 +6,7 @@ import { sha256 } from './hash.js'
 import { merkleRoot } from './merkle.js'
 import { certificateId } from './certificate.js'
 import { parseGovAction } from './governance.js'
-import type { Vote } from './vote.js'
+import { voteShapeProblem, type Vote } from './vote.js'
 import {
   REVOCATION_REASONS,
   SUSPENSION_REASONS,
@@ -243,15 +243,8 @@ const MAX_KEY_CHANGES = 16
 
 function parseVote(value: unknown, what: string, limits: TxLimits): Vote {
   const v = object(value, what, ['type', 'height', 'round', 'blockHash', 'validator', 'sig'])
-  if (v.type !== 'prevote' && v.type !== 'precommit') throw malformed(`${what}.type must be prevote or precommit`)
-  if (v.blockHash !== null && !isBytes(v.blockHash, 32)) throw malformed(`${what}.blockHash must be 32 bytes or null`)
-  if (!isBytes(v.sig, 64)) throw malformed(`${what}.sig must be 64 bytes`)
-  return {
-    type: v.type,
-    height: int(v.height, `${what}.height`),
-    round: int(v.round, `${what}.round`),
-    blockHash: v.blockHash,
-    validator: str(v.validator, `${what}.validator`, limits.maxIdLength),
-    sig: v.sig,
-  }
+  const problem = voteShapeProblem(v)
+  if (problem) throw malformed(`${what}: ${problem}`)
+  str(v.validator, `${what}.validator`, limits.maxIdLength)
+  return v as unknown as Vote
 }

@@ -1,13 +1,13 @@
 import { toHex, type Bytes } from '../core/bytes.js'
 import { encode } from '../core/encoding.js'
-import { CertchainError } from '../core/errors.js'
+import { reject } from '../core/errors.js'
 import { sha256 } from '../core/hash.js'
 import { merkleLeaf } from '../core/merkle.js'
 import { verifyTxSignature, type DecodedTx } from '../core/tx.js'
 import type { Millis } from '../core/types.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import { ISSUER_TX_KINDS } from '../core/types.js'
-import { voteSignBytes, type Vote } from '../core/vote.js'
+import { hashKey, voteSignBytes, type Vote } from '../core/vote.js'
 import { verify } from '../core/crypto.js'
 import { bytesEqual } from '../core/bytes.js'
 import { GovDraft, proposalsHash, type ProposalsState } from './governance.js'
@@ -56,10 +56,6 @@ export function statusLeaf(id: Bytes, entry: CertificateEntry): Bytes {
   const since = entry.change?.height ?? entry.height
   const reason = entry.change?.reason
   return merkleLeaf(encode(reason === undefined ? { id, since, state: entry.state } : { id, reason, since, state: entry.state }))
-}
-
-function reject(code: ConstructorParameters<typeof CertchainError>[0], message: string): never {
-  throw new CertchainError(code, message)
 }
 
 /**
@@ -253,9 +249,7 @@ export class BlockExecution {
     if (first.validator !== second.validator || first.height !== second.height || first.round !== second.round || first.type !== second.type) {
       bad('the two votes must be of one validator at one height, round and type')
     }
-    const a = first.blockHash === null ? 'nil' : toHex(first.blockHash)
-    const b = second.blockHash === null ? 'nil' : toHex(second.blockHash)
-    if (a === b) bad('the two votes are for the same block: not conflicting')
+    if (hashKey(first.blockHash) === hashKey(second.blockHash)) bad('the two votes are for the same block: not conflicting')
     // Votes of the block's own height are fine: they were cast in an earlier round of it.
     if (first.height < 1 || first.height > this.height) bad(`votes of height ${first.height} cannot be reported at height ${this.height}`)
     // A stale offence is refused: the window bounds what a report may make every node read.

@@ -1,6 +1,6 @@
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { encode, pruneUndefined } from '../core/encoding.js'
-import { CertchainError, type ErrorCode } from '../core/errors.js'
+import { CertchainError, reject, type ErrorCode } from '../core/errors.js'
 import type { CertificateType } from '../core/genesis.js'
 import type { GovAction } from '../core/governance.js'
 import { sha256 } from '../core/hash.js'
@@ -71,10 +71,6 @@ export const MAX_OPEN_PROPOSALS = 256
 export const MAX_OPEN_PROPOSALS_PER_VALIDATOR = 16
 /** Keys an issuer may ever hold (retired ones stay: they verify what they signed). */
 export const MAX_ISSUER_KEYS = 64
-
-function reject(code: ErrorCode, message: string): never {
-  throw new CertchainError(code, message)
-}
 
 /** More than two thirds of `n` equal votes. */
 export function passes(yes: number, n: number): boolean {
