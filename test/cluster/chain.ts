@@ -3,6 +3,7 @@
  * `certchain start` per node. Everything the scenarios assert goes through the nodes' RPC.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { afterAll, beforeEach } from 'vitest'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareIssuance, prepareRevocation, type IssuerIdentity, type PreparedIssuance } from '../../src/client/index.js'
@@ -357,6 +358,24 @@ export class ClusterChain {
     await this.cluster.destroy()
     if (!keep) await rm(this.out, { recursive: true, force: true })
   }
+}
+
+/**
+ * Registers a suite's teardown: stops the load and destroys the cluster, keeping its directory
+ * (node logs) when any test of the suite failed, so the failure can be read afterwards.
+ */
+export function tearDownAfterSuite(resources: () => { chain?: ClusterChain; load?: Load }): void {
+  let failed = false
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      failed = true
+    })
+  })
+  afterAll(async () => {
+    const { chain, load } = resources()
+    await load?.stop()
+    await chain?.destroy({ keep: failed })
+  }, 60_000)
 }
 
 // ---- load ------------------------------------------------------------------------------------

@@ -1,20 +1,27 @@
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { certificateFiles, prepareIssuance, type IssuerIdentity, type PreparedIssuance } from '../../src/client/index.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  certificateFiles,
+  prepareIssuance,
+  prepareIssuerKeyUpdate,
+  prepareProposal,
+  prepareVote,
+  type IssuerIdentity,
+  type PreparedIssuance,
+  type ValidatorIdentity,
+} from '../../src/client/index.js'
 import { toHex, type Bytes } from '../../src/core/bytes.js'
 import { certificateFileToJson } from '../../src/core/certificate.js'
 import { generateKeyPair, sign, type KeyPair } from '../../src/core/crypto.js'
 import type { GovAction } from '../../src/core/governance.js'
 import { sha256 } from '../../src/core/hash.js'
-import { encodeTx, signTx } from '../../src/core/tx.js'
-import type { UnsignedTx } from '../../src/core/types.js'
 import { voteSignBytes } from '../../src/core/vote.js'
 import { encodeMessage, type Vote } from '../../src/consensus/messages.js'
 import { loadKeyFile, type KeyFile } from '../../src/node/keys.js'
 import { P2PHost } from '../../src/p2p/index.js'
 import { RpcError, type TxStatus } from '../../src/rpc/index.js'
-import { CLUSTER_CONSENSUS, ClusterChain, DAY_MS, sleep, type BlockView } from './chain.js'
+import { CLUSTER_CONSENSUS, ClusterChain, tearDownAfterSuite, DAY_MS, sleep, type BlockView } from './chain.js'
 import { netnsSkipReason, waitFor } from './netns.js'
 
 /**
@@ -33,14 +40,8 @@ interface ValidatorsView {
   readonly registered: readonly { readonly id: string; readonly jailedHeight: number | null }[]
 }
 
-interface Signer {
-  readonly id: string
-  readonly key: KeyPair
-}
-
 suite(`cluster governance: validators, members and issuers change by quorum${skipped}`, () => {
   let chain: ClusterChain
-  let failed = false
   /** Genesis validators val-0..val-3 run on nodes 0..3. */
   const V = [0, 1, 2, 3]
   /** A genesis member started only at the end: it syncs from genesis across every change. */
@@ -49,7 +50,7 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
   const NEW_VALIDATOR = 5
   /** A bank outside genesis (governance adds, then removes it). */
   const BANK = 6
-  const signers = new Map<string, Signer>()
+  const signers = new Map<string, ValidatorIdentity>()
   let nextProposal = 1
   /** Certificates and the status every node must report for them. */
   const expected = new Map<string, string>()
@@ -66,15 +67,11 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
   const validatorsOf = (node: number, height?: number): Promise<ValidatorsView> =>
     getJson<ValidatorsView>(node, `/v1/validators${height === undefined ? '' : `?height=${height}`}`)
 
-  async function signerFor(node: number, id: string): Promise<Signer> {
+  async function signerFor(node: number, id: string): Promise<ValidatorIdentity> {
     const key: KeyFile = await loadKeyFile(join(chain.manifest.nodes[node]!.home, 'validator_key.json'))
     const signer = { id, key }
     signers.set(id, signer)
     return signer
-  }
-
-  function signed(by: Signer, unsigned: Omit<UnsignedTx, 'key'>): Bytes {
-    return encodeTx(signTx(chain.chainId, { ...unsigned, key: by.key.publicKey } as UnsignedTx, (m) => sign(by.key.secretKey, m)))
   }
 
   /** Submits through `node`, waits for the block, and returns the RPC's answer (rejections included). */
@@ -106,22 +103,20 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
     await chain.waitHeight(following, height, `nodes ${JSON.stringify(following)} at height ${height}`, 30_000)
   }
 
-  const expiresAt = (): number => Date.now() + 10 * 60_000
-
   /**
    * Proposes `action` as val-0, then has the other current validators approve until it passes;
    * returns the height of the block that passed it.
    */
   async function pass(action: GovAction): Promise<number> {
     const id = nextProposal++
-    await committed(0, signed(signers.get('val-0')!, { kind: 'Propose', signer: 'val-0', body: { action, expiresAt: expiresAt() } }))
+    await committed(0, prepareProposal(chain.chainId, signers.get('val-0')!, action).bytes)
     const current = (await validatorsOf(0)).validators.map((v) => v.id).filter((v) => v !== 'val-0')
     for (const voter of current) {
       const proposal = await getJson<{ status: string; closedHeight?: number | null }>(0, `/v1/governance/proposals/${id}`)
       if (proposal.status === 'passed') return proposal.closedHeight!
       expect(proposal.status).toBe('open')
       const by = signers.get(voter)!
-      await committed(0, signed(by, { kind: 'Vote', signer: voter, body: { proposal: id, approve: true, expiresAt: expiresAt() } }))
+      await committed(0, prepareVote(chain.chainId, by, id, true).bytes)
     }
     const proposal = await getJson<{ status: string; closedHeight?: number | null }>(0, `/v1/governance/proposals/${id}`)
     expect(proposal.status, JSON.stringify(proposal)).toBe('passed')
@@ -173,15 +168,7 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
     jongno = await chain.identity('kr.seoul.jongno')
   }, 120_000)
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      failed = true
-    })
-  })
-
-  afterAll(async () => {
-    await chain?.destroy({ keep: failed })
-  }, 60_000)
+  tearDownAfterSuite(() => ({ chain }))
 
   it('(a) a fifth validator added by governance connects, syncs, proposes in its turn and its votes count', async () => {
     await chain.requireLive(V)
@@ -292,8 +279,8 @@ suite(`cluster governance: validators, members and issuers change by quorum${ski
     const k2 = generateKeyPair()
     const before = await issue(0, court, 'kr.family')
     expected.set(before.id!, 'valid')
-    const keysTx = (identity: IssuerIdentity, signWith: KeyPair, body: object): Bytes =>
-      signed({ id: identity.issuer, key: signWith }, { kind: 'UpdateIssuerKeys', signer: identity.issuer, body: { ...body, expiresAt: expiresAt() } })
+    const keysTx = (identity: IssuerIdentity, signWith: KeyPair, changes: Parameters<typeof prepareIssuerKeyUpdate>[2]): Bytes =>
+      prepareIssuerKeyUpdate(chain.chainId, { issuer: identity.issuer, key: signWith }, changes).bytes
     await committed(1, keysTx(court, court.key, { add: [k2.publicKey] }))
     await committed(1, keysTx(court, k2, { retire: [court.key.publicKey] }))
     expect((await issue(2, court, 'kr.family')).code).toBe('ISSUER_KEY_RETIRED')

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { certificateFiles } from '../../src/client/index.js'
 import { toHex } from '../../src/core/bytes.js'
 import { certificateFileToJson } from '../../src/core/certificate.js'
-import { CLUSTER_CONSENSUS, ClusterChain, Load, sleep, type BlockView } from './chain.js'
+import { CLUSTER_CONSENSUS, ClusterChain, tearDownAfterSuite, Load, sleep, type BlockView } from './chain.js'
 import { netnsSkipReason, waitFor } from './netns.js'
 
 /**
@@ -46,7 +46,6 @@ class BlockScanner {
 suite(`cluster scenarios: 4 validators + 1 member in network namespaces${skipped}`, () => {
   let chain: ClusterChain
   let load: Load
-  let failed = false
   const V = [0, 1, 2, 3]
   const MEMBER = 4
 
@@ -57,16 +56,7 @@ suite(`cluster scenarios: 4 validators + 1 member in network namespaces${skipped
     load = new Load(chain, await chain.identity('kr.seoul.jongno'))
   }, 120_000)
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      failed = true
-    })
-  })
-
-  afterAll(async () => {
-    await load?.stop()
-    await chain?.destroy({ keep: failed })
-  }, 60_000)
+  tearDownAfterSuite(() => ({ chain, load }))
 
   /** Waits until every node is within one block of the highest. */
   async function allCaughtUp(timeoutMs = 60_000): Promise<void> {
@@ -292,7 +282,6 @@ const SYNC_BLOCKS = Number(process.env.CLUSTER_SYNC_BLOCKS ?? 1000)
 suite(`cluster scenario 5: a member started after ${SYNC_BLOCKS}+ blocks${skipped}`, () => {
   let chain: ClusterChain
   let load: Load
-  let failed = false
   const MEMBER = 4
 
   beforeAll(async () => {
@@ -307,16 +296,7 @@ suite(`cluster scenario 5: a member started after ${SYNC_BLOCKS}+ blocks${skippe
     load = new Load(chain, await chain.identity('kr.seoul.jongno'))
   }, 120_000)
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      failed = true
-    })
-  })
-
-  afterAll(async () => {
-    await load?.stop()
-    await chain?.destroy({ keep: failed })
-  }, 60_000)
+  tearDownAfterSuite(() => ({ chain, load }))
 
   it(`5. a member started after ${SYNC_BLOCKS}+ blocks syncs the whole chain and verifies certificates issued early`, async () => {
     const V = chain.validators
