@@ -73,11 +73,23 @@ export class Ledger {
    * past the last committed block); use {@link validatorsAt} for older ones.
    */
   validators(height: number): readonly ActiveValidator[] {
+    this.assertKnownSet(height)
     return this.history.validators(height)
   }
 
-  validatorsAt(height: number): Promise<readonly ActiveValidator[]> {
-    return this.history.validatorsAt(height)
+  async validatorsAt(height: number): Promise<readonly ActiveValidator[]> {
+    this.assertKnownSet(height)
+    return await this.history.validatorsAt(height)
+  }
+
+  /**
+   * The set of height h depends on block h - 2: beyond two past the head it is not known yet, and
+   * answering with the newest set would be a guess (sync once verified commits with such guesses).
+   */
+  private assertKnownSet(height: number): void {
+    if (height > this.head.height + 2) {
+      throw new CertchainError('INTERNAL', `the validators of height ${height} depend on blocks after ${this.head.height}`)
+    }
   }
 
   /**

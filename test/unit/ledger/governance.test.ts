@@ -3,6 +3,7 @@ import { bytesEqual, toHex, type Bytes } from '../../../src/core/bytes.js'
 import { generateKeyPair, type KeyPair } from '../../../src/core/crypto.js'
 import type { GovAction } from '../../../src/core/governance.js'
 import { Ledger, verifyCertificate, type ProposedBlock } from '../../../src/ledger/index.js'
+import { MAX_OPEN_PROPOSALS, MAX_OPEN_PROPOSALS_PER_VALIDATOR } from '../../../src/ledger/governance.js'
 import {
   certificateFiles,
   commitTxs,
@@ -182,6 +183,11 @@ describe('validator set changes take effect two heights after the passing block'
     // history: old heights still answer with the old set
     expect(await ledger.validatorsAt(h + 1)).toHaveLength(4)
     expect(await ledger.validatorsAt(h + 2)).toHaveLength(5)
+    // and the set of a height that depends on blocks not yet committed is not guessed
+    const head = ledger.head.height
+    expect(ledger.validators(head + 2)).toHaveLength(5)
+    expect(() => ledger.validators(head + 3)).toThrow(/depend on blocks after/)
+    await expect(ledger.validatorsAt(head + 3)).rejects.toMatchObject({ code: 'INTERNAL' })
   })
 
   it('remove a validator: its votes stop counting from H+2, and it may no longer propose', async () => {
@@ -322,6 +328,17 @@ describe('issuers, types and members by governance', () => {
     expect(await refusal(proposeTx(chain, v(2), params(16), opts()))).toBeUndefined()
   })
 
+  it(`at most ${MAX_OPEN_PROPOSALS} proposals are open at once, whoever proposes (TOO_MANY_PROPOSALS)`, async () => {
+    const per = MAX_OPEN_PROPOSALS_PER_VALIDATOR
+    await useChain(MAX_OPEN_PROPOSALS / per + 1, { params: { proposalTtlBlocks: 50 } })
+    const params = (i: number): GovAction => ({ type: 'setParams', params: { maxBlockTxs: 100 + i } })
+    for (let k = 0; k < MAX_OPEN_PROPOSALS / per; k++) {
+      await accepted(...Array.from({ length: per }, (_, i) => proposeTx(chain, validators[k]!, params(k * per + i), opts())))
+    }
+    expect(ledger.proposals.open).toHaveLength(MAX_OPEN_PROPOSALS)
+    expect(await refusal(proposeTx(chain, validators.at(-1)!, params(0), opts()))).toBe('TOO_MANY_PROPOSALS')
+  })
+
   it('a passed proposal whose action no longer applies is closed as failed, with the reason', async () => {
     await accepted(proposeTx(chain, v(1), { type: 'addMember', id: 'bank.kb', name: 'KB', peerId: 'p1' }, opts()))
     await accepted(proposeTx(chain, v(2), { type: 'addMember', id: 'bank.kb', name: 'KB again', peerId: 'p2' }, opts()))
@@ -371,6 +388,18 @@ describe('issuer key rotation and compromise', () => {
     expect(ledger.registry.issuer('kr.court.seoul')!.keys).toHaveLength(49)
     await accepted(issuerKeysTx(chain, 'kr.court.seoul', { add: batch().slice(0, 15) }, opts()))
     expect(await refusal(issuerKeysTx(chain, 'kr.court.seoul', { add: [generateKeyPair().publicKey] }, opts()))).toBe('TOO_MANY_KEYS')
+  })
+
+  it('a key retired earlier in a block cannot sign a key update later in it', async () => {
+    const k1 = chain.keys['kr.court.seoul']
+    const k2 = generateKeyPair()
+    await accepted(issuerKeysTx(chain, 'kr.court.seoul', { add: [k2.publicKey] }, opts()))
+    const p = await block(
+      issuerKeysTx(chain, 'kr.court.seoul', { retire: [k1.publicKey] }, { ...opts(), signWith: k2 }),
+      issuerKeysTx(chain, 'kr.court.seoul', { add: [generateKeyPair().publicKey] }, { ...opts(), signWith: k1 }),
+    )
+    expect(p.rejected.map((r) => r.error.code)).toEqual(['ISSUER_KEY_RETIRED'])
+    expect(ledger.registry.issuer('kr.court.seoul')!.keys).toHaveLength(2)
   })
 
   it('every rejection of a key update, and an issuer can only ever touch its own keys', async () => {
@@ -484,6 +513,14 @@ describe('equivocation evidence and jailing', () => {
     await pass({ type: 'addValidator', id: 'validator-4', name: 'new operator', publicKey: key.publicKey, peerId: 'p-new' })
     const h = ledger.head.height
     expect(await refusal(evidenceTx(chain, v(1), ...pair(h - 1), opts()))).toBe('INVALID_EVIDENCE')
+  })
+
+  it('evidence against a validator no longer registered is refused: there is nobody to jail', async () => {
+    await accepted()
+    const pair = [signedVote(chain, v(4), 1, 0, hash(1)), signedVote(chain, v(4), 1, 0, hash(2))] as const
+    await pass({ type: 'removeValidator', id: 'validator-4' })
+    expect(await refusal(evidenceTx(chain, v(1), ...pair, opts()))).toBe('INVALID_EVIDENCE')
+    expect(ledger.registry.state.evidence).toEqual([])
   })
 
   it('evidence that does not prove a conflict is refused (INVALID_EVIDENCE)', async () => {
