@@ -3,6 +3,7 @@ import { blockHash } from '../core/block.js'
 import type { DecodedTx } from '../core/tx.js'
 import type { FinalizedBlock } from '../core/types.js'
 import type { GovAction } from '../core/governance.js'
+import type { Vote } from '../core/vote.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import { quorum } from '../consensus/vote-set.js'
 import {
@@ -163,18 +164,9 @@ export function blockView({ block, commit }: FinalizedBlock, decode: (bytes: Uin
   }
 }
 
-interface StoredVote {
-  type: string
-  height: number
-  round: number
-  blockHash: Uint8Array | null
-  validator: string
-  sig: Uint8Array
-}
-
 /** JSON view of equivocation evidence: two signed votes of one validator at one (height, round, type). */
-export function evidenceView(evidence: { first: StoredVote; second: StoredVote }) {
-  const vote = (v: StoredVote) => ({ blockHash: v.blockHash ? toHex(v.blockHash) : null, sig: toHex(v.sig) })
+export function evidenceView(evidence: { first: Vote; second: Vote }) {
+  const vote = (v: Vote) => ({ blockHash: v.blockHash ? toHex(v.blockHash) : null, sig: toHex(v.sig) })
   const { first, second } = evidence
   return { kind: 'duplicate_vote', validator: first.validator, height: first.height, round: first.round, type: first.type, first: vote(first), second: vote(second) }
 }
