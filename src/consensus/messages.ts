@@ -1,7 +1,8 @@
-import { bytesEqual, isBytes, type Bytes } from '../core/bytes.js'
+import { isBytes, type Bytes } from '../core/bytes.js'
 import { verify } from '../core/crypto.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import { blockHash, parseBlock } from '../core/block.js'
+import { commitProblem } from '../core/header.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import type { Block, Commit } from '../core/types.js'
@@ -77,18 +78,5 @@ export function decodeMessage(bytes: Bytes, maxBytes: number): ConsensusMessage 
  * checked against the set of its own height (sync and catch-up included).
  */
 export function verifyCommit(chainId: string, validators: readonly ValidatorInfo[], block: Block, commit: Commit): string | undefined {
-  const hash = blockHash(block.header)
-  if (commit.height !== block.header.height) return 'commit height differs from the block'
-  if (!bytesEqual(commit.blockHash, hash)) return 'commit is for another block'
-  const signBytes = voteSignBytes(chainId, 'precommit', commit.height, commit.round, hash)
-  const signers = new Set<string>()
-  for (const { validator, sig } of commit.signatures) {
-    const info = validators.find((v) => v.id === validator)
-    if (!info) return `"${validator}" is not a validator at height ${commit.height}`
-    if (signers.has(validator)) return `"${validator}" signed twice`
-    if (!verify(info.publicKey, signBytes, sig)) return `bad precommit signature from "${validator}"`
-    signers.add(validator)
-  }
-  if (signers.size < Math.floor((2 * validators.length) / 3) + 1) return `only ${signers.size} of ${validators.length} validators signed`
-  return undefined
+  return commitProblem(chainId, validators, blockHash(block.header), block.header.height, commit, verify)
 }

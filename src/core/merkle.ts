@@ -1,28 +1,19 @@
 import type { Bytes } from './bytes.js'
 import { sha256 } from './hash.js'
+import { auditPathRoot, leafHash, nodeHash } from './merkle-path.js'
 
-// RFC 6962 style binary Merkle tree: leaves and inner nodes are hashed under different prefixes
-// so a leaf can never be passed off as an inner node. Used for the transactions of a block and for
-// the records of an issuance batch (so each holder's certificate file carries a short proof,
-// not the whole batch).
-const LEAF = Uint8Array.of(0)
-const NODE = Uint8Array.of(1)
-
+// RFC 6962 style binary Merkle tree (rules in merkle-path.ts), hashed with OpenSSL. Used for the
+// transactions of a block, the records of an issuance batch (so each holder's certificate file
+// carries a short proof, not the whole batch) and the registry's entries.
 export function merkleLeaf(data: Bytes): Bytes {
-  return sha256(LEAF, data)
+  return leafHash(sha256, data)
 }
 
 export function merkleNode(left: Bytes, right: Bytes): Bytes {
-  return sha256(NODE, left, right)
+  return nodeHash(sha256, left, right)
 }
 
 const EMPTY_ROOT = sha256(new Uint8Array(0))
-
-function largestPowerOfTwoBelow(n: number): number {
-  let k = 1
-  while (k * 2 < n) k *= 2
-  return k
-}
 
 function merkleLevels(items: readonly Bytes[]): Bytes[][] {
   const levels: Bytes[][] = [items.map(merkleLeaf)]
@@ -64,27 +55,5 @@ export function merkleProofs(items: readonly Bytes[]): Bytes[][] {
 
 /** Recomputes the root from one item, its index, the tree size and its audit path. */
 export function merkleRootFromProof(item: Bytes, index: number, size: number, path: readonly Bytes[]): Bytes | null {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return null
-  // Descend the recursive split to learn, for each level, which side the sibling is on.
-  const sides: boolean[] = [] // true: sibling is on the right
-  let lo = 0
-  let hi = size
-  while (hi - lo > 1) {
-    const k = largestPowerOfTwoBelow(hi - lo)
-    if (index < lo + k) {
-      sides.push(true)
-      hi = lo + k
-    } else {
-      sides.push(false)
-      lo = lo + k
-    }
-  }
-  if (sides.length !== path.length) return null
-  let acc = merkleLeaf(item)
-  for (let i = 0; i < path.length; i++) {
-    const sibling = path[i]!
-    const siblingOnRight = sides[sides.length - 1 - i]!
-    acc = siblingOnRight ? merkleNode(acc, sibling) : merkleNode(sibling, acc)
-  }
-  return acc
+  return auditPathRoot(sha256, item, index, size, path)
 }

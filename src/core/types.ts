@@ -133,7 +133,14 @@ export type UnsignedTx = {
 
 export type SignedTx = UnsignedTx & { readonly sig: Bytes }
 
+/**
+ * Version of the chain format: the header layout, the state root and its trees. Version 2 added
+ * the validator-set hashes to the header and made the state light-verifiable (README, "Proofs").
+ */
+export const CHAIN_FORMAT_VERSION = 2
+
 export interface BlockHeader {
+  readonly version: typeof CHAIN_FORMAT_VERSION
   readonly chainId: string
   readonly height: number
   readonly time: Millis
@@ -146,6 +153,13 @@ export interface BlockHeader {
   readonly stateRoot: Bytes
   /** Validator id of the proposer. */
   readonly proposer: string
+  /** Hash of the validator set of this height: the set whose precommits make up this block's commit. */
+  readonly validatorsHash: Bytes
+  /**
+   * Hash of the validator set of the next height (the registry after the previous block): a light
+   * verifier that trusts this header learns from it who signs the next one.
+   */
+  readonly nextValidatorsHash: Bytes
 }
 
 export interface Block {

@@ -1,5 +1,5 @@
 import { toHex, type Bytes } from '../core/bytes.js'
-import { encode } from '../core/encoding.js'
+import { heightRecordBytes, stateRootBytes, statusLeafBytes, type HeightRecord, type StateRoots, type StatusLeafValue } from '../core/state.js'
 import { reject } from '../core/errors.js'
 import { sha256 } from '../core/hash.js'
 import { merkleLeaf } from '../core/merkle.js'
@@ -20,6 +20,8 @@ export interface ExecutionContext {
   readonly chainId: string
   readonly store: LedgerStore
   readonly tree: StateTree
+  /** The height history: leaf h is the state after block h. */
+  readonly history: StateTree
   /** Transactions whose signature this process already verified (admission); not re-verified. */
   readonly verified: WeakSet<DecodedTx>
   /** Consensus validators of any past height (evidence is checked against the set of its height). */
@@ -35,27 +37,35 @@ export interface GovernanceBase {
   readonly voters: readonly ActiveValidator[]
 }
 
-/** The roots the state root commits to. */
-export interface StateRoots {
-  readonly certificates: Bytes
-  readonly certificateCount: number
-  readonly registry: Bytes
-  readonly proposals: Bytes
-}
-
-/**
- * State root: SHA-256 of the canonical encoding of {certificates: status tree root, count,
- * registry: hash of who may do what, proposals: hash of the open proposals}.
- */
+/** State root: SHA-256 of the canonical encoding of the roots it commits to (README, "State root"). */
 export function stateRoot(roots: StateRoots): Bytes {
-  return sha256(encode({ ...roots }))
+  return sha256(stateRootBytes(roots))
 }
 
-/** Leaf of the status tree for one certificate: its id and current status. */
+/** The status-tree leaf value of one certificate: its issuance and current status. */
+export function statusLeafValue(id: Bytes, entry: CertificateEntry): StatusLeafValue {
+  const { change } = entry
+  return {
+    id,
+    tx: entry.txId,
+    key: entry.key,
+    issuedHeight: entry.height,
+    issuedTime: entry.time,
+    state: entry.state,
+    since: change?.height ?? entry.height,
+    sinceTime: change?.time ?? entry.time,
+    ...(change?.reason === undefined ? {} : { reason: change.reason }),
+  }
+}
+
+/** Leaf of the status tree for one certificate. */
 export function statusLeaf(id: Bytes, entry: CertificateEntry): Bytes {
-  const since = entry.change?.height ?? entry.height
-  const reason = entry.change?.reason
-  return merkleLeaf(encode(reason === undefined ? { id, since, state: entry.state } : { id, reason, since, state: entry.state }))
+  return merkleLeaf(statusLeafBytes(statusLeafValue(id, entry)))
+}
+
+/** Leaf of the height history for the state after one block (or genesis). */
+export function heightLeaf(record: HeightRecord): Bytes {
+  return merkleLeaf(heightRecordBytes(record))
 }
 
 /**
@@ -72,6 +82,7 @@ export class BlockExecution {
   readonly applied: DecodedTx[] = []
 
   private readonly registry: Registry
+  private readonly base: Head
   private draft: GovDraft | undefined
 
   constructor(
@@ -81,6 +92,7 @@ export class BlockExecution {
     readonly time: Millis,
     private readonly governance: GovernanceBase,
   ) {
+    this.base = base
     this.nextSeq = base.certificateCount
     this.registry = governance.registry
   }
@@ -191,19 +203,32 @@ export class BlockExecution {
     stateRoot: Bytes
     certificateCount: number
     treeNodes: TreeNodeWrite[]
+    historyNodes: TreeNodeWrite[]
     certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
     governance?: GovernanceWrites
   }> {
     // Leaves are derived here, once per block: admission (checkTx) never pays for hashing them.
     const leaves = new Map([...this.changed.values()].map(({ id, entry }) => [entry.seq, statusLeaf(id, entry)]))
     const { root, writes } = await this.ctx.tree.update(leaves)
+    // The block before this one joins the height history (genesis at block 1): the state root of
+    // block h commits to the states of every height below h.
+    const { height, time, stateRoot: previousRoot } = this.base
+    const history = await this.ctx.history.update(new Map([[height, heightLeaf({ height, time, stateRoot: previousRoot })]]))
     const governance = this.gov().result()
     const registry = governance?.registry ?? this.registry
     const proposals = governance?.proposals ?? this.governance.proposals
+    const roots: StateRoots = {
+      certificateCount: this.nextSeq,
+      certificates: root,
+      history: history.root,
+      proposals: proposalsHash(proposals),
+      registry: registry.hash,
+    }
     return {
-      stateRoot: stateRoot({ certificates: root, certificateCount: this.nextSeq, registry: registry.hash, proposals: proposalsHash(proposals) }),
+      stateRoot: stateRoot(roots),
       certificateCount: this.nextSeq,
       treeNodes: writes,
+      historyNodes: history.writes,
       certificates: this.changed,
       ...(governance ? { governance } : {}),
     }
@@ -325,9 +350,12 @@ export class BlockExecution {
 
   /** `by` signed the change: its id and key are recorded, so changes made with a key later declared compromised can be found. */
   private change(id: Bytes, entry: CertificateEntry, state: CertificateEntry['state'], by: { signer: string; key: Bytes }, reason?: string, note?: string): void {
+    // The change it replaces moves to `earlier`: status as of any past height stays answerable.
+    const earlier = entry.change ? [...(entry.earlier ?? []), { ...entry.change, state: entry.state }] : entry.earlier
     this.put(id, {
       ...entry,
       state,
+      ...(earlier ? { earlier } : {}),
       change: {
         height: this.height,
         time: this.time,

@@ -4,7 +4,7 @@ import { CertchainError } from '../core/errors.js'
 import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
-import type { Block, BlockHeader, Commit, FinalizedBlock, Millis } from '../core/types.js'
+import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
 import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
 import { EMPTY_PROPOSALS, proposalsHash, type ProposalRecord, type ProposalsState } from './governance.js'
 import { RegistryHistory } from './history.js'
@@ -41,6 +41,7 @@ export class Ledger {
       chainId: genesis.chainId,
       store,
       tree: new StateTree(store.readTreeNodes),
+      history: new StateTree(store.readHistoryNodes),
       verified: new WeakSet(),
       validatorsAt: (height) => this.history.validatorsAt(height),
     }
@@ -161,6 +162,7 @@ export class Ledger {
     }
     const done = await exec.finish()
     const header: BlockHeader = {
+      version: CHAIN_FORMAT_VERSION,
       chainId: this.chainId,
       height: exec.height,
       time: exec.time,
@@ -169,6 +171,7 @@ export class Ledger {
       txCount: exec.applied.length,
       stateRoot: done.stateRoot,
       proposer,
+      ...this.setHashes(exec.height),
     }
     const block: Block = { header, txs: exec.applied.map((t) => t.bytes) }
     return { writes: this.writesFor(block, exec.applied, done, head), included: exec.applied, rejected }
@@ -196,6 +199,9 @@ export class Ledger {
     if (block.txs.length > params.maxBlockTxs) bad(`more than ${params.maxBlockTxs} transactions`)
     if (block.txs.reduce((n, t) => n + t.length, 0) > params.maxBlockBytes) bad(`more than ${params.maxBlockBytes} bytes of transactions`)
     if (!this.validators(header.height).some((v) => v.id === header.proposer)) bad(`"${header.proposer}" is not a validator at this height`)
+    const sets = this.setHashes(header.height)
+    if (!bytesEqual(header.validatorsHash, sets.validatorsHash)) bad('validatorsHash is not the hash of this height\'s validator set')
+    if (!bytesEqual(header.nextValidatorsHash, sets.nextValidatorsHash)) bad('nextValidatorsHash is not the hash of the next height\'s validator set')
     const exec = this.execution(header.height, header.time)
     const txs = block.txs.map((bytes, i) => {
       try {
@@ -220,6 +226,17 @@ export class Ledger {
     return this.writesFor(block, exec.applied, done, head)
   }
 
+  /**
+   * What a header of `height` commits to about validator sets: the set of its height (registry
+   * after height - 2) and of the next (registry after height - 1, committed when it is proposed).
+   */
+  private setHashes(height: number): { validatorsHash: Bytes; nextValidatorsHash: Bytes } {
+    return {
+      validatorsHash: this.history.atSync(RegistryHistory.validatorHeight(height)).activeSetHash,
+      nextValidatorsHash: this.history.atSync(RegistryHistory.validatorHeight(height + 1)).activeSetHash,
+    }
+  }
+
   /** Makes a block and its commit durable (one fsynced batch), then visible. */
   async commitBlock(writes: BlockWrites, commit: Commit): Promise<void> {
     if (writes.block.header.height !== this.head.height + 1) {
@@ -227,6 +244,7 @@ export class Ledger {
     }
     await this.store.commit(writes, commit, () => {
       this.ctx.tree.committed(writes.treeNodes)
+      this.ctx.history.committed(writes.historyNodes)
       const gov = writes.governance
       if (gov?.registry) this.history.committed(writes.block.header.height, gov.registry)
       if (gov?.proposals) this.proposalsState = gov.proposals
@@ -276,6 +294,7 @@ export class Ledger {
       txIds: applied.map((t) => t.id),
       certificates: done.certificates,
       treeNodes: done.treeNodes,
+      historyNodes: done.historyNodes,
       ...(done.governance ? { governance: done.governance } : {}),
       head: {
         height: block.header.height,
@@ -294,6 +313,7 @@ export class Ledger {
 export function genesisStateRoot(genesis: Genesis): Bytes {
   return stateRoot({
     certificates: EMPTY_TREE_ROOT,
+    history: EMPTY_TREE_ROOT,
     certificateCount: 0,
     registry: new Registry(genesis.chainId, registryStateFromGenesis(genesis)).hash,
     proposals: proposalsHash(EMPTY_PROPOSALS),

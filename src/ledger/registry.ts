@@ -1,5 +1,7 @@
 import { bytesEqual, type Bytes } from '../core/bytes.js'
-import { encode, pruneUndefined } from '../core/encoding.js'
+import { validatorSetBytes } from '../core/header.js'
+import { merkleProofs, merkleRoot } from '../core/merkle.js'
+import { REGISTRY_SECTIONS, registryValueBytes } from '../core/state.js'
 import type { CertificateType, ChainParams, Genesis, MemberInfo, ValidatorInfo } from '../core/genesis.js'
 import { sha256 } from '../core/hash.js'
 import type { Millis } from '../core/types.js'
@@ -96,6 +98,21 @@ export function isCurrentKey(key: IssuerKey): boolean {
   return key.retiredHeight === undefined
 }
 
+/** A registry entry with its audit path in its section's tree and the section's path to the registry root. */
+export interface RegistryEntryProof<T> {
+  readonly entry: T
+  readonly index: number
+  readonly count: number
+  readonly path: readonly Bytes[]
+  readonly sectionPath: readonly Bytes[]
+}
+
+interface SectionTree {
+  readonly root: Bytes
+  readonly leaves: readonly Bytes[]
+  proofs: Bytes[][] | undefined
+}
+
 /**
  * A read-only view of one {@link RegistryState} with indexes. Execution of block h reads the
  * registry after block h-1; consensus at height h uses the validators of the registry after
@@ -107,6 +124,9 @@ export class Registry {
   private readonly validatorsById: ReadonlyMap<string, ValidatorRecord>
   private readonly active: readonly ActiveValidator[]
   private hashCache: Bytes | undefined
+  private activeSetHashCache: Bytes | undefined
+  private readonly sectionTrees = new Map<'types' | 'issuers', SectionTree>()
+  private sectionPaths: Bytes[][] | undefined
 
   constructor(
     readonly chainId: string,
@@ -125,9 +145,57 @@ export class Registry {
     return this.state.params
   }
 
-  /** SHA-256 of the canonical encoding of the state: its part of the state root. */
+  /** The registry root: its part of the state root (README, "Registry proofs"). */
   get hash(): Bytes {
-    return (this.hashCache ??= sha256(encode(pruneUndefined(this.state))))
+    return (this.hashCache ??= merkleRoot(this.sectionHashes()))
+  }
+
+  /** Hash of the set voting with this registry (the set of the height two after it), as headers commit to it. */
+  get activeSetHash(): Bytes {
+    return (this.activeSetHashCache ??= sha256(validatorSetBytes(this.active)))
+  }
+
+  /** One issuer's entry with its paths to the registry root; undefined when not registered. */
+  issuerProof(id: string): RegistryEntryProof<IssuerRecord> | undefined {
+    return this.entryProof('issuers', this.state.issuers, id)
+  }
+
+  /** One certificate type's entry with its paths to the registry root; undefined when unknown. */
+  typeProof(id: string): RegistryEntryProof<CertificateType> | undefined {
+    return this.entryProof('types', this.state.types, id)
+  }
+
+  private sectionHashes(): Bytes[] {
+    return REGISTRY_SECTIONS.map((section) => {
+      if (section === 'types' || section === 'issuers') return this.sectionTree(section).root
+      return sha256(registryValueBytes(this.state[section]))
+    })
+  }
+
+  private sectionTree(section: 'types' | 'issuers'): SectionTree {
+    let tree = this.sectionTrees.get(section)
+    if (!tree) {
+      const leaves = (this.state[section] as readonly unknown[]).map(registryValueBytes)
+      tree = { root: merkleRoot(leaves), leaves, proofs: undefined }
+      this.sectionTrees.set(section, tree)
+    }
+    return tree
+  }
+
+  private entryProof<T extends { id: string }>(section: 'types' | 'issuers', list: readonly T[], id: string): RegistryEntryProof<T> | undefined {
+    const index = list.findIndex((e) => e.id === id)
+    if (index < 0) return undefined
+    const tree = this.sectionTree(section)
+    // Proofs are derived for the whole section once per registry: a registry changes rarely, proofs are asked often.
+    tree.proofs ??= merkleProofs(tree.leaves)
+    this.sectionPaths ??= merkleProofs(this.sectionHashes())
+    return {
+      entry: list[index]!,
+      index,
+      count: list.length,
+      path: tree.proofs[index]!,
+      sectionPath: this.sectionPaths[REGISTRY_SECTIONS.indexOf(section)]!,
+    }
   }
 
   type(id: string): CertificateType | undefined {

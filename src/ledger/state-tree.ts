@@ -1,17 +1,19 @@
 import type { Bytes } from '../core/bytes.js'
+import { sha256 } from '../core/hash.js'
 import { merkleNode } from '../core/merkle.js'
+import { SPARSE_DEPTH, sparseZeros, type SparsePath } from '../core/merkle-path.js'
 
 /**
- * The certificate status tree: a fixed-depth binary Merkle tree whose leaf i is the status of the
- * i-th certificate ever issued (its sequence number). Empty subtrees hash to precomputed
- * constants, so only touched nodes are stored. Issuing n certificates in one block touches about
- * 2n nodes (they are adjacent leaves); a status change touches DEPTH nodes. Any node can later
- * serve an inclusion proof of a certificate's current status from the stored siblings.
+ * A fixed-depth sparse Merkle tree over LevelDB (rules in core/merkle-path.ts): the status tree,
+ * whose leaf i is the status of the i-th certificate ever issued, and the height history, whose
+ * leaf h records the state after block h. Empty subtrees hash to precomputed constants, so only
+ * touched nodes are stored. Issuing n certificates in one block touches about 2n nodes (they are
+ * adjacent leaves); a status change or a new height touches TREE_DEPTH nodes. Every node keeps
+ * every current node, so it can serve an inclusion proof of any leaf against the head's state.
  */
-export const TREE_DEPTH = 40 // 2^40 leaves: over a thousand years of Korea's yearly volume
+export const TREE_DEPTH = SPARSE_DEPTH
 
-const ZERO: Bytes[] = [new Uint8Array(32)]
-for (let l = 1; l <= TREE_DEPTH; l++) ZERO.push(merkleNode(ZERO[l - 1]!, ZERO[l - 1]!))
+const ZERO: Bytes[] = sparseZeros(sha256)
 
 export const EMPTY_TREE_ROOT = ZERO[TREE_DEPTH]!
 
@@ -61,6 +63,24 @@ export class StateTree {
     return { root, writes }
   }
 
+  /**
+   * The compressed path of leaf `index` in the committed tree (siblings that are empty subtrees
+   * left out). Read in one batch per level; a caller that needs it to match a given root checks.
+   */
+  async path(index: number): Promise<SparsePath> {
+    let present = 0
+    const siblings: Bytes[] = []
+    for (let level = 0, position = index; level < TREE_DEPTH; level++, position = Math.floor(position / 2)) {
+      const sibling = position % 2 === 0 ? position + 1 : position - 1
+      const hash = (await this.nodes(level, [sibling])).get(sibling)!
+      if (!isZero(hash, level)) {
+        present += 2 ** level
+        siblings.push(hash)
+      }
+    }
+    return { index, present, siblings }
+  }
+
   /** Records nodes that are now durable, so the next block reads them from memory. */
   committed(writes: readonly TreeNodeWrite[]): void {
     if (this.cache.size + writes.length > CACHE_LIMIT) this.cache.clear()
@@ -81,4 +101,10 @@ export class StateTree {
     }
     return out
   }
+}
+
+function isZero(hash: Bytes, level: number): boolean {
+  const zero = ZERO[level]!
+  for (let i = 0; i < 32; i++) if (hash[i] !== zero[i]) return false
+  return true
 }

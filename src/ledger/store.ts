@@ -4,7 +4,7 @@ import { decodeFinalizedBlock, encodeFinalizedBlock } from '../core/block.js'
 import * as dagCbor from '@ipld/dag-cbor'
 import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
-import type { Block, CertificateRecord, CertificateState, Commit, FinalizedBlock, Millis } from '../core/types.js'
+import { CHAIN_FORMAT_VERSION, type Block, type CertificateRecord, type CertificateState, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
 import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
 import type { TreeNodeWrite } from './state-tree.js'
@@ -20,6 +20,9 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + validator id (utf8) -> encoded evidence (two conflicting signed votes)
  *   REGISTRY   height (u64 BE)            -> encoded RegistryState after that block (only heights that changed it)
  *   PROPOSAL   proposal number (u64 BE)   -> encoded ProposalRecord (open and closed)
+ *   HISTORY    level (u8) + index (u64 BE) -> 32-byte node hash of the height history tree (root: level 40)
+ *   HEIGHT     height (u64 BE)            -> encoded {time, stateRoot} after that block (time -> height lookups, proofs)
+ *   SET_CHANGE height (u64 BE)            -> empty; heights whose header's nextValidatorsHash differs from its validatorsHash
  */
 const enum Bucket {
   META = 0,
@@ -31,10 +34,15 @@ const enum Bucket {
   EVIDENCE = 6,
   REGISTRY = 7,
   PROPOSAL = 8,
+  HISTORY = 9,
+  HEIGHT = 10,
+  SET_CHANGE = 11,
 }
 
 const META_HEAD = 'head'
 const META_GENESIS = 'genesis'
+/** The chain format the store was written in (CHAIN_FORMAT_VERSION); absent in stores of format 1. */
+const META_FORMAT = 'format'
 /** Open proposals and the next proposal number (ProposalsState). */
 const META_PROPOSALS = 'proposals'
 
@@ -50,15 +58,19 @@ export interface CertificateEntry {
   readonly time: Millis
   readonly state: CertificateState
   /** Last status change, absent while the certificate was never revoked or suspended. */
-  readonly change?: {
-    readonly height: number
-    readonly time: Millis
-    readonly by: string
-    /** The key that signed the change; absent for a revocation read from a key compromise. */
-    readonly key?: Bytes
-    readonly reason?: string
-    readonly note?: string
-  }
+  readonly change?: StatusChange
+  /** The changes before `change`, oldest first, each with the state it set. */
+  readonly earlier?: readonly (StatusChange & { readonly state: CertificateState })[]
+}
+
+export interface StatusChange {
+  readonly height: number
+  readonly time: Millis
+  readonly by: string
+  /** The key that signed the change; absent for a revocation read from a key compromise. */
+  readonly key?: Bytes
+  readonly reason?: string
+  readonly note?: string
 }
 
 export interface TxLocation {
@@ -91,6 +103,7 @@ export interface BlockWrites {
   readonly txIds: readonly Bytes[]
   readonly certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
   readonly treeNodes: readonly TreeNodeWrite[]
+  readonly historyNodes: readonly TreeNodeWrite[]
   readonly governance?: GovernanceWrites
   readonly head: Head
 }
@@ -109,8 +122,14 @@ function metaKey(name: string): Bytes {
   return key(Bucket.META, Buffer.from(name, 'utf8'))
 }
 
-function treeKey(level: number, index: number): Bytes {
-  return key(Bucket.TREE, Uint8Array.of(level), u64(index))
+function treeKey(bucket: Bucket.TREE | Bucket.HISTORY, level: number, index: number): Bytes {
+  return key(bucket, Uint8Array.of(level), u64(index))
+}
+
+/** The state after one height, as the HEIGHT bucket keeps it. */
+export interface HeightInfo {
+  readonly time: Millis
+  readonly stateRoot: Bytes
 }
 
 const MAX_STORED_VALUE = 64 * 1024 * 1024
@@ -147,6 +166,7 @@ export class LedgerStore {
       await db.batch(
         [
           { type: 'put', key: metaKey(META_GENESIS), value: genesisHash },
+          { type: 'put', key: metaKey(META_FORMAT), value: encode(CHAIN_FORMAT_VERSION) },
           { type: 'put', key: metaKey(META_HEAD), value: encode(head) },
         ],
         { sync: true },
@@ -158,6 +178,15 @@ export class LedgerStore {
       throw new CertchainError(
         'GENESIS_MISMATCH',
         `data directory ${dir} belongs to genesis ${toHex(storedGenesis)}, not ${toHex(genesisHash)}`,
+      )
+    }
+    const format = await db.get(metaKey(META_FORMAT))
+    const version = format === undefined ? 1 : decodeStored<number>(format)
+    if (version !== CHAIN_FORMAT_VERSION) {
+      await db.close()
+      throw new CertchainError(
+        'STORE_FORMAT_MISMATCH',
+        `data directory ${dir} holds chain format ${version}; this node writes format ${CHAIN_FORMAT_VERSION} (move the directory away and sync again)`,
       )
     }
     const head = decodeStored<Head>((await db.get(metaKey(META_HEAD))))
@@ -257,7 +286,23 @@ export class LedgerStore {
   }
 
   readTreeNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(level, i)))
+    return this.db.getMany(indices.map((i) => treeKey(Bucket.TREE, level, i)))
+  }
+
+  readHistoryNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
+    return this.db.getMany(indices.map((i) => treeKey(Bucket.HISTORY, level, i)))
+  }
+
+  async getHeightInfo(height: number): Promise<HeightInfo | undefined> {
+    const bytes = await this.db.get(key(Bucket.HEIGHT, u64(height)))
+    return bytes === undefined ? undefined : decodeStored<HeightInfo>(bytes)
+  }
+
+  /** Heights (ascending) whose header announces a different validator set for the next height. */
+  async setChangeHeights(): Promise<number[]> {
+    const out: number[] = []
+    for await (const k of this.db.keys({ gt: key(Bucket.SET_CHANGE), lt: key(Bucket.SET_CHANGE + 1) })) out.push(Number(Buffer.from(k).readBigUInt64BE(1)))
+    return out
   }
 
   /**
@@ -277,7 +322,13 @@ export class LedgerStore {
     for (const { id, entry } of writes.certificates.values()) {
       ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
     }
-    for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(n.level, n.index), value: n.hash })
+    for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, n.level, n.index), value: n.hash })
+    for (const n of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, n.level, n.index), value: n.hash })
+    const info: HeightInfo = { time: block.header.time, stateRoot: block.header.stateRoot }
+    ops.push({ type: 'put', key: key(Bucket.HEIGHT, height), value: encode(info) })
+    if (!bytesEqual(block.header.validatorsHash, block.header.nextValidatorsHash)) {
+      ops.push({ type: 'put', key: key(Bucket.SET_CHANGE, height), value: new Uint8Array(0) })
+    }
     const gov = writes.governance
     if (gov?.registry) ops.push({ type: 'put', key: key(Bucket.REGISTRY, height), value: encode(pruneUndefined(gov.registry.state)) })
     if (gov?.proposals) ops.push({ type: 'put', key: metaKey(META_PROPOSALS), value: encode(pruneUndefined(gov.proposals)) })

@@ -7,7 +7,7 @@ import { blockHash } from '../../src/core/block.js'
 import { publicKeyFromSecret, type KeyPair } from '../../src/core/crypto.js'
 import type { ValidatorInfo } from '../../src/core/genesis.js'
 import { sha256 } from '../../src/core/hash.js'
-import type { Block, Commit } from '../../src/core/types.js'
+import { CHAIN_FORMAT_VERSION, type Block, type Commit } from '../../src/core/types.js'
 import { ConsensusEngine, type Clock, type ConsensusApp, type Draft, type EngineOptions } from '../../src/consensus/engine.js'
 import type { ConsensusMessage } from '../../src/consensus/messages.js'
 import { SignerGuard } from '../../src/consensus/signer.js'
@@ -118,6 +118,7 @@ class SimApp implements ConsensusApp {
 export function simBlock(chainId: string, height: number, time: number, prevHash: Bytes, proposer: string, salt: string): Block {
   return {
     header: {
+      version: CHAIN_FORMAT_VERSION,
       chainId,
       height,
       time,
@@ -126,6 +127,8 @@ export function simBlock(chainId: string, height: number, time: number, prevHash
       txCount: 0,
       stateRoot: new Uint8Array(32),
       proposer,
+      validatorsHash: new Uint8Array(32),
+      nextValidatorsHash: new Uint8Array(32),
     },
     txs: [],
   }

@@ -222,6 +222,8 @@ describe('BlockSync across validator set changes', () => {
     const { ledger, sync } = await follower(network, base)
     sync.start()
     await until(() => network.banned.length > 0)
+    // The blocks before the forged one were handed over and execute.
+    await until(() => ledger.head.height >= forged - 1)
     expect(ledger.head.height).toBe(forged - 1)
   })
 })

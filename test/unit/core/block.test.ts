@@ -1,11 +1,12 @@
 import { merkleRoot } from '../../../src/core/merkle.js'
 import { describe, expect, it } from 'vitest'
-import { txRootMatches, blockHash, decodeFinalizedBlock, encodeFinalizedBlock, parseBlock, parseCommit } from '../../../src/core/block.js'
+import { txRootMatches, blockHash, decodeFinalizedBlock, encodeFinalizedBlock, parseBlock } from '../../../src/core/block.js'
+import { parseCommit } from '../../../src/core/header.js'
 import { toHex } from '../../../src/core/bytes.js'
 import { verify } from '../../../src/core/crypto.js'
 import { encode } from '../../../src/core/encoding.js'
 import { sha256 } from '../../../src/core/hash.js'
-import type { Block, BlockHeader, Commit, FinalizedBlock } from '../../../src/core/types.js'
+import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock } from '../../../src/core/types.js'
 import { voteSignBytes } from '../../../src/consensus/messages.js'
 import { commitFor, issueTx, makeTestChain, thrownCode } from '../../helpers/fixtures.js'
 
@@ -15,6 +16,7 @@ const MAX = 1 << 20
 function sampleBlock(): Block {
   const txs = [issueTx(chain, 'kr.mois', 1).bytes, issueTx(chain, 'kr.land.seoul', 2).bytes]
   const header: BlockHeader = {
+    version: CHAIN_FORMAT_VERSION,
     chainId: chain.genesis.chainId,
     height: 3,
     time: 1_750_000_000_000,
@@ -23,6 +25,8 @@ function sampleBlock(): Block {
     txCount: 2,
     stateRoot: new Uint8Array(32).fill(3),
     proposer: chain.proposer,
+    validatorsHash: new Uint8Array(32).fill(4),
+    nextValidatorsHash: new Uint8Array(32).fill(5),
   }
   return { header, txs }
 }
@@ -114,6 +118,9 @@ describe('finalized block encoding', () => {
     expect(code(withBlock({ ...b, header: { ...b.header, txRoot: 'root' } }))).toBe('MALFORMED_BLOCK')
     expect(code(withBlock({ ...b, header: { ...b.header, stateRoot: new Uint8Array(33) } }))).toBe('MALFORMED_BLOCK')
     expect(code(withBlock({ ...b, header: { ...b.header, chainId: 7 } }))).toBe('MALFORMED_BLOCK')
+    expect(code(withBlock({ ...b, header: { ...b.header, version: 1 } })), 'a format-1 header').toBe('MALFORMED_BLOCK')
+    expect(code(withBlock({ ...b, header: { ...b.header, validatorsHash: new Uint8Array(31) } }))).toBe('MALFORMED_BLOCK')
+    expect(code(withBlock({ ...b, header: { ...b.header, nextValidatorsHash: null } }))).toBe('MALFORMED_BLOCK')
     expect(code(withBlock({ ...b, header: { ...b.header, proposer: null } }))).toBe('MALFORMED_BLOCK')
     expect(code(withBlock({ ...b, txs: ['not bytes', ...b.txs.slice(1)] }))).toBe('MALFORMED_BLOCK')
     expect(code(withBlock({ ...b, txs: b.txs[0] }))).toBe('MALFORMED_BLOCK')
@@ -190,6 +197,9 @@ describe('blockHash', () => {
       txCount: header.txCount + 1,
       stateRoot: new Uint8Array(32).fill(9),
       proposer: 'validator-2',
+      version: 3,
+      validatorsHash: new Uint8Array(32).fill(9),
+      nextValidatorsHash: new Uint8Array(32).fill(9),
     }
     for (const [field, value] of Object.entries(changed)) {
       expect(toHex(blockHash({ ...header, [field]: value })), field).not.toBe(base)

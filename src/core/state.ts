@@ -1,0 +1,67 @@
+import type { Bytes } from './bytes.js'
+import { encode, pruneUndefined } from './encoding.js'
+import type { CertificateState, Millis } from './types.js'
+
+// Pure (browser-safe) byte layouts of the state a header commits to. The node hashes them with
+// OpenSSL, the light verifier with noble: one layout, two hashers (README, "State root").
+
+/** What the state root commits to (its preimage: stateRoot = SHA-256(stateRootBytes(roots))). */
+export interface StateRoots {
+  readonly certificateCount: number
+  /** Root of the status tree (sparse, leaf i = status of the i-th certificate issued). */
+  readonly certificates: Bytes
+  /** Root of the height history (sparse, leaf h = {height h, its time, its state root}) over the heights before this block. */
+  readonly history: Bytes
+  readonly proposals: Bytes
+  /** Root of the registry's section tree (README, "Registry proofs"). */
+  readonly registry: Bytes
+}
+
+export function stateRootBytes(roots: StateRoots): Bytes {
+  const { certificateCount, certificates, history, proposals, registry } = roots
+  return encode({ certificateCount, certificates, history, proposals, registry })
+}
+
+/** One status-tree leaf: a certificate's issuance and its current status. */
+export interface StatusLeafValue {
+  readonly id: Bytes
+  /** The issuance transaction and the key that signed it. */
+  readonly tx: Bytes
+  readonly key: Bytes
+  readonly issuedHeight: number
+  readonly issuedTime: Millis
+  readonly state: CertificateState
+  /** Height and time of the last status change (the issuance while it never changed). */
+  readonly since: number
+  readonly sinceTime: Millis
+  readonly reason?: string
+}
+
+export function statusLeafBytes(leaf: StatusLeafValue): Bytes {
+  return encode(pruneUndefined(leaf))
+}
+
+/** Leaf h of the height history: the state after block h (h = 0: genesis) and that block's time. */
+export interface HeightRecord {
+  readonly height: number
+  readonly time: Millis
+  readonly stateRoot: Bytes
+}
+
+export function heightRecordBytes(record: HeightRecord): Bytes {
+  const { height, time, stateRoot } = record
+  return encode({ height, time, stateRoot })
+}
+
+/**
+ * The registry root is the RFC 6962 root over these sections' hashes, in this order. `types` and
+ * `issuers` are themselves RFC 6962 roots over their entries (sorted by id, each entry's canonical
+ * encoding a leaf), so one entry is proven by two short paths; the other sections are hashed whole.
+ */
+export const REGISTRY_SECTIONS = ['params', 'types', 'issuers', 'validators', 'members', 'evidence'] as const
+export type RegistrySection = (typeof REGISTRY_SECTIONS)[number]
+
+/** Canonical bytes of one registry entry or section (a leaf of its section tree, or what a whole section hashes). */
+export function registryValueBytes(value: unknown): Bytes {
+  return encode(pruneUndefined(value))
+}
