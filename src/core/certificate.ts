@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { bytesEqual, fromHex, toHex, type Bytes } from './bytes.js'
+import type { Bytes } from './bytes.js'
+import { checkCertificateFileWith, MIN_SALT_LENGTH, type CertificateFile, type OfflineChecks } from './certificate-file.js'
 import { verify } from './crypto.js'
 import { encode } from './encoding.js'
 import { CertchainError } from './errors.js'
 import { sha256 } from './hash.js'
-import { merkleRootFromProof } from './merkle.js'
-// tx.ts imports certificateId from here; the cycle is between functions only, never at load time.
-import { txSignBytes } from './tx.js'
-import type { CertificateRecord, Millis } from './types.js'
+import type { CertificateRecord } from './types.js'
 
-export const MIN_SALT_LENGTH = 16
-export const CERTIFICATE_FILE_FORMAT = 'certchain/certificate@1'
+export * from './certificate-file.js'
 
 /** The certificate id: SHA-256 of the record's canonical encoding. Anyone with the file can recompute it. */
 export function certificateId(record: CertificateRecord): Bytes {
@@ -29,165 +26,7 @@ export function documentHash(salt: Bytes, document: Bytes): Bytes {
   return sha256(salt, document)
 }
 
-/**
- * Proof that an issuer signed a record: the issuance transaction's signature and signed content,
- * with the Merkle path from this record's id to the batch root. This stands in for the whole
- * signed transaction so a file from a batch of 1,000 stays a few hundred bytes.
- */
-export interface IssuanceProof {
-  readonly txId: Bytes
-  readonly signer: string
-  readonly key: Bytes
-  readonly signature: Bytes
-  readonly expiresAt: Millis
-  readonly count: number
-  readonly index: number
-  readonly proof: readonly Bytes[]
-}
-
-/** The holder's certificate file, in memory. */
-export interface CertificateFile {
-  readonly chainId: string
-  readonly certificateId: Bytes
-  readonly record: CertificateRecord
-  readonly salt: Bytes
-  readonly issuance: IssuanceProof
-  readonly height: number
-}
-
-export interface CertificateFileJson {
-  format: typeof CERTIFICATE_FILE_FORMAT
-  chainId: string
-  certificateId: string
-  record: {
-    type: string
-    issuer: string
-    docHash: string
-    holder?: string
-    validFrom: number
-    validUntil: number
-  }
-  salt: string
-  issuance: {
-    txId: string
-    signer: string
-    key: string
-    signature: string
-    expiresAt: number
-    count: number
-    index: number
-    proof: string[]
-  }
-  height: number
-}
-
-export function certificateFileToJson(file: CertificateFile): CertificateFileJson {
-  const r = file.record
-  return {
-    format: CERTIFICATE_FILE_FORMAT,
-    chainId: file.chainId,
-    certificateId: toHex(file.certificateId),
-    record: {
-      type: r.type,
-      issuer: r.issuer,
-      docHash: toHex(r.docHash),
-      ...(r.holder ? { holder: toHex(r.holder) } : {}),
-      validFrom: r.validFrom,
-      validUntil: r.validUntil,
-    },
-    salt: toHex(file.salt),
-    issuance: {
-      txId: toHex(file.issuance.txId),
-      signer: file.issuance.signer,
-      key: toHex(file.issuance.key),
-      signature: toHex(file.issuance.signature),
-      expiresAt: file.issuance.expiresAt,
-      count: file.issuance.count,
-      index: file.issuance.index,
-      proof: file.issuance.proof.map(toHex),
-    },
-    height: file.height,
-  }
-}
-
-function bad(message: string): CertchainError {
-  return new CertchainError('INVALID_CERTIFICATE_FILE', `certificate file: ${message}`)
-}
-
-function field<T>(value: unknown, check: (v: unknown) => v is T, what: string): T {
-  if (!check(value)) throw bad(`${what} is missing or has the wrong type`)
-  return value
-}
-const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-function hexField(value: unknown, what: string, length?: number): Bytes {
-  const text = field(value, isString, what)
-  try {
-    return fromHex(text, what, length)
-  } catch (err) {
-    throw bad((err as Error).message)
-  }
-}
-
-/** Parses a certificate file (already JSON-parsed) with a clear error naming the bad field. */
-export function certificateFileFromJson(json: unknown): CertificateFile {
-  if (!isObject(json)) throw bad('not a JSON object')
-  if (json.format !== CERTIFICATE_FILE_FORMAT) throw bad(`format must be "${CERTIFICATE_FILE_FORMAT}"`)
-  const r = field(json.record, isObject, 'record')
-  const i = field(json.issuance, isObject, 'issuance')
-  const record: CertificateRecord = {
-    type: field(r.type, isString, 'record.type'),
-    issuer: field(r.issuer, isString, 'record.issuer'),
-    docHash: hexField(r.docHash, 'record.docHash', 32),
-    ...(r.holder === undefined ? {} : { holder: hexField(r.holder, 'record.holder', 32) }),
-    validFrom: field(r.validFrom, isInt, 'record.validFrom'),
-    validUntil: field(r.validUntil, isInt, 'record.validUntil'),
-  }
-  const proof = field(i.proof, Array.isArray, 'issuance.proof') as unknown[]
-  const salt = hexField(json.salt, 'salt')
-  if (salt.length < MIN_SALT_LENGTH) throw bad(`salt must be at least ${MIN_SALT_LENGTH} bytes`)
-  return {
-    chainId: field(json.chainId, isString, 'chainId'),
-    certificateId: hexField(json.certificateId, 'certificateId', 32),
-    record,
-    salt,
-    issuance: {
-      txId: hexField(i.txId, 'issuance.txId', 32),
-      signer: field(i.signer, isString, 'issuance.signer'),
-      key: hexField(i.key, 'issuance.key', 32),
-      signature: hexField(i.signature, 'issuance.signature', 64),
-      expiresAt: field(i.expiresAt, isInt, 'issuance.expiresAt'),
-      count: field(i.count, isInt, 'issuance.count'),
-      index: field(i.index, isInt, 'issuance.index'),
-      proof: proof.map((p, n) => hexField(p, `issuance.proof[${n}]`, 32)),
-    },
-    height: field(json.height, isInt, 'height'),
-  }
-}
-
-/** Result of the checks that need nothing but the file itself. */
-export interface OfflineChecks {
-  readonly idMatches: boolean
-  /** The issuance signature verifies and covers this record; the signer is the record's issuer. */
-  readonly signatureValid: boolean
-  /** Transaction id recomputed from the signed content (null when the proof does not fit). */
-  readonly txId: Bytes | null
-}
-
-/** Recomputes the certificate id and checks the issuer's signature over it. */
+/** Recomputes the certificate id and checks the issuer's signature over it (node:crypto). */
 export function checkCertificateFile(file: CertificateFile): OfflineChecks {
-  const id = certificateId(file.record)
-  const idMatches = bytesEqual(id, file.certificateId)
-  const { issuance } = file
-  const root = merkleRootFromProof(id, issuance.index, issuance.count, issuance.proof)
-  if (root === null) return { idMatches, signatureValid: false, txId: null }
-  const signBytes = txSignBytes(file.chainId, 'IssueCertificates', issuance.signer, { count: issuance.count, expiresAt: issuance.expiresAt, recordsRoot: root })
-  const txId = sha256(signBytes)
-  const signatureValid =
-    issuance.signer === file.record.issuer &&
-    bytesEqual(txId, issuance.txId) &&
-    verify(issuance.key, signBytes, issuance.signature)
-  return { idMatches, signatureValid, txId }
+  return checkCertificateFileWith({ sha256, verify }, file)
 }

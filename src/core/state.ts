@@ -53,6 +53,28 @@ export function heightRecordBytes(record: HeightRecord): Bytes {
   return encode({ height, time, stateRoot })
 }
 
+/* The registry's issuer entries, as stored and as proven to a light verifier. */
+/** One key of an issuer, with the heights it was usable: from after `addedHeight` until `retiredHeight`. */
+export interface IssuerKey {
+  readonly publicKey: Bytes
+  readonly addedHeight: number
+  /** Height of the block that retired it: it signs nothing new from the next block on. */
+  readonly retiredHeight?: number
+  /** Certificates this key signed at or after this time read as revoked (key_compromised). */
+  readonly compromisedSince?: Millis
+  readonly compromisedHeight?: number
+}
+
+export interface IssuerRecord {
+  readonly id: string
+  readonly name: string
+  readonly types: readonly string[]
+  readonly active: boolean
+  readonly keys: readonly IssuerKey[]
+  readonly addedHeight: number
+  readonly deactivatedHeight?: number
+}
+
 /**
  * The registry root is the RFC 6962 root over these sections' hashes, in this order. `types` and
  * `issuers` are themselves RFC 6962 roots over their entries (sorted by id, each entry's canonical

@@ -5,6 +5,7 @@ import { CertchainError } from './errors.js'
 import { sha256 } from './hash.js'
 import { merkleRoot } from './merkle.js'
 import { certificateId } from './certificate.js'
+import { txSignBytes } from './tx-sign.js'
 import { parseGovAction } from './governance.js'
 import { voteShapeProblem, type Vote } from './vote.js'
 import {
@@ -17,8 +18,7 @@ import {
   type UnsignedTx,
 } from './types.js'
 
-/** Domain tag of transaction sign bytes; bump it if the layout ever changes. */
-export const TX_DOMAIN = 'certchain/tx@1'
+export { TX_DOMAIN, txSignBytes } from './tx-sign.js'
 
 /** A decoded, shape-checked transaction with everything derived from it computed once. */
 export interface DecodedTx {
@@ -43,9 +43,6 @@ export function signedContent(tx: UnsignedTx, certificateIds?: readonly Bytes[])
   return { count: ids.length, expiresAt: tx.body.expiresAt, recordsRoot: merkleRoot(ids) }
 }
 
-export function txSignBytes(chainId: string, kind: TxKind, signer: string, content: unknown): Bytes {
-  return encode([TX_DOMAIN, chainId, kind, signer, content])
-}
 
 export function signTx(chainId: string, tx: UnsignedTx, signFn: (message: Bytes) => Bytes): SignedTx {
   const sig = signFn(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))

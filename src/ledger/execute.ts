@@ -204,6 +204,7 @@ export class BlockExecution {
     certificateCount: number
     treeNodes: TreeNodeWrite[]
     historyNodes: TreeNodeWrite[]
+    roots: StateRoots
     certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
     governance?: GovernanceWrites
   }> {
@@ -229,6 +230,7 @@ export class BlockExecution {
       certificateCount: this.nextSeq,
       treeNodes: writes,
       historyNodes: history.writes,
+      roots,
       certificates: this.changed,
       ...(governance ? { governance } : {}),
     }

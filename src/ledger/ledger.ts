@@ -1,11 +1,13 @@
-import { bytesEqual, type Bytes } from '../core/bytes.js'
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { blockHash, txRootMatches } from '../core/block.js'
 import { CertchainError } from '../core/errors.js'
 import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
 import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
-import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
+import { BlockExecution, stateRoot, statusLeafValue, type ExecutionContext } from './execute.js'
+import type { StateRoots } from '../core/state.js'
+import type { ProofBundle, ValidatorChange } from '../light/proof.js'
 import { EMPTY_PROPOSALS, proposalsHash, type ProposalRecord, type ProposalsState } from './governance.js'
 import { RegistryHistory } from './history.js'
 import { Registry, registryStateFromGenesis, type ActiveValidator } from './registry.js'
@@ -30,6 +32,8 @@ export interface ProposedBlock {
  */
 export class Ledger {
   private readonly ctx: ExecutionContext
+  private headSigned: { header: BlockHeader; commit: Commit } | undefined
+  private readonly setChanges = new Map<number, ValidatorChange>()
 
   private constructor(
     readonly genesis: Genesis,
@@ -243,6 +247,7 @@ export class Ledger {
       throw new CertchainError('MALFORMED_BLOCK', `cannot commit height ${writes.block.header.height} on top of ${this.head.height}`)
     }
     await this.store.commit(writes, commit, () => {
+      this.headSigned = { header: writes.block.header, commit }
       this.ctx.tree.committed(writes.treeNodes)
       this.ctx.history.committed(writes.historyNodes)
       const gov = writes.governance
@@ -253,6 +258,110 @@ export class Ledger {
 
   getBlock(height: number): Promise<FinalizedBlock | undefined> {
     return this.store.getBlock(height)
+  }
+
+  /** What the state root after `height` commits to, and that block's time (genesis for 0). */
+  async stateAt(height: number): Promise<{ time: Millis; roots: StateRoots }> {
+    if (height === 0) return { time: this.genesis.genesisTime, roots: genesisRoots(this.genesis) }
+    const info = await this.store.getHeightInfo(height)
+    if (!info) throw new CertchainError('INTERNAL', `height ${height} has no state record`)
+    return info
+  }
+
+  /** The newest height whose block time is at or before `time` (0 when before block 1). */
+  heightAtTime(time: Millis): Promise<number> {
+    return this.store.heightAtTime(time, this.head.height)
+  }
+
+  /**
+   * A certificate as it stood after block `height`: its status history decides the state, and a
+   * key compromise counts once the registry of that height records it. Verification as of
+   * issuance is unchanged by `height`.
+   */
+  async certificateAsOf(id: Bytes, height: number): Promise<CertificateAsOf | undefined> {
+    const [entry] = await this.store.getCertificates([id])
+    if (!entry) return undefined
+    if (entry.height > height) return { issued: false }
+    return { issued: true, entry: withKeyCompromise(entryAsOf(entry, height), await this.registryAt(height)) }
+  }
+
+  /**
+   * The proof bundle of one certificate against the head (README, "Proof bundles"), with the
+   * validator-set changes after height `from`. Undefined for an unknown id. Built again if a block
+   * commits meanwhile, so every part proves against one head.
+   */
+  async proof(id: Bytes, from = 0): Promise<ProofBundle | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const height = this.head.height
+      const bundle = await this.buildProof(id, height, from)
+      if (this.head.height === height || attempt >= 4) return bundle
+    }
+  }
+
+  private async buildProof(id: Bytes, height: number, from: number): Promise<ProofBundle | undefined> {
+    const [entry] = await this.store.getCertificates([id])
+    if (!entry) return undefined
+    const signed = await this.signedHeader(height)
+    const asOf = entry.height - 1
+    const [state, issuanceState, statusPath, historyPath, issuanceRegistry] = await Promise.all([
+      this.stateAt(height),
+      this.stateAt(asOf),
+      this.ctx.tree.path(entry.seq),
+      this.ctx.history.path(asOf),
+      this.registryAt(asOf),
+    ])
+    const issuer = issuanceRegistry.issuerProof(entry.record.issuer)
+    const type = issuanceRegistry.typeProof(entry.record.type)
+    if (!issuer || !type) throw new CertchainError('INTERNAL', `certificate ${toHex(id)}: its issuer or type is missing from the registry of height ${asOf}`)
+    const current = this.registry
+    const sameRegistry = bytesEqual(current.hash, issuanceRegistry.hash)
+    const currentIssuer = sameRegistry ? undefined : current.issuerProof(entry.record.issuer)
+    return {
+      chainId: this.chainId,
+      certificateId: id,
+      header: signed.header,
+      commit: signed.commit,
+      validatorChanges: await this.validatorChanges(from, height),
+      state: state.roots,
+      status: { leaf: statusLeafValue(id, entry), path: statusPath },
+      ...(currentIssuer ? { issuer: currentIssuer } : {}),
+      issuance: {
+        record: { height: asOf, time: issuanceState.time, stateRoot: stateRoot(issuanceState.roots) },
+        path: historyPath,
+        state: issuanceState.roots,
+        issuer,
+        type,
+      },
+    }
+  }
+
+  /** The head's header and commit (kept after each commit; read once after a restart). */
+  private async signedHeader(height: number): Promise<{ header: BlockHeader; commit: Commit }> {
+    if (this.headSigned?.header.height !== height) {
+      const block = await this.store.getBlock(height)
+      if (!block) throw new CertchainError('INTERNAL', `block ${height} is missing from the store`)
+      this.headSigned = { header: block.block.header, commit: block.commit }
+    }
+    return this.headSigned
+  }
+
+  /** Headers after `from` and before `to` whose next validator set differs, with commits and the next sets. */
+  private async validatorChanges(from: number, to: number): Promise<ValidatorChange[]> {
+    const heights = (await this.store.setChangeHeights()).filter((h) => h > from && h < to)
+    const out: ValidatorChange[] = []
+    for (const h of heights) {
+      let change = this.setChanges.get(h)
+      if (!change) {
+        const block = await this.store.getBlock(h)
+        if (!block) throw new CertchainError('INTERNAL', `block ${h} is missing from the store`)
+        const next = (await this.validatorsAt(h + 1)).map(({ id, publicKey }) => ({ id, publicKey }))
+        change = { header: block.block.header, commit: block.commit, nextValidators: next }
+        // Set changes are rare and never change once committed: keep them.
+        this.setChanges.set(h, change)
+      }
+      out.push(change)
+    }
+    return out
   }
 
   saveEvidence(height: number, round: number, validator: string, evidence: Bytes): Promise<void> {
@@ -295,6 +404,7 @@ export class Ledger {
       certificates: done.certificates,
       treeNodes: done.treeNodes,
       historyNodes: done.historyNodes,
+      roots: done.roots,
       ...(done.governance ? { governance: done.governance } : {}),
       head: {
         height: block.header.height,
@@ -309,15 +419,33 @@ export class Ledger {
 }
 
 
-/** The state root before block 1: no certificates, the genesis registry, no proposals. */
-export function genesisStateRoot(genesis: Genesis): Bytes {
-  return stateRoot({
+/** What the state before block 1 commits to: no certificates, no history, the genesis registry, no proposals. */
+export function genesisRoots(genesis: Genesis): StateRoots {
+  return {
     certificates: EMPTY_TREE_ROOT,
     history: EMPTY_TREE_ROOT,
     certificateCount: 0,
     registry: new Registry(genesis.chainId, registryStateFromGenesis(genesis)).hash,
     proposals: proposalsHash(EMPTY_PROPOSALS),
-  })
+  }
+}
+
+/** The state root before block 1. */
+export function genesisStateRoot(genesis: Genesis): Bytes {
+  return stateRoot(genesisRoots(genesis))
+}
+
+/** A certificate as it stood after one height: its status then, or not issued yet. */
+export type CertificateAsOf = { readonly issued: false } | { readonly issued: true; readonly entry: CertificateEntry }
+
+/** The entry as it stood after block `height`: the last status change at or before it decides. */
+function entryAsOf(entry: CertificateEntry, height: number): CertificateEntry {
+  const changes = [...(entry.earlier ?? []), ...(entry.change ? [{ ...entry.change, state: entry.state }] : [])]
+  const last = changes.filter((c) => c.height <= height).at(-1)
+  const { change: _change, earlier: _earlier, ...base } = entry
+  if (!last) return { ...base, state: 'active' }
+  const { state, ...change } = last
+  return { ...base, state, change }
 }
 
 function withKeyCompromise(entry: CertificateEntry, registry: Registry): CertificateEntry {

@@ -1,32 +1,13 @@
 import { bytesEqual, type Bytes } from '../core/bytes.js'
 import { validatorSetBytes } from '../core/header.js'
 import { merkleProofs, merkleRoot } from '../core/merkle.js'
-import { REGISTRY_SECTIONS, registryValueBytes } from '../core/state.js'
+import { REGISTRY_SECTIONS, registryValueBytes, type IssuerKey, type IssuerRecord } from '../core/state.js'
 import type { CertificateType, ChainParams, Genesis, MemberInfo, ValidatorInfo } from '../core/genesis.js'
 import { sha256 } from '../core/hash.js'
 import type { Millis } from '../core/types.js'
 import type { VoteType } from '../core/vote.js'
 
-/** One key of an issuer, with the heights it was usable: from after `addedHeight` until `retiredHeight`. */
-export interface IssuerKey {
-  readonly publicKey: Bytes
-  readonly addedHeight: number
-  /** Height of the block that retired it: it signs nothing new from the next block on. */
-  readonly retiredHeight?: number
-  /** Certificates this key signed at or after this time read as revoked (key_compromised). */
-  readonly compromisedSince?: Millis
-  readonly compromisedHeight?: number
-}
-
-export interface IssuerRecord {
-  readonly id: string
-  readonly name: string
-  readonly types: readonly string[]
-  readonly active: boolean
-  readonly keys: readonly IssuerKey[]
-  readonly addedHeight: number
-  readonly deactivatedHeight?: number
-}
+export type { IssuerKey, IssuerRecord } from '../core/state.js'
 
 export interface ValidatorRecord extends ValidatorInfo {
   readonly addedHeight: number

@@ -5,6 +5,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import { CHAIN_FORMAT_VERSION, type Block, type CertificateRecord, type CertificateState, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
+import type { StateRoots } from '../core/state.js'
 import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
 import type { TreeNodeWrite } from './state-tree.js'
@@ -21,7 +22,7 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   REGISTRY   height (u64 BE)            -> encoded RegistryState after that block (only heights that changed it)
  *   PROPOSAL   proposal number (u64 BE)   -> encoded ProposalRecord (open and closed)
  *   HISTORY    level (u8) + index (u64 BE) -> 32-byte node hash of the height history tree (root: level 40)
- *   HEIGHT     height (u64 BE)            -> encoded {time, stateRoot} after that block (time -> height lookups, proofs)
+ *   HEIGHT     height (u64 BE)            -> encoded HeightInfo {time, roots} after that block (time -> height lookups, proofs)
  *   SET_CHANGE height (u64 BE)            -> empty; heights whose header's nextValidatorsHash differs from its validatorsHash
  */
 const enum Bucket {
@@ -104,6 +105,8 @@ export interface BlockWrites {
   readonly certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
   readonly treeNodes: readonly TreeNodeWrite[]
   readonly historyNodes: readonly TreeNodeWrite[]
+  /** What the block's state root commits to. */
+  readonly roots: StateRoots
   readonly governance?: GovernanceWrites
   readonly head: Head
 }
@@ -126,10 +129,10 @@ function treeKey(bucket: Bucket.TREE | Bucket.HISTORY, level: number, index: num
   return key(bucket, Uint8Array.of(level), u64(index))
 }
 
-/** The state after one height, as the HEIGHT bucket keeps it. */
+/** The state after one height, as the HEIGHT bucket keeps it: the block time and what its state root commits to. */
 export interface HeightInfo {
   readonly time: Millis
-  readonly stateRoot: Bytes
+  readonly roots: StateRoots
 }
 
 const MAX_STORED_VALUE = 64 * 1024 * 1024
@@ -298,6 +301,23 @@ export class LedgerStore {
     return bytes === undefined ? undefined : decodeStored<HeightInfo>(bytes)
   }
 
+  /** The newest height (at most `maxHeight`) whose block time is at or before `time`; 0 when none. */
+  async heightAtTime(time: Millis, maxHeight: number): Promise<number> {
+    let lo = 1
+    let hi = maxHeight
+    let found = 0
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2)
+      const info = await this.getHeightInfo(mid)
+      if (info === undefined) throw new CertchainError('INTERNAL', `height ${mid} has no record in the store`)
+      if (info.time <= time) {
+        found = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    return found
+  }
+
   /** Heights (ascending) whose header announces a different validator set for the next height. */
   async setChangeHeights(): Promise<number[]> {
     const out: number[] = []
@@ -324,7 +344,7 @@ export class LedgerStore {
     }
     for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, n.level, n.index), value: n.hash })
     for (const n of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, n.level, n.index), value: n.hash })
-    const info: HeightInfo = { time: block.header.time, stateRoot: block.header.stateRoot }
+    const info: HeightInfo = { time: block.header.time, roots: writes.roots }
     ops.push({ type: 'put', key: key(Bucket.HEIGHT, height), value: encode(info) })
     if (!bytesEqual(block.header.validatorsHash, block.header.nextValidatorsHash)) {
       ops.push({ type: 'put', key: key(Bucket.SET_CHANGE, height), value: new Uint8Array(0) })
