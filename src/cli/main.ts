@@ -23,6 +23,7 @@ import { RpcClient } from '../rpc/index.js'
 import { DEFAULT_RPC, loadIssuerIdentity, parseDate, positiveInt, submitAndWait } from './common.js'
 import { registerGenesisCommands } from './genesis.js'
 import { registerGovernanceCommands } from './gov.js'
+import { registerProofCommands, verifyOffline, type OfflineVerifyOptions } from './proof.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, reportError } from './output.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -362,17 +363,28 @@ function buildProgram(): Command {
     .option('--document <file>', 'the document the citizen submitted')
     .option('--document-hash <hex>', 'SHA-256(salt || document), instead of the document')
     .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+    .option('--at <height|time>', 'verify as of a block height or an ISO-8601 time (online only)')
+    .option('--proof <file>', 'verify offline with this proof bundle (certchain proof); contacts no node')
+    .option('--genesis <file>', 'offline: the trust anchor, the chain\'s genesis')
+    .option('--checkpoint <file>', 'offline: the trust anchor, a checkpoint (certchain checkpoint)')
+    .option('--max-age <duration>', 'offline: a proof older than this is stale, so not valid', '24h')
     .option('--json', 'print the full JSON answer')
-    .action(async (certPath: string, o: { document?: string; documentHash?: string; rpc: string; json?: boolean }) => {
+    .action(async (certPath: string, o: OfflineVerifyOptions & { rpc: string; at?: string; proof?: string }) => {
       if (!o.document === !o.documentHash) throw new UsageError('verify needs exactly one of --document or --document-hash')
+      if (o.proof !== undefined) {
+        if (o.at !== undefined) throw new UsageError('--at asks a node; an offline proof shows the status as of its header')
+        return verifyOffline(certPath, { ...o, proof: o.proof })
+      }
+      if (o.genesis !== undefined || o.checkpoint !== undefined) throw new UsageError('--genesis and --checkpoint go with --proof (offline verification)')
       const certificate = await readCertificateFile(certPath)
       const evidence = o.document ? { document: await readFile(o.document) } : { documentHash: fromHex(o.documentHash!, 'document hash', 32) }
-      const result = await new RpcClient(o.rpc).verify(certificate, evidence)
+      const result = await new RpcClient(o.rpc).verify(certificate, evidence, o.at)
       if (o.json) console.log(JSON.stringify(result, null, 2))
       else {
         console.log(`certificate ${result.certificateId}`)
         for (const c of result.checks) console.log(`  ${c.ok ? '✓' : '✗'} ${c.name.padEnd(18)} ${c.detail}`)
-        console.log(`verdict: ${result.verdict.toUpperCase()} (status: ${result.status}, checked at height ${result.height})`)
+        const asOf = result.asOf ? `as of height ${result.asOf.height} (${result.asOf.time})` : `checked at height ${result.height}`
+        console.log(`verdict: ${result.verdict.toUpperCase()} (status: ${result.status}, ${asOf})`)
       }
       process.exitCode = result.verdict === 'valid' ? EXIT_OK : EXIT_FAIL
     })
@@ -408,6 +420,7 @@ function buildProgram(): Command {
     })
 
   registerGovernanceCommands(program)
+  registerProofCommands(program)
 
   return program
 }

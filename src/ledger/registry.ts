@@ -4,7 +4,6 @@ import { merkleProofs, merkleRoot } from '../core/merkle.js'
 import { REGISTRY_SECTIONS, registryValueBytes, type IssuerKey, type IssuerRecord } from '../core/state.js'
 import type { CertificateType, ChainParams, Genesis, MemberInfo, ValidatorInfo } from '../core/genesis.js'
 import { sha256 } from '../core/hash.js'
-import type { Millis } from '../core/types.js'
 import type { VoteType } from '../core/vote.js'
 
 export type { IssuerKey, IssuerRecord } from '../core/state.js'

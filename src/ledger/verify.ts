@@ -23,9 +23,15 @@ export interface VerificationCheck {
 export interface VerificationResult {
   readonly verdict: 'valid' | 'invalid'
   readonly certificateId: string
-  readonly status: CertificateStatus | 'unknown'
+  readonly status: CertificateStatus | 'unknown' | 'not_yet_issued'
   readonly checks: readonly VerificationCheck[]
   readonly entry?: CertificateEntry
+}
+
+/** A past point of the chain: the state after block `height`, judged at `time` (validity period). */
+export interface PointInTime {
+  readonly height: number
+  readonly time: Millis
 }
 
 /** What the verifier holds besides the certificate file: the document, or SHA-256(salt || document). */
@@ -41,6 +47,7 @@ export async function verifyCertificate(
   file: CertificateFile,
   evidence: DocumentEvidence,
   now: Millis,
+  at?: PointInTime,
 ): Promise<VerificationResult> {
   const checks: VerificationCheck[] = []
   const check = (name: VerificationCheck['name'], ok: boolean, detail: string): void => void checks.push({ name, ok, detail })
@@ -62,12 +69,17 @@ export async function verifyCertificate(
       : 'the issuance signature does not verify for this record',
   )
 
-  const [entry] = await ledger.getCertificates([file.certificateId])
+  // As of a past point the status history decides; otherwise the current entry.
+  const past = at ? await ledger.certificateAsOf(file.certificateId, at.height) : undefined
+  const entry = at ? (past?.issued ? past.entry : undefined) : (await ledger.getCertificates([file.certificateId]))[0]
+  const when = at?.time ?? now
   const onChain = entry !== undefined && offline.idMatches && offline.txId !== null && bytesEqual(entry.txId, offline.txId)
   check(
     'on_chain',
     onChain,
-    entry === undefined
+    past?.issued === false
+      ? `not yet issued as of height ${at?.height} (${new Date(when).toISOString()})`
+      : entry === undefined
       ? 'no such certificate on this chain'
       : onChain
         ? `issued at height ${entry.height} (${new Date(entry.time).toISOString()})`
@@ -96,7 +108,7 @@ export async function verifyCertificate(
         ? `"${issuer.name}" was authorized for "${entry.record.type}" with this key as of height ${asOf} (issued at height ${entry.height})`
         : `issuer "${entry.record.issuer}" was not authorized for "${entry.record.type}" with this key as of height ${asOf}`,
     )
-    const status = certificateStatus(entry, now)
+    const status = certificateStatus(entry, when)
     const stateOk = entry.state === 'active'
     const change = entry.change
     check(
@@ -104,7 +116,7 @@ export async function verifyCertificate(
       stateOk,
       stateOk ? 'not revoked or suspended' : `${entry.state} at height ${change?.height} by "${change?.by}" (${change?.reason ?? 'no reason'})`,
     )
-    const inPeriod = now >= entry.record.validFrom && now < entry.record.validUntil
+    const inPeriod = when >= entry.record.validFrom && when < entry.record.validUntil
     check(
       'validity_period',
       inPeriod,
@@ -113,5 +125,5 @@ export async function verifyCertificate(
     const verdict = checks.every((c) => c.ok) ? 'valid' : 'invalid'
     return { verdict, certificateId: toHex(file.certificateId), status, checks, entry }
   }
-  return { verdict: 'invalid', certificateId: toHex(file.certificateId), status: 'unknown', checks }
+  return { verdict: 'invalid', certificateId: toHex(file.certificateId), status: past?.issued === false ? 'not_yet_issued' : 'unknown', checks }
 }

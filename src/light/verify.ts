@@ -84,7 +84,7 @@ export function headerHash(header: BlockHeader): Bytes {
 
 /** Why `header` with `commit` is not proven final by more than 2/3 of `set`, or undefined. */
 function signedProblem(chainId: string, header: BlockHeader, commit: Commit, set: readonly SetMember[]): string | undefined {
-  if (header.version !== CHAIN_FORMAT_VERSION) return `header version ${header.version} is not ${CHAIN_FORMAT_VERSION}`
+  if ((header.version as number) !== CHAIN_FORMAT_VERSION) return `header version ${String(header.version)} is not ${CHAIN_FORMAT_VERSION}`
   if (header.chainId !== chainId) return `header of chain "${header.chainId}"`
   if (!bytesEqual(header.validatorsHash, setHash(set))) return 'its validator set is not the trusted one (a set change is missing or forged)'
   return commitProblem(chainId, set, headerHash(header), header.height, commit, verifyEd25519)
@@ -155,7 +155,10 @@ export function verifyProof(file: CertificateFile, proof: ProofBundle, options: 
   const commitOk = check(
     'commit',
     followProblem === undefined,
-    followProblem ?? `header ${header.height} signed by more than 2/3 of its validators, reached from height ${trust.height} through ${changes} set change(s)`,
+    followProblem ??
+      (header.height === trust.height
+        ? `header ${header.height} is the trusted checkpoint`
+        : `header ${header.height} signed by more than 2/3 of its validators, reached from height ${trust.height} through ${changes} set change(s)`),
   )
 
   const age = now - header.time
@@ -205,8 +208,8 @@ export function verifyProof(file: CertificateFile, proof: ProofBundle, options: 
   const asOf = leaf.issuedHeight - 1
   const issuanceProven =
     issuance.record.height === asOf &&
-    sparseProves(heightRecordBytes(issuance.record), { ...issuance.path }, proof.state.history) &&
     issuance.path.index === asOf &&
+    sparseProves(heightRecordBytes(issuance.record), issuance.path, proof.state.history) &&
     bytesEqual(stateHash(issuance.state), issuance.record.stateRoot) &&
     entryProves('issuers', issuance.issuer, issuance.state.registry) &&
     entryProves('types', issuance.type, issuance.state.registry) &&
@@ -246,7 +249,7 @@ export function verifyProof(file: CertificateFile, proof: ProofBundle, options: 
       : stateActive
         ? `not revoked or suspended as of height ${header.height} (${iso(header.time)})`
         : compromised
-          ? `revoked at height ${currentKey.compromisedHeight ?? leaf.issuedHeight} (key_compromised): the signing key was declared compromised since ${iso(currentKey.compromisedSince!)}`
+          ? `revoked at height ${currentKey.compromisedHeight ?? leaf.issuedHeight} (key_compromised): the signing key was declared compromised since ${iso(currentKey.compromisedSince)}`
           : `${state} at height ${leaf.since} (${leaf.reason ?? 'no reason'})`,
   )
   const { validFrom, validUntil } = file.record

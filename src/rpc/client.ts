@@ -35,6 +35,8 @@ export interface VerifyResponse {
   status: string
   checks: VerifyCheck[]
   height: number
+  /** Present when verified as of a past height or time. */
+  asOf?: { height: number; time: string }
   certificate: Record<string, unknown> | null
 }
 
@@ -92,12 +94,24 @@ export class RpcClient {
     return this.request('POST', '/v1/certificates/status', { ids })
   }
 
-  verify(certificate: CertificateFileJson, evidence: { document: Bytes } | { documentHash: Bytes }): Promise<VerifyResponse> {
-    const body =
-      'document' in evidence
-        ? { certificate, document: toBase64(evidence.document) }
-        : { certificate, documentHash: toHex(evidence.documentHash) }
+  /** Verification by the node, now or as of `at` (a height or an ISO-8601 time). */
+  verify(certificate: CertificateFileJson, evidence: { document: Bytes } | { documentHash: Bytes }, at?: string): Promise<VerifyResponse> {
+    const body = {
+      certificate,
+      ...('document' in evidence ? { document: toBase64(evidence.document) } : { documentHash: toHex(evidence.documentHash) }),
+      ...(at === undefined ? {} : { at }),
+    }
     return this.request('POST', '/v1/verify', body)
+  }
+
+  /** The certchain/proof@1 bundle of a certificate (JSON as served), with set changes after `from`. */
+  proof(id: string, from?: number): Promise<Record<string, unknown>> {
+    return this.request('GET', `/v1/certificates/${id}/proof${from === undefined ? '' : `?from=${from}`}`)
+  }
+
+  /** A trust checkpoint (certchain/checkpoint@1) at `height` (default: the head). */
+  checkpoint(height?: number): Promise<Record<string, unknown>> {
+    return this.request('GET', `/v1/checkpoint${height === undefined ? '' : `?height=${height}`}`)
   }
 
   types(): Promise<{ types: { id: string; nameKo: string; nameEn: string; validityDays: number; authorities: string[] }[] }> {

@@ -5,6 +5,7 @@ import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
+import { AT, proofRoutes, resolveAt } from './proof-routes.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
@@ -140,13 +141,27 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     return { id: idHex, status: 'unknown' }
   })
 
-  app.get('/v1/certificates/:id', { schema: { summary: 'A certificate and its current status', params: idParams } }, async (request) => {
-    const { id } = request.params as { id: string }
-    const idHex = id.toLowerCase()
-    const [entry] = await ledger.getCertificates([fromHex(idHex, 'id', 32)])
-    if (!entry) throw new CertchainError('CERTIFICATE_NOT_FOUND', `certificate ${idHex} is not on this chain`)
-    return certificateView(idHex, entry, ledger.registry, backend.now())
-  })
+  app.get(
+    '/v1/certificates/:id',
+    { schema: { summary: 'A certificate and its current status (or as of a height or time)', params: idParams, querystring: queryParams({ at: AT }) } },
+    async (request) => {
+      const { id } = request.params as { id: string }
+      const { at } = request.query as { at?: string }
+      const idHex = id.toLowerCase()
+      const certificateId = fromHex(idHex, 'id', 32)
+      if (at === undefined) {
+        const [entry] = await ledger.getCertificates([certificateId])
+        if (!entry) throw new CertchainError('CERTIFICATE_NOT_FOUND', `certificate ${idHex} is not on this chain`)
+        return certificateView(idHex, entry, ledger.registry, backend.now())
+      }
+      const point = await resolveAt(ledger, at)
+      const past = await ledger.certificateAsOf(certificateId, point.height)
+      if (!past) throw new CertchainError('CERTIFICATE_NOT_FOUND', `certificate ${idHex} is not on this chain`)
+      const asOf = { height: point.height, time: new Date(point.time).toISOString() }
+      if (!past.issued) return { id: idHex, status: 'not_yet_issued', asOf }
+      return { ...certificateView(idHex, past.entry, await ledger.registryAt(point.height), point.time), asOf }
+    },
+  )
 
   app.post(
     '/v1/certificates/status',
@@ -188,6 +203,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
             certificate: { type: 'object', description: 'the certificate file (certchain/certificate@1)' },
             document: { type: 'string', description: 'base64 of the document' },
             documentHash: { ...HEX32, description: 'hex of SHA-256(salt || document)' },
+            at: { ...AT, description: 'verify as of a block height or an ISO-8601 time instead of now' },
           },
           required: ['certificate'],
           oneOf: [{ required: ['document'] }, { required: ['documentHash'] }],
@@ -196,23 +212,27 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
       },
     },
     async (request) => {
-      const body = request.body as { certificate: unknown; document?: string; documentHash?: string }
+      const body = request.body as { certificate: unknown; document?: string; documentHash?: string; at?: string }
       const file = certificateFileFromJson(body.certificate)
       const evidence =
         body.document !== undefined
           ? { document: fromBase64(body.document, 'document') }
           : { documentHash: fromHex(body.documentHash!, 'documentHash', 32) }
-      const result = await verifyCertificate(ledger, file, evidence, backend.now())
+      const point = body.at === undefined ? undefined : await resolveAt(ledger, body.at)
+      const result = await verifyCertificate(ledger, file, evidence, backend.now(), point)
       const { entry, ...rest } = result
+      const registry = point ? await ledger.registryAt(point.height) : ledger.registry
       return {
         ...rest,
         height: ledger.head.height,
-        certificate: entry ? certificateView(result.certificateId, entry, ledger.registry, backend.now()) : null,
+        ...(point ? { asOf: { height: point.height, time: new Date(point.time).toISOString() } } : {}),
+        certificate: entry ? certificateView(result.certificateId, entry, registry, point?.time ?? backend.now()) : null,
       }
     },
   )
 
   await app.register(registryRoutes, { backend })
+  await app.register(proofRoutes, { backend })
 
   const sendBlock = async (height: number) => {
     const block = height > 0 ? await ledger.getBlock(height) : undefined
