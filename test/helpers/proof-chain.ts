@@ -43,7 +43,7 @@ export interface ProofChain {
   /** Chain time of the last block. */
   time: number
   /** Commits one block of `txs` (all must pass) with precommits of every validator of its height. */
-  block(...txs: BuiltTx[]): Promise<void>
+  readonly block: (...txs: BuiltTx[]) => Promise<void>
   /** Heights at which the validator set of the next height differs (set-change headers). */
   readonly setChanges: number[]
 }
@@ -62,20 +62,17 @@ export function fullCommit(chain: TestChain, ledger: Ledger, keys: ReadonlyMap<s
 }
 
 /**
- * A chain with a history a verifier must follow: four validators; a fifth added and one removed
- * by governance; issuances in batches and one by one; revocation, suspension and reinstatement;
- * an issuer key rotated, another declared compromised; an issuer deactivated. `options.small`
- * issues fewer certificates (for tests that need a chain, not its size).
+ * A ledger of `validators` validators driven block by block with real commits: issue, pass a
+ * governance action, commit arbitrary transactions.
  */
-export async function makeProofChain(options: { small?: boolean } = {}): Promise<ProofChain> {
-  const { chain, validators } = makeMultiValidatorChain(4, { params: { proposalTtlBlocks: 50 } })
+export async function driveChain(validators: number): Promise<ProofChain & ChainDriver> {
+  const made = makeMultiValidatorChain(validators, { params: { proposalTtlBlocks: 50 } })
+  const { chain } = made
   const opened = await openLedger(chain)
   const ledger = opened.ledger
-  const keys = new Map(validators.map((v) => [v.id, v.key]))
+  const keys = new Map(made.validators.map((v) => [v.id, v.key]))
   const certificates: ChainCertificate[] = []
-  const scale = options.small ? 0.1 : 1
-  const n = (count: number): number => Math.max(1, Math.round(count * scale))
-  const pc: ProofChain = {
+  const pc: ProofChain & ChainDriver = {
     chain,
     opened,
     ledger,
@@ -83,7 +80,7 @@ export async function makeProofChain(options: { small?: boolean } = {}): Promise
     keys,
     time: Date.now() - 3600 * SECOND,
     setChanges: [],
-    async block(...txs) {
+    block: async (...txs) => {
       pc.time += SECOND
       const proposed = await ledger.proposeBlock(txs.map((t) => decode(chain, t)), pc.time, chain.proposer)
       if (proposed.rejected.length > 0) throw new Error(`proof chain: refused ${proposed.rejected.map((r) => r.error.code).join(', ')}`)
@@ -91,37 +88,64 @@ export async function makeProofChain(options: { small?: boolean } = {}): Promise
       await ledger.commitBlock(proposed.writes, fullCommit(chain, ledger, keys, proposed.writes.block))
       if (!Buffer.from(header.validatorsHash).equals(header.nextValidatorsHash)) pc.setChanges.push(header.height)
     },
+    issue: async (issuer, count, story, extra = {}) => {
+      const tx: IssuedTx = issueTx(chain, issuer, count, { now: pc.time, ...extra })
+      await pc.block(tx)
+      const files = certificateFiles(chain, tx, ledger.head.height).map((file, i) => ({ file, secret: tx.secrets[i]!, story }))
+      certificates.push(...files)
+      return files
+    },
+    pass: async (action, voters) => {
+      const id = ledger.proposals.next
+      const as = (vid: string): TestValidator => ({ id: vid, key: keys.get(vid)! })
+      await pc.block(proposeTx(chain, as(voters[0]!), action, { now: pc.time }))
+      for (const voter of voters.slice(1)) {
+        if ((await ledger.getProposal(id))?.status !== 'open') break
+        await pc.block(voteTx(chain, as(voter), id, true, { now: pc.time }))
+      }
+      const status = (await ledger.getProposal(id))?.status
+      if (status !== 'passed') throw new Error(`proof chain: proposal ${id} (${action.type}) is ${status}`)
+    },
+    addValidator: async (id) => {
+      const key = generateKeyPair()
+      keys.set(id, key)
+      const voters = ledger.validators(ledger.head.height + 1).map((v) => v.id)
+      await pc.pass({ type: 'addValidator', id, name: id, publicKey: key.publicKey, peerId: `12D3KooWTest${id}` }, voters)
+      // in the set two heights after the block that passed it
+      await pc.block()
+      await pc.block()
+    },
   }
+  return pc
+}
+
+export interface ChainDriver {
+  readonly issue: (issuer: string, count: number, story: string, extra?: { signWith?: KeyPair }) => Promise<ChainCertificate[]>
+  readonly pass: (action: GovAction, voters: string[]) => Promise<void>
+  /** Adds a validator by governance (every current validator approves) and waits until it is in the set. */
+  readonly addValidator: (id: string) => Promise<void>
+}
+
+/**
+ * A chain with a history a verifier must follow: four validators; a fifth added and one removed
+ * by governance; issuances in batches and one by one; revocation, suspension and reinstatement;
+ * an issuer key rotated, another declared compromised; an issuer deactivated. `options.small`
+ * issues fewer certificates (for tests that need a chain, not its size).
+ */
+export async function makeProofChain(options: { small?: boolean } = {}): Promise<ProofChain> {
+  const pc = await driveChain(4)
+  const { chain } = pc
   const at = () => ({ now: pc.time })
-  const v = (id: string): TestValidator => ({ id, key: keys.get(id)! })
-  const issue = async (issuer: string, count: number, story: string, extra: { signWith?: KeyPair } = {}): Promise<ChainCertificate[]> => {
-    const tx: IssuedTx = issueTx(chain, issuer, count, { ...at(), ...extra })
-    await pc.block(tx)
-    const files = certificateFiles(chain, tx, ledger.head.height).map((file, i) => ({ file, secret: tx.secrets[i]!, story }))
-    certificates.push(...files)
-    return files
-  }
-  const pass = async (action: GovAction, voters: string[]): Promise<void> => {
-    const id = ledger.proposals.next
-    await pc.block(proposeTx(chain, v(voters[0]!), action, at()))
-    for (const voter of voters.slice(1)) {
-      if ((await ledger.getProposal(id))?.status !== 'open') break
-      await pc.block(voteTx(chain, v(voter), id, true, at()))
-    }
-    const status = (await ledger.getProposal(id))?.status
-    if (status !== 'passed') throw new Error(`proof chain: proposal ${id} (${action.type}) is ${status}`)
-  }
+  const scale = options.small ? 0.1 : 1
+  const n = (count: number): number => Math.max(1, Math.round(count * scale))
+  const issue = pc.issue
+  const pass = pc.pass
 
   const mois = await issue('kr.mois', n(100), 'batch of residence certificates')
   const jongno = await issue('kr.seoul.jongno', n(60), 'batch by a city hall')
-  const family: ChainCertificate[] = []
-  for (let i = 0; i < n(20); i++) family.push(...(await issue('kr.court.seoul', 1, 'one certificate per transaction')))
+  for (let i = 0; i < n(20); i++) await issue('kr.court.seoul', 1, 'one certificate per transaction')
 
-  const v5 = generateKeyPair()
-  keys.set('validator-5', v5)
-  await pass({ type: 'addValidator', id: 'validator-5', name: 'validator-5', publicKey: v5.publicKey, peerId: '12D3KooWTestvalidator-5' }, ['validator-1', 'validator-2', 'validator-3'])
-  await pc.block()
-  await pc.block()
+  await pc.addValidator('validator-5')
   await issue('kr.land.seoul', n(30), 'land register, issuer deactivated later')
 
   await pc.block(revokeTx(chain, 'kr.mois', mois.slice(0, 5).map((c) => c.file.certificateId), { ...at(), reason: 'superseded' }))
