@@ -53,4 +53,19 @@ export {
   type ProposalJson,
   type EvidenceResponse,
 } from './rpc/index.js'
+export {
+  verifyProof,
+  proofFromJson,
+  proofToJson,
+  trustFromGenesis,
+  trustFromCheckpoint,
+  trustFromJson,
+  PROOF_FORMAT,
+  CHECKPOINT_FORMAT,
+  type ProofBundle,
+  type Trust,
+  type LightResult,
+  type LightCheck,
+  type VerifyProofOptions,
+} from './light/index.js'
 export { CertchainNode } from './node/node.js'

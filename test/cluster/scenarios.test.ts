@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { certificateFiles } from '../../src/client/index.js'
 import { toHex } from '../../src/core/bytes.js'
 import { certificateFileToJson } from '../../src/core/certificate.js'
+import { proofFromJson, trustFromGenesis, verifyProof } from '../../src/light/index.js'
 import { CLUSTER_CONSENSUS, ClusterChain, tearDownAfterSuite, Load, sleep, type BlockView } from './chain.js'
 import { netnsSkipReason, waitFor } from './netns.js'
 
@@ -341,5 +344,23 @@ suite(`cluster scenario 5: a member started after ${SYNC_BLOCKS}+ blocks${skippe
     }
     const statuses = await chain.certificateStatuses(MEMBER, [...load.expected.keys()])
     for (const [id, want] of load.expected) expect(statuses.get(id), id).toBe(want)
+
+    // Proofs fetched from the member verify offline once the whole cluster is stopped.
+    const proofs = []
+    for (const { prepared, height, documents } of load.issuances) {
+      for (const [k, file] of certificateFiles(chain.chainId, prepared, height).entries()) {
+        proofs.push({ file, document: documents[k]!, json: await member.proof(toHex(file.certificateId)) })
+      }
+    }
+    for (const i of chain.all) await chain.cluster.kill(i, 'SIGTERM')
+    for (const i of chain.all) expect(await chain.status(i), `node ${i} is stopped`).toBeUndefined()
+    const trust = trustFromGenesis(JSON.parse(await readFile(join(chain.manifest.nodes[MEMBER]!.home, 'genesis.json'), 'utf8')))
+    for (const { file, document, json } of proofs) {
+      const id = toHex(file.certificateId)
+      const result = verifyProof(file, proofFromJson(json), { trust, now: Date.now(), maxAgeMs: 3_600_000, document })
+      const want = id === revoked ? 'revoked' : 'valid'
+      expect(result.status, `${id}: ${JSON.stringify(result.checks.filter((c) => !c.ok))}`).toBe(want)
+      expect(result.checks.find((c) => c.name === 'commit')?.ok).toBe(true)
+    }
   }, 600_000)
 })

@@ -264,6 +264,12 @@ describe('executeBlock rejects a bad block (MALFORMED_BLOCK)', () => {
     await expectBad(blockOf({ ...block.header, prevHash: new Uint8Array(32) }, block.txs), /previous hash/)
   })
 
+  it('validator-set hashes that are not the ones of its heights', async () => {
+    const other = new Uint8Array(32).fill(7)
+    await expectBad(blockOf({ ...block.header, validatorsHash: other }, block.txs), /validatorsHash is not the hash of this height's validator set/)
+    await expectBad(blockOf({ ...block.header, nextValidatorsHash: other }, block.txs), /nextValidatorsHash is not the hash of the next height's validator set/)
+  })
+
   it('an unknown proposer', async () => {
     await expectBad(blockOf({ ...block.header, proposer: 'validator-9' }, block.txs), /is not a validator at this height/)
   })
