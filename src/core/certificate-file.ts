@@ -180,3 +180,33 @@ export function checkCertificateFileWith(crypto: CertificateCrypto, file: Certif
     crypto.verify(issuance.key, signBytes, issuance.signature)
   return { idMatches, signatureValid, txId }
 }
+
+/** One named check of a verification, as clerks read them. */
+export interface FileCheck {
+  readonly name: 'certificate_id' | 'document_hash' | 'issuer_signature'
+  readonly ok: boolean
+  readonly detail: string
+}
+
+/**
+ * The checks a certificate file passes or fails on its own, with the document's salted hash (or
+ * undefined when there is none to compare): the same three in a node's and in the light verdict.
+ */
+export function fileChecks(crypto: CertificateCrypto, file: CertificateFile, docHash: Bytes | undefined): { offline: OfflineChecks; checks: FileCheck[] } {
+  const offline = checkCertificateFileWith(crypto, file)
+  const docOk = docHash !== undefined && bytesEqual(docHash, file.record.docHash)
+  return {
+    offline,
+    checks: [
+      { name: 'certificate_id', ok: offline.idMatches, detail: offline.idMatches ? 'recomputed from the record' : 'the record does not hash to the stated id' },
+      { name: 'document_hash', ok: docOk, detail: docOk ? 'SHA-256(salt || document) matches the record' : 'the document does not match the record' },
+      {
+        name: 'issuer_signature',
+        ok: offline.signatureValid,
+        detail: offline.signatureValid
+          ? `signed by "${file.issuance.signer}" with key ${toHex(file.issuance.key).slice(0, 16)}…`
+          : 'the issuance signature does not verify for this record',
+      },
+    ],
+  }
+}

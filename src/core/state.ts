@@ -77,11 +77,20 @@ export interface IssuerRecord {
 
 /**
  * The registry root is the RFC 6962 root over these sections' hashes, in this order. `types` and
- * `issuers` are themselves RFC 6962 roots over their entries (sorted by id, each entry's canonical
- * encoding a leaf), so one entry is proven by two short paths; the other sections are hashed whole.
+ * `issuers` hash to SHA-256({count, root}) with root the RFC 6962 root over their entries (sorted by
+ * id, each entry's canonical encoding a leaf), so one entry is proven by two short paths; the other
+ * sections are hashed whole.
  */
 export const REGISTRY_SECTIONS = ['params', 'types', 'issuers', 'validators', 'members', 'evidence'] as const
 export type RegistrySection = (typeof REGISTRY_SECTIONS)[number]
+
+/**
+ * What the `types` and `issuers` sections hash: the number of entries with their RFC 6962 root, so
+ * a proof's entry count is bound too (an audit path alone fits more than one tree size).
+ */
+export function registrySectionBytes(count: number, root: Bytes): Bytes {
+  return encode({ count, root })
+}
 
 /** Canonical bytes of one registry entry or section (a leaf of its section tree, or what a whole section hashes). */
 export function registryValueBytes(value: unknown): Bytes {

@@ -1,7 +1,7 @@
 import { bytesEqual, type Bytes } from '../core/bytes.js'
 import { validatorSetBytes } from '../core/header.js'
 import { merkleProofs, merkleRoot } from '../core/merkle.js'
-import { REGISTRY_SECTIONS, registryValueBytes, type IssuerKey, type IssuerRecord } from '../core/state.js'
+import { REGISTRY_SECTIONS, registrySectionBytes, registryValueBytes, type IssuerKey, type IssuerRecord } from '../core/state.js'
 import type { CertificateType, ChainParams, Genesis, MemberInfo, ValidatorInfo } from '../core/genesis.js'
 import { sha256 } from '../core/hash.js'
 import type { VoteType } from '../core/vote.js'
@@ -147,7 +147,10 @@ export class Registry {
 
   private sectionHashes(): Bytes[] {
     return REGISTRY_SECTIONS.map((section) => {
-      if (section === 'types' || section === 'issuers') return this.sectionTree(section).root
+      if (section === 'types' || section === 'issuers') {
+        const tree = this.sectionTree(section)
+        return sha256(registrySectionBytes(tree.leaves.length, tree.root))
+      }
       return sha256(registryValueBytes(this.state[section]))
     })
   }

@@ -1,5 +1,7 @@
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
-import { checkCertificateFile, documentHash, type CertificateFile } from '../core/certificate.js'
+import { documentHash, fileChecks, type CertificateFile } from '../core/certificate.js'
+import { verify } from '../core/crypto.js'
+import { sha256 } from '../core/hash.js'
 import type { Millis } from '../core/types.js'
 import type { Ledger } from './ledger.js'
 import { certificateStatus, type CertificateStatus } from './status.js'
@@ -54,20 +56,9 @@ export async function verifyCertificate(
 
   check('chain', file.chainId === ledger.chainId, `file is for chain "${file.chainId}", this node follows "${ledger.chainId}"`)
 
-  const offline = checkCertificateFile(file)
-  check('certificate_id', offline.idMatches, offline.idMatches ? 'recomputed from the record' : 'the record does not hash to the stated id')
-
   const hash = 'document' in evidence ? documentHash(file.salt, evidence.document) : evidence.documentHash
-  const docOk = bytesEqual(hash, file.record.docHash)
-  check('document_hash', docOk, docOk ? 'SHA-256(salt || document) matches the record' : 'the document does not match the record')
-
-  check(
-    'issuer_signature',
-    offline.signatureValid,
-    offline.signatureValid
-      ? `signed by "${file.issuance.signer}" with key ${toHex(file.issuance.key).slice(0, 16)}…`
-      : 'the issuance signature does not verify for this record',
-  )
+  const { offline, checks: ownChecks } = fileChecks({ sha256, verify }, file, hash)
+  checks.push(...ownChecks)
 
   // As of a past point the status history decides; otherwise the current entry.
   const past = at ? await ledger.certificateAsOf(file.certificateId, at.height) : undefined

@@ -1,8 +1,8 @@
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
-import { checkCertificateFileWith, MIN_SALT_LENGTH, type CertificateFile } from '../core/certificate-file.js'
+import { fileChecks, MIN_SALT_LENGTH, type CertificateFile } from '../core/certificate-file.js'
 import { commitProblem, headerBytes, validatorSetBytes } from '../core/header.js'
 import { auditPathRoot, leafHash, sparsePathRoot, sparseZeros, type SparsePath } from '../core/merkle-path.js'
-import { heightRecordBytes, REGISTRY_SECTIONS, registryValueBytes, stateRootBytes, statusLeafBytes, type RegistrySection, type StateRoots } from '../core/state.js'
+import { heightRecordBytes, REGISTRY_SECTIONS, registrySectionBytes, registryValueBytes, stateRootBytes, statusLeafBytes, type RegistrySection, type StateRoots } from '../core/state.js'
 import { CHAIN_FORMAT_VERSION, type BlockHeader, type Commit, type Millis } from '../core/types.js'
 import { sha256, verifyEd25519 } from './crypto.js'
 import type { EntryProof, ProofBundle, SetMember } from './proof.js'
@@ -98,8 +98,12 @@ function signedProblem(chainId: string, header: BlockHeader, commit: Commit, set
 function followSets(trust: Trust, proof: ProofBundle): string | undefined {
   let set = ordered(trust.validators)
   let height = trust.height
+  let previous = -1
   for (const change of proof.validatorChanges) {
     const h = change.header.height
+    // One list, strictly ascending: a bundle has exactly one form.
+    if (h <= previous) return `set changes must be in strictly ascending height order (${h} after ${previous})`
+    previous = h
     // A change at or before the anchor is already part of what the anchor trusts.
     if (h <= height) continue
     if (h >= proof.header.height) return `the set change at height ${h} is not before the proof's header (${proof.header.height})`
@@ -126,9 +130,10 @@ function sparseProves(leafBytes: Bytes, path: SparsePath, root: Bytes): boolean 
 }
 
 function entryProves(section: RegistrySection, proof: EntryProof<unknown>, registryRoot: Bytes): boolean {
-  const sectionRoot = auditPathRoot(sha256, registryValueBytes(proof.entry), proof.index, proof.count, proof.path)
-  if (sectionRoot === null) return false
-  const root = auditPathRoot(sha256, sectionRoot, REGISTRY_SECTIONS.indexOf(section), REGISTRY_SECTIONS.length, proof.sectionPath)
+  const entriesRoot = auditPathRoot(sha256, registryValueBytes(proof.entry), proof.index, proof.count, proof.path)
+  if (entriesRoot === null) return false
+  const sectionHash = sha256(registrySectionBytes(proof.count, entriesRoot))
+  const root = auditPathRoot(sha256, sectionHash, REGISTRY_SECTIONS.indexOf(section), REGISTRY_SECTIONS.length, proof.sectionPath)
   return root !== null && bytesEqual(root, registryRoot)
 }
 
@@ -168,26 +173,16 @@ export function verifyProof(file: CertificateFile, proof: ProofBundle, options: 
     `proof of height ${header.height} at ${iso(header.time)}: ${age >= 0 ? `${Math.round(age / 1000)} s old` : `${Math.round(-age / 1000)} s in the future`}, at most ${Math.round(maxAgeMs / 1000)} s allowed`,
   )
 
-  const offline = checkCertificateFileWith({ sha256, verify: verifyEd25519 }, file)
-  check('certificate_id', offline.idMatches, offline.idMatches ? 'recomputed from the record' : 'the record does not hash to the stated id')
-
   const hash = options.documentHash ?? (options.document && file.salt.length >= MIN_SALT_LENGTH ? sha256(file.salt, options.document) : undefined)
-  const docOk = hash !== undefined && bytesEqual(hash, file.record.docHash)
-  check('document_hash', docOk, docOk ? 'SHA-256(salt || document) matches the record' : 'the document does not match the record')
-
-  check(
-    'issuer_signature',
-    offline.signatureValid,
-    offline.signatureValid
-      ? `signed by "${file.issuance.signer}" with key ${toHex(file.issuance.key).slice(0, 16)}…`
-      : 'the issuance signature does not verify for this record',
-  )
+  const { offline, checks: ownChecks } = fileChecks({ sha256, verify: verifyEd25519 }, file, hash)
+  checks.push(...ownChecks)
 
   // Everything below is read from H's state: only as good as the commit over H.
   const { leaf, path } = proof.status
   const stateOk = commitOk && bytesEqual(stateHash(proof.state), header.stateRoot)
   const leafProven =
     stateOk &&
+    bytesEqual(proof.certificateId, file.certificateId) &&
     bytesEqual(leaf.id, file.certificateId) &&
     path.index < proof.state.certificateCount &&
     sparseProves(statusLeafBytes(leaf), path, proof.state.certificates)
