@@ -1,8 +1,10 @@
 import type { Bytes } from '../core/bytes.js'
-import { createSigner, type KeyPair } from '../core/crypto.js'
+import { createSigner, PUBLIC_KEY_LENGTH, type KeyPair } from '../core/crypto.js'
+import { CertchainError } from '../core/errors.js'
 import {
   certificateId,
   documentHash,
+  holderCommitment,
   newSalt,
   type CertificateFile,
 } from '../core/certificate.js'
@@ -69,8 +71,11 @@ export interface NewCertificate {
   readonly type: string
   /** The document's bytes; only its salted hash leaves this machine. */
   readonly document: Bytes
-  /** SHA-256 of the holder's wallet public key, to bind the certificate to a wallet. */
-  readonly holder?: Bytes
+  /**
+   * The holder's wallet public key, to bind the certificate to that wallet: the record holds only
+   * a salted commitment to it (README, "The certificate record").
+   */
+  readonly holderKey?: Bytes
   readonly validFrom: Millis
   readonly validUntil: Millis
 }
@@ -78,6 +83,8 @@ export interface NewCertificate {
 export interface PreparedIssuance extends SignedTransaction {
   readonly records: readonly CertificateRecord[]
   readonly salts: readonly Bytes[]
+  /** Per record: the salt of its holder commitment, when bound to a wallet. */
+  readonly holderSalts: readonly (Bytes | undefined)[]
   readonly certificateIds: readonly Bytes[]
 }
 
@@ -89,11 +96,16 @@ export function prepareIssuance(
   options: TxTimingOptions = {},
 ): PreparedIssuance {
   const salts = certificates.map(() => newSalt())
+  const holderSalts = certificates.map((c) => {
+    if (c.holderKey === undefined) return undefined
+    if (c.holderKey.length !== PUBLIC_KEY_LENGTH) throw new CertchainError('INVALID_REQUEST', `a holder key is ${PUBLIC_KEY_LENGTH} bytes`)
+    return newSalt()
+  })
   const records: CertificateRecord[] = certificates.map((c, i) => ({
     type: c.type,
     issuer: identity.issuer,
     docHash: documentHash(salts[i]!, c.document),
-    ...(c.holder ? { holder: c.holder } : {}),
+    ...(c.holderKey ? { holder: holderCommitment(sha256, holderSalts[i]!, c.holderKey) } : {}),
     validFrom: c.validFrom,
     validUntil: c.validUntil,
   }))
@@ -103,7 +115,7 @@ export function prepareIssuance(
     key: identity.key.publicKey,
     body: { records, expiresAt: expiresAt(options) },
   })
-  return { ...signed, records, salts, certificateIds: records.map(certificateId) }
+  return { ...signed, records, salts, holderSalts, certificateIds: records.map(certificateId) }
 }
 
 /** The holders' certificate files for a committed issuance, one per record. */
@@ -116,6 +128,7 @@ export function certificateFiles(chainId: string, issuance: PreparedIssuance, he
     certificateId: issuance.certificateIds[index]!,
     record,
     salt: issuance.salts[index]!,
+    ...(issuance.holderSalts[index] ? { holderSalt: issuance.holderSalts[index] } : {}),
     issuance: {
       txId: issuance.id,
       signer: tx.signer,

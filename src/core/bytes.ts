@@ -28,6 +28,11 @@ export function toBase64(bytes: Bytes): string {
   return toString(bytes, 'base64pad')
 }
 
+/** URL-safe base64 without padding (links and QR codes). */
+export function toBase64Url(bytes: Bytes): string {
+  return toString(bytes, 'base64url')
+}
+
 export function fromBase64(text: string, what = 'base64 value'): Bytes {
   if (text.length % 4 === 1 || !BASE64.test(text)) {
     throw new CertchainError('INVALID_BASE64', `${what} is not valid base64`)

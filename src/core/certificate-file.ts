@@ -34,6 +34,8 @@ export interface CertificateFile {
   readonly certificateId: Bytes
   readonly record: CertificateRecord
   readonly salt: Bytes
+  /** When the certificate is bound to a wallet: the salt of `record.holder` = SHA-256(holderSalt ‖ holder public key). */
+  readonly holderSalt?: Bytes
   readonly issuance: IssuanceProof
   readonly height: number
 }
@@ -51,6 +53,7 @@ export interface CertificateFileJson {
     validUntil: number
   }
   salt: string
+  holderSalt?: string
   issuance: {
     txId: string
     signer: string
@@ -79,6 +82,7 @@ export function certificateFileToJson(file: CertificateFile): CertificateFileJso
       validUntil: r.validUntil,
     },
     salt: toHex(file.salt),
+    ...(file.holderSalt ? { holderSalt: toHex(file.holderSalt) } : {}),
     issuance: {
       txId: toHex(file.issuance.txId),
       signer: file.issuance.signer,
@@ -131,11 +135,15 @@ export function certificateFileFromJson(json: unknown): CertificateFile {
   const proof = field(i.proof, Array.isArray, 'issuance.proof') as unknown[]
   const salt = hexField(json.salt, 'salt')
   if (salt.length < MIN_SALT_LENGTH) throw bad(`salt must be at least ${MIN_SALT_LENGTH} bytes`)
+  const holderSalt = json.holderSalt === undefined ? undefined : hexField(json.holderSalt, 'holderSalt')
+  if (holderSalt !== undefined && holderSalt.length < MIN_SALT_LENGTH) throw bad(`holderSalt must be at least ${MIN_SALT_LENGTH} bytes`)
+  if (holderSalt !== undefined && record.holder === undefined) throw bad('holderSalt without record.holder')
   return {
     chainId: field(json.chainId, isString, 'chainId'),
     certificateId: hexField(json.certificateId, 'certificateId', 32),
     record,
     salt,
+    ...(holderSalt ? { holderSalt } : {}),
     issuance: {
       txId: hexField(i.txId, 'issuance.txId', 32),
       signer: field(i.signer, isString, 'issuance.signer'),
@@ -209,4 +217,12 @@ export function fileChecks(crypto: CertificateCrypto, file: CertificateFile, doc
       },
     ],
   }
+}
+
+/**
+ * What a certificate record holds to bind it to a wallet: SHA-256(holderSalt ‖ holder public key),
+ * with a fresh salt per certificate, so two certificates of one holder share nothing on chain.
+ */
+export function holderCommitment(sha256: Sha256, holderSalt: Bytes, holderPublicKey: Bytes): Bytes {
+  return sha256(holderSalt, holderPublicKey)
 }

@@ -8,6 +8,8 @@ import { CertchainError, type ErrorCode } from '../core/errors.js'
  * value a verifier re-encodes is exactly the one the node hashed, or nothing.
  */
 export type Schema =
+  /** Any JSON value, parsed later by its own parser. */
+  | 'any'
   | 'bytes32'
   | 'bytes64'
   | 'uint'
@@ -23,6 +25,7 @@ export function parseJson<T>(json: unknown, schema: Schema, path: string, code: 
   const bad = (why: string): never => {
     throw new CertchainError(code, `${path}: ${why}`)
   }
+  if (schema === 'any') return json as T
   if (schema === 'bytes32' || schema === 'bytes64') {
     if (typeof json !== 'string') bad('must be a hex string')
     const length = schema === 'bytes32' ? 32 : 64

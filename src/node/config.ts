@@ -44,6 +44,13 @@ export interface NodeConfig {
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   }
+  /** This node as a verifier of presentations (README, "Presentations"). */
+  readonly verifier: {
+    /** The name presentation requests show the holder (empty: the moniker). */
+    readonly name: string
+    /** Presentation requests outstanding at once; more are refused with TOO_MANY_REQUESTS. */
+    readonly maxOutstandingRequests: number
+  }
 }
 
 export const DEFAULT_RPC_PORT = 26657
@@ -69,6 +76,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   },
   mempool: { maxTxs: 100_000, maxBytes: 512 * 1024 * 1024 },
   log: { level: 'info' },
+  verifier: { name: '', maxOutstandingRequests: 10_000 },
 })
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']

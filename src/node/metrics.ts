@@ -40,6 +40,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     peers: new Gauge({ name: 'certchain_peers', help: 'Connected peers', registers }),
     evidence: new Counter({ name: 'certchain_evidence_total', help: 'Equivocations detected (conflicting votes of one validator)', registers }),
+    presentationRequests: new Counter({ name: 'certchain_presentation_requests_total', help: 'Presentation requests issued by this verifier', registers }),
+    presentationsVerified: new Counter({
+      name: 'certchain_presentations_verified_total',
+      help: 'Presentations checked by this verifier, by verdict',
+      labelNames: ['verdict'] as const,
+      registers,
+    }),
     governanceEvents: new Counter({
       name: 'certchain_governance_events_total',
       help: 'Governance events in committed blocks (proposed, voted, passed, rejected, expired, failed, issuer_keys, jailed)',

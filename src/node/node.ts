@@ -30,6 +30,8 @@ import { validateTxGossip } from '../mempool/index.js'
 import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
 import { Ledger, type GovernanceWrites } from '../ledger/index.js'
 import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, type Admitted } from '../mempool/index.js'
+import type { Audience } from '../wallet/presentation.js'
+import { PresentationRequests } from '../wallet/requests.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
 import { homePath, type NodeConfig } from './config.js'
 import { loadKeyFile, peerIdOf, type KeyFile } from './keys.js'
@@ -41,7 +43,7 @@ export interface NodeInit {
   readonly logger: Logger
 }
 
-async function loadGenesis(path: string): Promise<Genesis> {
+async function loadGenesis(path: string): Promise<{ genesis: Genesis; document: unknown }> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -49,7 +51,8 @@ async function loadGenesis(path: string): Promise<Genesis> {
     throw new CertchainError('INVALID_GENESIS', `${path} does not exist; copy your chain's genesis.json there`)
   }
   try {
-    return parseGenesis(JSON.parse(text))
+    const document: unknown = JSON.parse(text)
+    return { genesis: parseGenesis(document), document }
   } catch (err) {
     if (err instanceof SyntaxError) throw new CertchainError('INVALID_GENESIS', `${path} is not valid JSON: ${err.message}`)
     throw err
@@ -118,13 +121,15 @@ export class CertchainNode implements RpcBackend {
     private readonly guard: SignerGuard | undefined,
     private readonly consensusDir: string,
     private readonly nodeKey: KeyFile,
+    readonly presentations: PresentationRequests,
+    readonly genesisDocument: unknown,
   ) {
     this.allowedPeers = ledger.peerIds()
   }
 
   /** Opens the store and loads keys; nothing listens until {@link start}. */
   static async create({ home, config, logger }: NodeInit): Promise<CertchainNode> {
-    const genesis = await loadGenesis(homePath(home, config.genesisFile))
+    const { genesis, document: genesisDocument } = await loadGenesis(homePath(home, config.genesisFile))
     const nodeKey = await loadKeyFile(homePath(home, config.nodeKeyFile))
     const peerId = await peerIdOf(nodeKey)
     const dataDir = homePath(home, config.dataDir)
@@ -139,12 +144,13 @@ export class CertchainNode implements RpcBackend {
       guard = await SignerGuard.open(join(consensusDir, 'priv_validator_state.json'), validatorKey.secretKey)
     }
     const ledger = await Ledger.open(join(dataDir, 'chain'), genesis)
+    const presentations = await PresentationRequests.open(join(dataDir, 'presentations'), config.verifier.maxOutstandingRequests)
     const mempool = new Mempool({ ...DEFAULT_MEMPOOL_OPTIONS, ...config.mempool })
     const metrics = createMetrics()
     if (validatorKey && !ledger.registry.validatorRecords().some((v) => bytesEqual(v.publicKey, validatorKey.publicKey))) {
       logger.warn({ publicKey: toHex(validatorKey.publicKey) }, 'validator key is not registered (yet); following until governance adds it')
     }
-    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey)
+    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey, presentations, genesisDocument)
     node.updateChainMetrics()
     return node
   }
@@ -195,6 +201,7 @@ export class CertchainNode implements RpcBackend {
       await this.wal?.close()
     }
     await this.ledger.close()
+    await this.presentations.close()
     this.logger.info({ height: this.ledger.head.height }, 'node stopped')
   }
 
@@ -350,6 +357,10 @@ export class CertchainNode implements RpcBackend {
 
   waitForCommit(idHex: string, timeoutMs: number): Promise<TxOutcome | undefined> {
     return this.waiters.wait(idHex, timeoutMs)
+  }
+
+  audience(): Audience {
+    return { name: this.config.verifier.name || this.config.moniker, node: this.peerId }
   }
 
   now(): number {

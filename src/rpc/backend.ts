@@ -4,6 +4,8 @@ import type { ErrorCode } from '../core/errors.js'
 import type { Ledger } from '../ledger/index.js'
 import type { Admitted, Mempool } from '../mempool/index.js'
 import type { Metrics } from '../node/metrics.js'
+import type { Audience } from '../wallet/presentation.js'
+import type { PresentationRequests } from '../wallet/requests.js'
 
 export interface NodeStatus {
   readonly chainId: string
@@ -47,6 +49,12 @@ export interface RpcBackend {
   /** Settles when the transaction is committed or refused by a block; undefined on timeout. */
   waitForCommit(idHex: string, timeoutMs: number): Promise<TxOutcome | undefined>
   now(): number
+  /** The presentation requests this node issued (single-use nonces, durable). */
+  readonly presentations: PresentationRequests
+  /** Who this node is to a holder: the configured verifier name and the node id. */
+  audience(): Audience
+  /** The genesis document as the node read it (light verifiers' trust anchor). */
+  readonly genesisDocument: unknown
 }
 
 export interface RpcDeps {

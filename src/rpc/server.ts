@@ -5,6 +5,7 @@ import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
+import { presentationRoutes } from './presentation-routes.js'
 import { AT, proofRoutes, resolveAt } from './proof-routes.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
@@ -233,6 +234,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
 
   await app.register(registryRoutes, { backend })
   await app.register(proofRoutes, { backend })
+  await app.register(presentationRoutes, { backend })
 
   const sendBlock = async (height: number) => {
     const block = height > 0 ? await ledger.getBlock(height) : undefined

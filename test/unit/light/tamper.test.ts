@@ -75,18 +75,11 @@ async function valid(story: string, pick: (bundle: ProofBundle) => boolean = () 
 
 // ---- signing helpers: what a forger with some keys can produce ------------------------------
 
-function precommit(chainId: string, key: KeyPair, header: BlockHeader, round = 0): Bytes {
-  return sign(key.secretKey, voteSignBytes(chainId, 'precommit', header.height, round, blockHash(header)))
-}
-
-/** A commit of `header` signed by `signers` (id and key; a key need not be the id's registered one). */
+/** A round-0 commit of `header` signed by `signers` (id and key; a key need not be the id's registered one). */
 function commitBy(chainId: string, header: BlockHeader, signers: readonly { id: string; key: KeyPair }[]): Commit {
-  return {
-    height: header.height,
-    round: 0,
-    blockHash: blockHash(header),
-    signatures: signers.map(({ id, key }) => ({ validator: id, sig: precommit(chainId, key, header) })),
-  }
+  const hash = blockHash(header)
+  const signBytes = voteSignBytes(chainId, 'precommit', header.height, 0, hash)
+  return { height: header.height, round: 0, blockHash: hash, signatures: signers.map(({ id, key }) => ({ validator: id, sig: sign(key.secretKey, signBytes) })) }
 }
 
 function compareBytes(a: Bytes, b: Bytes): number {
@@ -299,13 +292,33 @@ describe('bundles that are not this certificate\'s on this chain', () => {
     }
   })
 
-  it('the bundle of another certificate fails "on_chain" for this certificate\'s file', async () => {
+  it('the bundle of another certificate of the same batch (same issuance transaction) fails "on_chain"', async () => {
     const a = await valid('batch of residence certificates')
-    const b = pc.certificates.find((x) => x.story === 'batch of residence certificates' && x !== a)!
+    const b = await valid('batch of residence certificates', (bundle) => toHex(bundle.status.leaf.id) !== toHex(a.file.certificateId))
+    expect(b.file.issuance.txId).toEqual(a.file.issuance.txId)
     const r = judge(a, await bundleOf(b))
     expect(r.verdict).toBe('invalid')
     expect(failedChecks(r)).toContain('on_chain')
     expect(detailOf(r, 'on_chain')).toMatch(/not proven/)
+  })
+
+  it('authentic parts of other proofs swapped in are caught: issuance facts of another height, entries of another issuer or type', async () => {
+    const c = await valid('issued after every change') // kr.court.seoul, kr.family
+    const bundle = await bundleOf(c)
+    // Another certificate of the same issuer and type, proven against the same head.
+    const sibling = await bundleOf(await valid('one certificate per transaction'))
+    expect(sibling.header.height).toBe(bundle.header.height)
+    expect(failedChecks(judge(c, { ...bundle, issuance: sibling.issuance }))).toContain('issuer_authorized')
+
+    // Entries proven against the very registry of issuance, but not this certificate's issuer or type.
+    const registry = await pc.ledger.registryAt(bundle.issuance.record.height)
+    const otherIssuer = judge(c, { ...bundle, issuance: { ...bundle.issuance, issuer: registry.issuerProof('kr.mois')! } })
+    expect(failedChecks(otherIssuer)).toContain('issuer_authorized')
+    const otherType = judge(c, { ...bundle, issuance: { ...bundle.issuance, type: registry.typeProof('kr.residence')! } })
+    expect(failedChecks(otherType)).toEqual(['issuer_authorized'])
+
+    // The issuer entry as of H (key compromise is read from it) must be the certificate's issuer's.
+    expect(failedChecks(judge(c, { ...bundle, issuer: pc.ledger.registry.issuerProof('kr.mois')! }))).toEqual(['status'])
   })
 
   it('a wrong document fails "document_hash" and nothing else', async () => {
@@ -429,6 +442,20 @@ describe('validator-set changes', () => {
     // follow it; so what fails above is the signers, not the construction.
     const trusted = ['validator-1', 'validator-2', 'validator-3', 'validator-4'].map(signer)
     expect(failedChecks(judge(c, forgedBy(trusted)))).not.toContain('commit')
+  })
+
+  it('a real set change with another next set, and a head signed by that set, fails "commit"', async () => {
+    const c = await valid('issued after every change')
+    const bundle = await bundleOf(c)
+    const { chainId } = pc.chain.genesis
+    const [added, removed] = bundle.validatorChanges
+    // The change header and its commit stay authentic; only the set it hands on is the attacker's.
+    const attackers = removed!.nextValidators.map(({ id }) => ({ id, key: generateKeyPair() }))
+    const attackerSet = attackers.map(({ id, key }) => ({ id, publicKey: key.publicKey }))
+    const head = { ...bundle.header, validatorsHash: setHash(attackerSet), nextValidatorsHash: setHash(attackerSet) }
+    const r = judge(c, { ...bundle, validatorChanges: [added!, { ...removed!, nextValidators: attackerSet }], header: head, commit: commitBy(chainId, head, attackers) })
+    expect(failedChecks(r)).toContain('commit')
+    expect(detailOf(r, 'commit')).toMatch(new RegExp(`set change at height ${removed!.header.height}: the next validators do not hash to its nextValidatorsHash`))
   })
 
   it('a bundle with a set change left out fails "commit"', async () => {
