@@ -66,6 +66,12 @@ export const ErrorCodes = {
   INVALID_KEY_FILE: 400,
   INVALID_IDENTITY: 400,
   INVALID_CERTIFICATE_FILE: 400,
+  // Local files and ports (CLI and node start; never answered by the RPC)
+  FILE_NOT_FOUND: 400,
+  FILE_UNREADABLE: 400,
+  FILE_TOO_LARGE: 413,
+  KEY_FILE_INSECURE: 400,
+  PORT_IN_USE: 500,
   // RPC
   INVALID_REQUEST: 400,
   MALFORMED_JSON: 400,

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
@@ -6,7 +6,7 @@ import { sign } from '../core/crypto.js'
 import { GOVERNABLE_PARAMS } from '../core/governance.js'
 import { encodeTx, signTx } from '../core/tx.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
-import { CertchainError } from '../core/errors.js'
+import { CertchainError, isCertchainError } from '../core/errors.js'
 import { parseGenesis, type Genesis } from '../core/genesis.js'
 import {
   BlockSync,
@@ -32,6 +32,7 @@ import { Ledger, type GovernanceWrites } from '../ledger/index.js'
 import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, type Admitted } from '../mempool/index.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
 import { homePath, type NodeConfig } from './config.js'
+import { MAX_GENESIS_FILE_BYTES, readLocalFile } from './files.js'
 import { loadKeyFile, peerIdOf, type KeyFile } from './keys.js'
 import { createMetrics, type Metrics } from './metrics.js'
 
@@ -44,9 +45,10 @@ export interface NodeInit {
 async function loadGenesis(path: string): Promise<Genesis> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
-  } catch {
-    throw new CertchainError('INVALID_GENESIS', `${path} does not exist; copy your chain's genesis.json there`)
+    text = (await readLocalFile(path, { what: 'genesis', maxBytes: MAX_GENESIS_FILE_BYTES })).toString('utf8')
+  } catch (err) {
+    if (isCertchainError(err, 'FILE_NOT_FOUND')) throw new CertchainError('INVALID_GENESIS', `${path} does not exist; copy your chain's genesis.json there`)
+    throw err
   }
   try {
     return parseGenesis(JSON.parse(text))
