@@ -58,6 +58,20 @@ async function loadGenesis(path: string): Promise<Genesis> {
   }
 }
 
+/**
+ * A port another process holds (a second dev node, devnet beside dev) is an operator's mistake:
+ * one coded line naming the port and the setting that moves it, instead of libp2p's stack trace.
+ */
+function portInUse(err: unknown, what: string, setting: string): unknown {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string }
+  const text = String(e?.message ?? err)
+  if (e?.code !== 'EADDRINUSE' && !text.includes('EADDRINUSE')) return err
+  const where = /EADDRINUSE[^\n]*?(\S+):(\d+)\s*$/m.exec(text)
+  const host = e.address ?? where?.[1] ?? '?'
+  const port = e.port ?? where?.[2] ?? '?'
+  return new CertchainError('PORT_IN_USE', `${what} port ${port} on ${host} is already in use (another certchain node?); choose another with ${setting}`)
+}
+
 /** Resolves `waitForCommit` promises when their transaction is committed or refused by a block. */
 class CommitWaiters {
   private readonly waiters = new Map<string, Set<(outcome: TxOutcome | undefined) => void>>()
@@ -177,10 +191,16 @@ export class CertchainNode implements RpcBackend {
       'starting node',
     )
     await this.startConsensus()
-    await this.p2p!.start()
+    await this.p2p!.start().catch((err: unknown) => {
+      throw portInUse(err, 'p2p', '--p2p-port or p2p.listen')
+    })
     this.logger.info({ addresses: this.p2p!.addresses() }, 'p2p listening')
     this.sync!.start()
-    this.rpc = await createRpcServer(this.config.rpc, { backend: this, logger: this.logger.child({ module: 'rpc' }), metrics: this.metrics })
+    this.rpc = await createRpcServer(this.config.rpc, { backend: this, logger: this.logger.child({ module: 'rpc' }), metrics: this.metrics }).catch(
+      (err: unknown) => {
+        throw portInUse(err, 'RPC', '--rpc-port or rpc.port')
+      },
+    )
     this.logger.info({ url: this.rpc.address }, 'RPC listening')
   }
 
