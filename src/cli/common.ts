@@ -1,20 +1,71 @@
-import { readFile } from 'node:fs/promises'
-import { InvalidArgumentError, type Command } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import type { IssuerIdentity, SignedTransaction } from '../client/index.js'
 import { fromHex, type Bytes } from '../core/bytes.js'
 import { CertchainError } from '../core/errors.js'
 import { parseIdentity, type Identity } from '../node/ceremony.js'
 import { loadKeyFile } from '../node/keys.js'
 import type { RpcClient, TxStatus } from '../rpc/index.js'
-import { UsageError } from './output.js'
+import { readLocalFile } from '../node/files.js'
+import { UsageError, printable, type UsageCode } from './output.js'
 
 /** What the client commands share: option parsers, key and identity files, submitting, tables. */
 
-export const DEFAULT_RPC = process.env.CERTCHAIN_RPC ?? 'http://127.0.0.1:26657'
+export const DEFAULT_RPC = 'http://127.0.0.1:26657'
 
-/** `--rpc URL`, defaulting to $CERTCHAIN_RPC or the local node. */
+/** An RPC URL must name its scheme: "127.0.0.1:26657" would otherwise parse as a URL of scheme "127.0.0.1:". */
+export function rpcUrl(value: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new InvalidArgumentError(`needs http:// or https:// (e.g. http://${value.replace(/^[a-z]+:\/\//i, '')})`)
+  }
+  return value
+}
+
+/** `--rpc URL`, defaulting to $CERTCHAIN_RPC or the local node; checked like the flag. */
 export function rpcOption(command: Command): Command {
-  return command.option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+  return command.addOption(new Option('--rpc <url>', 'node RPC URL').env('CERTCHAIN_RPC').default(DEFAULT_RPC).argParser(rpcUrl))
+}
+
+const COMMANDER_CODES: Record<string, UsageCode> = {
+  'commander.unknownCommand': 'UNKNOWN_COMMAND',
+  'commander.unknownOption': 'UNKNOWN_OPTION',
+  'commander.invalidArgument': 'INVALID_ARGUMENT',
+  'commander.optionMissingArgument': 'INVALID_ARGUMENT',
+}
+
+/**
+ * The program's command class. Commander's own errors become UsageErrors, so they print through
+ * the CLI's one error formatter with a code and a pointer to the command's help; and an unknown
+ * option is reported before a missing required one (`issue --bogus` is about --bogus, not --key).
+ */
+export class CliCommand extends Command {
+  override createCommand(name?: string): CliCommand {
+    return new CliCommand(name)
+  }
+
+  override error(message: string, options?: { code?: string }): never {
+    const names = [this.name()]
+    for (let c = this.parent; c; c = c.parent) names.unshift(c.name())
+    const text = message.replace(/^error: /, '').replace(/\n/g, ' ')
+    const code = options?.code === undefined ? 'USAGE' : (COMMANDER_CODES[options.code] ?? 'USAGE')
+    throw new UsageError(`${text}; see "${names.join(' ')} --help"`, code)
+  }
+
+  /** Called by commander before it looks at unknown options; the unknown option is the better error. */
+  missingMandatoryOptionValue(option: Option): never {
+    const unknown = this.args.find((a) => a.startsWith('-') && a.length > 1)
+    const flag = unknown?.split('=')[0]
+    if (unknown !== undefined && !this.options.some((o) => o.long === flag || o.short === flag)) {
+      // commander's own message, with its "did you mean" suggestion
+      ;(this as unknown as { unknownOption(flag: string): never }).unknownOption(unknown)
+    }
+    return this.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' })
+  }
 }
 
 export function positiveInt(value: string): number {
@@ -34,6 +85,15 @@ export function list(value: string): string[] {
 /** For repeatable options. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
+}
+
+/** Hex given on the command line (an id, a hash); malformed hex is an argument error (exit 2). */
+export function hexArgument(value: string, what: string, length?: number): Bytes {
+  try {
+    return fromHex(value, what, length)
+  } catch (err) {
+    throw new UsageError((err as Error).message, 'INVALID_ARGUMENT')
+  }
 }
 
 /** A 32-byte public key in hex, refused as a usage error. */
@@ -58,18 +118,17 @@ export async function loadIssuerIdentity(keyFile: string, issuer?: string): Prom
   return { issuer: id, key }
 }
 
-/** A file the command line names but that cannot be read is a usage error (exit 2), not invalid content. */
-export async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
+/** Identity, genesis and other JSON files the command line names: small, read whole. */
+export const MAX_JSON_FILE_BYTES = 32 * 1024 * 1024
+
+/** A file the command line names but that cannot be read is a file error (exit 2), not invalid content. */
+export async function readText(path: string, what: string, maxBytes = MAX_JSON_FILE_BYTES): Promise<string> {
+  return (await readLocalFile(path, { what, maxBytes })).toString('utf8')
 }
 
 /** An institution's identity file (`certchain export-identity`). */
 export async function readIdentityFile(path: string): Promise<Identity> {
-  const text = await readText(path)
+  const text = await readText(path, 'identity file')
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -96,7 +155,7 @@ export function printJson(value: unknown): void {
 
 /** Left-aligned columns, two spaces apart, under upper-case headers; `indent` before every line. */
 export function printTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[], indent = ''): void {
-  const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map(String))]
+  const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map((c) => printable(String(c))))]
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]?.length ?? 0)))
   for (const row of cells) console.log((indent + row.map((c, i) => c.padEnd(widths[i]!)).join('  ')).trimEnd())
 }
