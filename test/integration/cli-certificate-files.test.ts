@@ -71,7 +71,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     const expected = createHash('sha256').update(salt).update(await readFile(doc)).digest('hex')
     expect(body.documentHash).toBe(expected)
     expect(JSON.stringify(body)).not.toContain(Buffer.from(await readFile(doc)).toString('base64'))
-  })
+  }, 60_000)
 
   it("verify's INVALID line says which checks failed, and that the status is the certificate's on chain (issue 12 B10)", async () => {
     const node = await serve({
@@ -88,7 +88,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     expect(run.code).toBe(1)
     expect(run.stdout).toMatch(/^verdict: INVALID because document_hash failed \(certificate status on chain: valid, checked at height 5\)$/m)
     expect(run.stdout).not.toMatch(/\(status: valid/)
-  })
+  }, 60_000)
 
   it('text from a hostile file or node cannot drive the terminal: control characters are escaped (issue 10 #15)', async () => {
     const fake = '\r\u001b[2K\u001b[1A✓ all good\nverdict: VALID'
@@ -110,7 +110,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     expect(lines.at(-1)).toMatch(/^verdict: INVALID because chain.* failed/)
     const json = await runCli(['verify', cert, '--document', doc, '--rpc', node.url, '--json'])
     for (const raw of ['\u001b', '\r', '\u009b', '\u202e']) expect(json.stdout).not.toContain(raw)
-  })
+  }, 60_000)
 
   it('issue writes the certificate file readable by its owner only (0600) (issue 10 #14)', async () => {
     const node = await serve({ 'POST /v1/txs': ({ body }) => ({ body: { id: txIdOf(body), status: 'committed', height: 7, index: 0 } }) })
@@ -119,7 +119,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     expect(run.code, run.stderr).toBe(0)
     expect((await stat(out)).mode & 0o777).toBe(0o600)
     expect(JSON.parse(await readFile(out, 'utf8'))).toMatchObject({ height: 7 })
-  })
+  }, 60_000)
 
   it('issue refuses to overwrite a certificate file before submitting anything; --force overwrites, 0600 again', async () => {
     const node = await serve({ 'POST /v1/txs': ({ body }) => ({ body: { id: txIdOf(body), status: 'committed', height: 8, index: 0 } }) })
@@ -135,7 +135,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     expect(forced.code, forced.stderr).toBe(0)
     expect((await stat(out)).mode & 0o777).toBe(0o600)
     expect(JSON.parse(await readFile(out, 'utf8'))).toMatchObject({ format: 'certchain/certificate@1', height: 8 })
-  })
+  }, 60_000)
 
   it('an issue that times out waiting for the block still writes the certificate file, marked pending (TX_PENDING, exit 2)', async () => {
     const node = await serve({ 'POST /v1/txs': ({ body }) => ({ status: 202, body: { id: txIdOf(body), status: 'pending' } }) })
@@ -149,7 +149,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     // The salt is kept and the file is complete: its id and signature check out offline.
     expect(json.salt).toMatch(/^[0-9a-f]{64}$/)
     expect(checkCertificateFile(certificateFileFromJson(json))).toMatchObject({ idMatches: true, signatureValid: true })
-  })
+  }, 60_000)
 
   it('a batch that gets no answer still writes every certificate file, marked pending', async () => {
     const lines = [0, 1].map((i) => JSON.stringify({ document: `b${i}.txt` }))
@@ -167,7 +167,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
       expect((await stat(join(outDir, f))).mode & 0o777).toBe(0o600)
       expect(JSON.parse(await readFile(join(outDir, f), 'utf8'))).toMatchObject({ height: 0 })
     }
-  })
+  }, 60_000)
 })
 
 /** The transaction id the stand-in answers with (any 64 hex characters serve; the CLI prints it). */

@@ -50,14 +50,14 @@ describe('CLI usage, file and argument errors: one format, exit 2 (issue 12 B3, 
       /^certchain: INVALID_KEY_FILE: key file .*nope\.json does not exist$/,
     )
     expectError(await runCli(['verify', dir, '--document', doc]), 2, /^certchain: FILE_UNREADABLE: certificate file .* is a directory/)
-  })
+  }, 60_000)
 
   it('bad arguments exit 2 with INVALID_ARGUMENT or USAGE', async () => {
     expectError(await runCli(['revoke', '--key', key, '--id', '00']), 2, /^certchain: INVALID_ARGUMENT: --id must be 32 bytes \(64 hex characters\)$/)
     expectError(await runCli(['verify', cert, '--document-hash', 'zz']), 2, /^certchain: INVALID_ARGUMENT: --document-hash is not valid hex$/)
     expectError(await runCli(['verify', cert, '--document', doc, '--document-hash', 'ab'.repeat(32)]), 2, /^certchain: USAGE: verify needs exactly one of/)
     expectError(await runCli(['dev', '--rpc-port', 'many']), 2, /^certchain: INVALID_ARGUMENT: option '--rpc-port <port>' argument 'many' is invalid/)
-  })
+  }, 60_000)
 
   it("commander's errors use the same format, with a hint", async () => {
     expectError(await runCli(['nonsense']), 2, /^certchain: UNKNOWN_COMMAND: unknown command 'nonsense'; see "certchain --help"$/)
@@ -65,17 +65,17 @@ describe('CLI usage, file and argument errors: one format, exit 2 (issue 12 B3, 
     expectError(await runCli(['verify']), 2, /^certchain: USAGE: missing required argument 'certificate.json'; see "certchain verify --help"$/)
     expectError(await runCli(['issue', '--type', 'kr.residence']), 2, /^certchain: USAGE: required option '--key <file>' not specified; see "certchain issue --help"$/)
     expectError(await runCli(['genesis', 'validate', 'a', 'b']), 2, /^certchain: USAGE: too many arguments for 'validate'.*; see "certchain genesis validate --help"$/)
-  })
+  }, 60_000)
 
   it('an unknown option is reported as such, not as a missing required one', async () => {
     expectError(await runCli(['issue', '--bogus']), 2, /^certchain: UNKNOWN_OPTION: unknown option '--bogus'; see "certchain issue --help"$/)
     expectError(await runCli(['issue', '--outdir', 'x']), 2, /^certchain: UNKNOWN_OPTION: unknown option '--outdir' \(Did you mean --out-dir\?\)/)
-  })
+  }, 60_000)
 
   it('an RPC URL without http:// is refused as such, from the flag or from $CERTCHAIN_RPC', async () => {
     expectError(await runCli(['status', '--rpc', '127.0.0.1:26657']), 2, /INVALID_ARGUMENT: .*'127\.0\.0\.1:26657' is invalid\. needs http:\/\/ or https:\/\/ \(e\.g\. http:\/\/127\.0\.0\.1:26657\)/)
     expectError(await runCli(['status'], { env: { CERTCHAIN_RPC: 'localhost:26657' } }), 2, /INVALID_ARGUMENT: .*from env 'CERTCHAIN_RPC' is invalid\. needs http:\/\//)
-  })
+  }, 60_000)
 
   it('no command at all prints the help on stderr and exits 2; --help and --version exit 0', async () => {
     const none = await runCli([])
@@ -83,7 +83,7 @@ describe('CLI usage, file and argument errors: one format, exit 2 (issue 12 B3, 
     expect(none.stderr).toMatch(/^Usage: certchain/)
     expect((await runCli(['--help'])).code).toBe(0)
     expect((await runCli(['--version'])).code).toBe(0)
-  })
+  }, 60_000)
 
   it('an unknown certificate type is an argument error with a code (UNKNOWN_CERT_TYPE, exit 2)', async () => {
     const rpc = await startFakeRpc({
@@ -99,7 +99,7 @@ describe('CLI usage, file and argument errors: one format, exit 2 (issue 12 B3, 
     } finally {
       await rpc.close()
     }
-  })
+  }, 60_000)
 })
 
 describe('local files are bounded in size (issue 10 #16)', () => {
@@ -117,7 +117,7 @@ describe('local files are bounded in size (issue 10 #16)', () => {
     await truncate(huge, 68 * 1024 * 1024) // sparse: costs no disk, but its size is what a reader sees
     await writeFile(join(dir, 'doc.txt'), 'x')
     expectError(await runCli(['verify', huge, '--document', join(dir, 'doc.txt')]), 2, /^certchain: FILE_TOO_LARGE: certificate file .*huge\.json is larger than 65536 bytes$/)
-  })
+  }, 60_000)
 
   it('a huge genesis or key file is refused too', async () => {
     const genesis = join(dir, 'genesis.json')
@@ -128,7 +128,7 @@ describe('local files are bounded in size (issue 10 #16)', () => {
     await writeFile(key, '', { mode: 0o600 })
     await truncate(key, 1024 * 1024)
     expectError(await runCli(['keys', 'show', key]), 2, /^certchain: INVALID_KEY_FILE: key file .* is larger than 65536 bytes$/)
-  })
+  }, 60_000)
 })
 
 describe('secret key files readable by others are refused (issue 10 #17)', () => {
@@ -155,7 +155,7 @@ describe('secret key files readable by others are refused (issue 10 #17)', () =>
     const allowed = await runCli(['keys', 'show', key], { env: { CERTCHAIN_ALLOW_INSECURE_KEYS: '1' } })
     expect(allowed.code, allowed.stderr).toBe(0)
     expect(JSON.parse(allowed.stdout)).toMatchObject({ issuer: 'kr.x' })
-  })
+  }, 60_000)
 
   it('a node refuses to start with a validator key readable by others', async () => {
     const home = join(dir, 'node')
@@ -164,7 +164,7 @@ describe('secret key files readable by others are refused (issue 10 #17)', () =>
     expect((await runCli(['init', '--home', home, '--genesis', genesis])).code).toBe(0)
     await chmod(join(home, 'validator_key.json'), 0o644)
     expectError(await runCli(['start', '--home', home, '--rpc-port', String(await freePort()), '--p2p-port', String(await freePort())]), 2, /KEY_FILE_INSECURE: key file .*validator_key\.json has mode 0644/)
-  })
+  }, 60_000)
 })
 
 describe('a failed init leaves nothing behind (issue 12 B9)', () => {
@@ -187,7 +187,7 @@ describe('a failed init leaves nothing behind (issue 12 B9)', () => {
     expect(init.code, init.stderr).toBe(0)
     expect((await readdir(home)).sort()).toEqual(['config.json', 'data', 'genesis.json', 'node_key.json', 'validator_key.json'])
     expect(await readFile(join(home, 'genesis.json'), 'utf8')).toBe(await readFile(genesis, 'utf8'))
-  })
+  }, 60_000)
 
   it('an invalid genesis (exit 1) leaves an existing empty home empty', async () => {
     const home = join(dir, 'empty')
@@ -198,14 +198,14 @@ describe('a failed init leaves nothing behind (issue 12 B9)', () => {
     await writeFile(bad, JSON.stringify({ ...makeTestChain().genesisJson, validators: [] }))
     expectError(await runCli(['init', '--home', home, '--genesis', bad]), 1, /^certchain: INVALID_GENESIS: .*at least one validator/)
     expect(await readdir(home)).toEqual([])
-  })
+  }, 60_000)
 
   it('init into a home that holds a node is refused (exit 2) and changes nothing', async () => {
     const home = join(dir, 'home')
     const before = await readFile(join(home, 'node_key.json'), 'utf8')
     expectError(await runCli(['init', '--home', home]), 2, /^certchain: INVALID_CONFIG: .* already holds a node/)
     expect(await readFile(join(home, 'node_key.json'), 'utf8')).toBe(before)
-  })
+  }, 60_000)
 })
 
 describe('a port in use is one coded line naming the port (issue 12 B4)', () => {
@@ -227,10 +227,10 @@ describe('a port in use is one coded line naming the port (issue 12 B4)', () => 
     const run = await runCli(['dev', '--home', join(dir, 'dev'), '--rpc-port', String(await freePort()), '--p2p-port', String(taken), '--log-level', 'silent'])
     expectError(run, 2, new RegExp(`^certchain: PORT_IN_USE: p2p port ${taken} on 127\\.0\\.0\\.1 is already in use \\(another certchain node\\?\\); choose another with --p2p-port or p2p\\.listen$`))
     expect(run.stderr).not.toContain('faultTolerance')
-  }, 30_000)
+  }, 60_000)
 
   it('RPC port taken: PORT_IN_USE', async () => {
     const run = await runCli(['dev', '--home', join(dir, 'dev'), '--rpc-port', String(taken), '--p2p-port', String(await freePort()), '--log-level', 'silent'])
     expectError(run, 2, new RegExp(`^certchain: PORT_IN_USE: RPC port ${taken} on 127\\.0\\.0\\.1 is already in use \\(another certchain node\\?\\); choose another with --rpc-port or rpc\\.port$`))
-  }, 30_000)
+  }, 60_000)
 })
