@@ -19,7 +19,7 @@ import { sha256 } from '../core/hash.js'
 import { REVOCATION_REASONS, SUSPENSION_REASONS, type RevocationReason, type SuspensionReason } from '../core/types.js'
 import { loadConfig, parseConfig } from '../node/config.js'
 import { createTestnet, initHome } from '../node/home.js'
-import { readLocalFile } from '../node/files.js'
+import { fileProblem, readLocalFile } from '../node/files.js'
 import { loadKeyFile, newKeyFile, peerIdOf, saveKeyFile } from '../node/keys.js'
 import { createLogger } from '../node/logger.js'
 import type { CertchainNode } from '../node/node.js'
@@ -69,12 +69,14 @@ async function readCertificateFile(path: string): Promise<{ json: CertificateFil
 
 /** SHA-256(salt || document), streamed: the document never needs to fit in memory, nor leave this machine. */
 async function hashDocument(salt: Uint8Array, path: string): Promise<Uint8Array> {
-  await readLocalFile(path, { what: 'document', maxBytes: 0 }).catch((err: unknown) => {
-    // Only the open and stat matter here (missing, unreadable, a directory); the size is not bounded.
-    if (!(err instanceof CertchainError && err.code === 'FILE_TOO_LARGE')) throw err
-  })
   const hash = createHash('sha256').update(salt)
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  } catch (err) {
+    const problem = fileProblem(err)
+    if (problem) throw new CertchainError(problem.code, `document ${path} ${problem.why}`)
+    throw err
+  }
   return new Uint8Array(hash.digest())
 }
 

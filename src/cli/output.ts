@@ -1,4 +1,5 @@
 import { CertchainError, type ErrorCode } from '../core/errors.js'
+import { fileProblem } from '../node/files.js'
 import { RpcError } from '../rpc/index.js'
 
 /** Exit codes: 0 success (or "valid"), 1 "not valid" or refused, 2 usage, file or connection error. */
@@ -64,14 +65,6 @@ function printError(code: string, message: string): void {
   console.error(`certchain: ${printable(code)}: ${printable(message)}`)
 }
 
-const ERRNO_CODES: Record<string, { code: ErrorCode; why: string }> = {
-  ENOENT: { code: 'FILE_NOT_FOUND', why: 'no such file or directory' },
-  EACCES: { code: 'FILE_UNREADABLE', why: 'permission denied' },
-  EPERM: { code: 'FILE_UNREADABLE', why: 'operation not permitted' },
-  EISDIR: { code: 'FILE_UNREADABLE', why: 'is a directory' },
-  ENOTDIR: { code: 'FILE_NOT_FOUND', why: 'a parent is not a directory' },
-}
-
 /** Prints any error as one line and returns the exit code; only unexpected errors get a stack (with CERTCHAIN_DEBUG=1). */
 export function reportError(err: unknown): number {
   if (err instanceof UsageError) {
@@ -86,10 +79,9 @@ export function reportError(err: unknown): number {
     printError(err.code, err.message)
     return LOCAL_INPUT_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAIL
   }
-  const e = err as NodeJS.ErrnoException
-  const errno = e?.code === undefined ? undefined : ERRNO_CODES[e.code]
-  if (errno) {
-    printError(errno.code, `cannot access ${e.path ?? 'a file'}: ${errno.why}`)
+  const file = fileProblem(err)
+  if (file) {
+    printError(file.code, `${(err as NodeJS.ErrnoException).path ?? 'a file'} ${file.why}`)
     return EXIT_USAGE
   }
   printError('INTERNAL', `unexpected error: ${(err as Error)?.message ?? String(err)}`)

@@ -7,12 +7,17 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024
 /** Thousands of institutions with a few keys each fit in a few MiB. */
 export const MAX_GENESIS_FILE_BYTES = 32 * 1024 * 1024
 
-const WHY: Record<string, { code: ErrorCode; why: string }> = {
+const ERRNO: Record<string, { code: ErrorCode; why: string }> = {
   ENOENT: { code: 'FILE_NOT_FOUND', why: 'does not exist' },
   ENOTDIR: { code: 'FILE_NOT_FOUND', why: 'does not exist (a parent is not a directory)' },
   EACCES: { code: 'FILE_UNREADABLE', why: 'cannot be read (permission denied)' },
   EPERM: { code: 'FILE_UNREADABLE', why: 'cannot be read (operation not permitted)' },
   EISDIR: { code: 'FILE_UNREADABLE', why: 'is a directory, not a file' },
+}
+
+/** The code and the words for a file system error a user can cause (missing, unreadable, a directory). */
+export function fileProblem(err: unknown): { code: ErrorCode; why: string } | undefined {
+  return ERRNO[(err as NodeJS.ErrnoException)?.code ?? '']
 }
 
 export interface ReadLocalFileOptions {
@@ -37,12 +42,12 @@ export async function readLocalFile(path: string, options: ReadLocalFileOptions)
   try {
     handle = await open(path, 'r')
   } catch (err) {
-    const known = WHY[(err as NodeJS.ErrnoException).code ?? '']
+    const known = fileProblem(err)
     return fail(known?.code ?? 'FILE_UNREADABLE', known?.why ?? `cannot be read (${(err as Error).message})`)
   }
   try {
     const stats = await handle.stat()
-    if (stats.isDirectory()) return fail('FILE_UNREADABLE', WHY.EISDIR!.why)
+    if (stats.isDirectory()) return fail('FILE_UNREADABLE', ERRNO.EISDIR!.why)
     if (stats.size > options.maxBytes) return tooLarge()
     // One byte of room beyond the size seen, to notice a file that grows while it is read.
     const buffer = Buffer.alloc(stats.size + 1)
@@ -56,7 +61,7 @@ export async function readLocalFile(path: string, options: ReadLocalFileOptions)
     return buffer.subarray(0, length)
   } catch (err) {
     if (err instanceof CertchainError) throw err
-    const known = WHY[(err as NodeJS.ErrnoException).code ?? '']
+    const known = fileProblem(err)
     return fail(known?.code ?? 'FILE_UNREADABLE', known?.why ?? `cannot be read (${(err as Error).message})`)
   } finally {
     await handle.close()

@@ -38,7 +38,7 @@ describe('reportError: one line `certchain: CODE: message` and the exit code (is
     ['an insecure key', new CertchainError('KEY_FILE_INSECURE', 'k'), EXIT_USAGE, 'certchain: KEY_FILE_INSECURE: k'],
     ['a port in use', new CertchainError('PORT_IN_USE', 'p'), EXIT_USAGE, 'certchain: PORT_IN_USE: p'],
     ['an invalid genesis', new CertchainError('INVALID_GENESIS', 'bad'), EXIT_FAIL, 'certchain: INVALID_GENESIS: bad'],
-    ['a raw ENOENT', Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT', path: '/x' }), EXIT_USAGE, 'certchain: FILE_NOT_FOUND: cannot access /x: no such file or directory'],
+    ['a raw ENOENT', Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT', path: '/x' }), EXIT_USAGE, 'certchain: FILE_NOT_FOUND: /x does not exist'],
   ])('%s', (_what, err, exit, line) => {
     expect(report(err)).toBe(exit)
     expect(lines).toEqual([line])
