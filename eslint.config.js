@@ -23,5 +23,5 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['eslint.config.js', 'bin/**'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'bin/**', 'scripts/**'], ...tseslint.configs.disableTypeChecked },
 )

@@ -35,7 +35,8 @@ export interface ValidatorView {
 }
 
 const ROUTE_HISTOGRAM = 'certchain_rpc_request_duration_seconds'
-const PREFIX = 'certchain_process_'
+// prom-client's default metrics (nodejs_*, process_*) as a node exports them.
+const PREFIX = 'certchain_'
 
 /** Sums the samples whose name (before any labels) is `name` and whose labels include every `labels` entry. */
 function sum(scrape: Scrape, name: string, labels: readonly string[] = []): number {

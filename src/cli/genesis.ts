@@ -27,7 +27,7 @@ function integer(value: string): number {
 }
 
 async function readGenesisDocument(path: string): Promise<GenesisDocument> {
-  const text = await readText(path)
+  const text = await readText(path, 'genesis')
   try {
     return asGenesisDocument(JSON.parse(text))
   } catch (err) {
@@ -136,7 +136,7 @@ export function registerGenesisCommands(program: Command): void {
     .argument('<genesis.json>')
     .option('--json', 'print JSON')
     .action(async (path: string, o: { json?: boolean }) => {
-      const text = await readText(path)
+      const text = await readText(path, 'genesis')
       let json: unknown
       let notJson: string | undefined
       try {

@@ -31,7 +31,7 @@ import {
   rpcOption,
   submitAndWait,
 } from './common.js'
-import { UsageError } from './output.js'
+import { UsageError, printable } from './output.js'
 
 // ---- proposals: from flags to a GovAction ------------------------------------------------------
 
@@ -225,10 +225,10 @@ function tallyText({ tally }: ProposalJson): string {
 }
 
 function printProposal(p: ProposalJson): void {
-  console.log(`proposal ${p.id}: ${p.status}${p.failure ? ` (${p.failure.code}: ${p.failure.message})` : ''}`)
-  console.log(`  action    ${p.action.type}`)
-  for (const [k, v] of actionFields(p.action)) console.log(`    ${k.padEnd(12)} ${v}`)
-  if (p.note !== null) console.log(`  note      ${p.note}`)
+  console.log(`proposal ${p.id}: ${p.status}${p.failure ? ` (${printable(p.failure.code)}: ${printable(p.failure.message)})` : ''}`)
+  console.log(`  action    ${printable(p.action.type)}`)
+  for (const [k, v] of actionFields(p.action)) console.log(`    ${k.padEnd(12)} ${printable(String(v))}`)
+  if (p.note !== null) console.log(`  note      ${printable(p.note)}`)
   console.log(`  proposer  ${p.proposer} at height ${p.height} (transaction ${p.txId})`)
   console.log(p.closedHeight === null ? `  deadline  height ${p.deadline}` : `  closed    at height ${p.closedHeight}`)
   console.log(`  tally     ${tallyText(p)}`)
@@ -246,8 +246,8 @@ function keyState(k: IssuerJson['keys'][number]): string {
 
 function printIssuer(issuer: IssuerJson): void {
   const state = issuer.active ? 'active' : `deactivated at height ${issuer.deactivatedHeight}`
-  console.log(`issuer ${issuer.id}: ${issuer.name} (${state})`)
-  console.log(`  types   ${issuer.types.join(', ') || '(none: an authority only)'}`)
+  console.log(`issuer ${printable(issuer.id)}: ${printable(issuer.name)} (${state})`)
+  console.log(`  types   ${printable(issuer.types.join(', ')) || '(none: an authority only)'}`)
   console.log(`  added   at height ${issuer.addedHeight}`)
   console.log('  keys    each signs from the block after "added" until the block that retires it')
   printTable(

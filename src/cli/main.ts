@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
-import { Command, CommanderError } from 'commander'
+import { CommanderError, type Command } from 'commander'
 import {
   certificateFiles,
   prepareIssuance,
@@ -9,22 +9,24 @@ import {
   prepareRevocation,
   prepareSuspension,
   type NewCertificate,
+  type SignedTransaction,
 } from '../client/index.js'
-import { fromHex, toHex } from '../core/bytes.js'
-import { certificateFileFromJson, certificateFileToJson, type CertificateFileJson } from '../core/certificate.js'
-import { sha256 } from '../core/hash.js'
+import { toHex } from '../core/bytes.js'
+import { certificateFileFromJson, certificateFileToJson, type CertificateFile, type CertificateFileJson } from '../core/certificate.js'
+import { CertchainError } from '../core/errors.js'
 import { REVOCATION_REASONS, SUSPENSION_REASONS, type RevocationReason, type SuspensionReason } from '../core/types.js'
 import { loadConfig, parseConfig } from '../node/config.js'
 import { createTestnet, initHome } from '../node/home.js'
+import { readLocalFile } from '../node/files.js'
 import { loadKeyFile, newKeyFile, peerIdOf, saveKeyFile } from '../node/keys.js'
 import { createLogger } from '../node/logger.js'
 import type { CertchainNode } from '../node/node.js'
-import { RpcClient } from '../rpc/index.js'
-import { DEFAULT_RPC, loadIssuerIdentity, parseDate, positiveInt, submitAndWait } from './common.js'
+import { RpcClient, RpcError } from '../rpc/index.js'
+import { CliCommand, DEFAULT_RPC, hashDocument, hexArgument, holderPublicKey, loadIssuerIdentity, parseDate, positiveInt, rpcOption, submitAndWait } from './common.js'
 import { registerGenesisCommands } from './genesis.js'
 import { registerGovernanceCommands } from './gov.js'
 import { registerProofCommands, verifyOffline, type OfflineVerifyOptions } from './proof.js'
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, reportError } from './output.js'
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, guardTerminal, printable, reportError } from './output.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Records per transaction when issuing a batch file (one signature each). */
@@ -45,22 +47,71 @@ function isCertificateSpec(value: unknown): value is CertificateSpec {
   return Object.entries(value).every(([k, v]) => known.includes(k) && (v === undefined || typeof v === 'string'))
 }
 
-async function readCertificateFile(path: string): Promise<CertificateFileJson> {
-  const text = await readFile(path, 'utf8')
+/** A certificate file is a few KiB (a record, a salt, a Merkle path of ~13 hashes). */
+const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024
+/** Documents are read whole to be hashed with their salt when issuing. */
+const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+/** A batch lists one short line per certificate. */
+const MAX_BATCH_FILE_BYTES = 64 * 1024 * 1024
+
+async function readCertificateFile(path: string): Promise<{ json: CertificateFileJson; file: CertificateFile }> {
+  const text = (await readLocalFile(path, { what: 'certificate file', maxBytes: MAX_CERTIFICATE_FILE_BYTES })).toString('utf8')
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch {
-    throw new UsageError(`${path} is not JSON`)
+    throw new CertchainError('INVALID_CERTIFICATE_FILE', `${path} is not JSON`)
   }
   // Parse to check every field now, with a clear message; send the original JSON.
-  certificateFileFromJson(json)
-  return json as CertificateFileJson
+  return { json: json as CertificateFileJson, file: certificateFileFromJson(json) }
 }
 
-async function writeJson(path: string, value: unknown): Promise<void> {
+/** SHA-256(salt || document), streamed: the document never needs to fit in memory, nor leave this machine. */
+
+/**
+ * Certificate files hold the salt, which is what keeps the document's hash unguessable: readable
+ * by their owner only, and never silently replacing another certificate's file.
+ */
+async function writeCertificateFile(path: string, value: CertificateFileJson, force: boolean): Promise<void> {
   await mkdir(dirname(resolve(path)), { recursive: true })
-  await writeFile(path, JSON.stringify(value, null, 2) + '\n')
+  try {
+    await writeFile(path, JSON.stringify(value, null, 2) + '\n', { mode: 0o600, flag: force ? 'w' : 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${path} already exists; pass --force to overwrite it`, 'FILE_EXISTS')
+    throw err
+  }
+  // An overwritten file keeps its old mode; the umask can only remove bits.
+  await chmod(path, 0o600)
+}
+
+function refuseExisting(paths: readonly string[], force: boolean): void {
+  if (force) return
+  const taken = paths.find((p) => existsSync(p))
+  if (taken !== undefined) throw new UsageError(`${taken} already exists; pass --force to overwrite it`, 'FILE_EXISTS')
+}
+
+/**
+ * Submits an issuance and waits for its block. When the answer is "pending" or the node stops
+ * answering, the transaction may still be committed: the caller writes the certificate files
+ * anyway (height 0 = pending), so no salt is lost.
+ */
+async function submitIssuance(client: RpcClient, prepared: SignedTransaction): Promise<{ height: number } | { pending: string }> {
+  try {
+    const result = await client.submitTx(prepared.bytes, { wait: 'commit' })
+    if (result.status === 'committed') return { height: result.height }
+    if (result.status === 'pending') return { pending: 'accepted but not yet in a block' }
+    throw new CertchainError('INTERNAL', `transaction ${result.id} was not committed (${result.status})`)
+  } catch (err) {
+    if (err instanceof RpcError && err.code === 'UNAVAILABLE') return { pending: `sent, but no answer came (${err.message})` }
+    throw err
+  }
+}
+
+function pendingError(txId: string, why: string, where: string): UsageError {
+  return new UsageError(
+    `transaction ${txId} was ${why}; ${where} written with "height": 0 (pending); check with "certchain tx ${txId}": once committed, the files verify as they are`,
+    'TX_PENDING',
+  )
 }
 
 async function runNode(
@@ -103,6 +154,21 @@ async function runNode(
   banner?.(node)
 }
 
+/**
+ * The README's five-minute walkthrough, word for word (test/integration/walkthrough.test.ts
+ * compares them), with this dev chain's key path and, off the default port, its RPC URL.
+ */
+export function walkthroughCommands(key: string, rpc: string): string[] {
+  return [
+    ...(rpc === DEFAULT_RPC ? [] : [`export CERTCHAIN_RPC=${rpc}`]),
+    'echo "주민등록표 등본: sample document" > document.txt',
+    `npx certchain issue --key ${key} --type kr.residence --document document.txt --out certificate.json`,
+    'npx certchain verify certificate.json --document document.txt',
+    `npx certchain revoke --key ${key} --cert certificate.json --reason issued_in_error`,
+    'npx certchain verify certificate.json --document document.txt; echo "exit code: $?"',
+  ]
+}
+
 function printDevBanner(node: CertchainNode, home: string): void {
   const rpc = node.rpcUrl
   const key = relative(process.cwd(), join(home, 'issuers', 'kr.seoul.jongno.json'))
@@ -113,25 +179,22 @@ certchain dev — single-validator chain "${s.chainId}", height ${s.height}
   Status:       ${rpc}/v1/status
   Issuer keys:  ${relative(process.cwd(), join(home, 'issuers'))}/   (sample agencies; never use outside dev)
 
-Try it in another terminal:
-  echo "resident registration of a citizen" > doc.txt
-  npx certchain issue --rpc ${rpc} --key ${key} --type kr.residence --document doc.txt --out cert.json
-  npx certchain verify cert.json --document doc.txt --rpc ${rpc}
-  npx certchain revoke --rpc ${rpc} --key ${key} --cert cert.json --reason issued_in_error
-  npx certchain verify cert.json --document doc.txt --rpc ${rpc}
+Try the README's walkthrough in another terminal, in this directory:
+${walkthroughCommands(key, rpc)
+  .map((c) => `  ${c}`)
+  .join('\n')}
 
 Ctrl-C stops the node; the chain stays in ${relative(process.cwd(), home) || '.'}/ (--reset starts over).
 `)
 }
 
 function buildProgram(): Command {
-  const program = new Command()
+  const program = new CliCommand()
   program
     .name('certchain')
     .description('Node and tools for certchain, a permissioned blockchain of public certificates')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) })
 
   program
     .command('init')
@@ -184,11 +247,20 @@ function buildProgram(): Command {
     .option('--validators <n>', 'number of validators', positiveInt, 4)
     .option('--observers <k>', 'number of member nodes', positiveInt, 0)
     .option('--reset', 'delete the cluster first')
-    .action(async (o: { dir: string; validators: number; observers: number; reset?: boolean }) => {
+    .option('--rpc-port <port>', 'RPC port of the first node; each next node +2 (when the cluster is created)', positiveInt)
+    .option('--p2p-port <port>', 'p2p port of the first node; each next node +2 (when the cluster is created)', positiveInt)
+    .action(async (o: { dir: string; validators: number; observers: number; reset?: boolean; rpcPort?: number; p2pPort?: number }) => {
       const dir = resolve(o.dir)
       if (o.reset) await rm(dir, { recursive: true, force: true })
       if (!existsSync(join(dir, 'testnet.json'))) {
-        await createTestnet({ validators: o.validators, observers: o.observers, out: dir, chainId: 'certchain-devnet' })
+        await createTestnet({
+          validators: o.validators,
+          observers: o.observers,
+          out: dir,
+          chainId: 'certchain-devnet',
+          ...(o.rpcPort === undefined ? {} : { rpcBasePort: o.rpcPort }),
+          ...(o.p2pPort === undefined ? {} : { p2pBasePort: o.p2pPort }),
+        })
       }
       const { runDevnet } = await import('./devnet.js')
       await runDevnet(dir)
@@ -238,21 +310,23 @@ function buildProgram(): Command {
       console.log(JSON.stringify({ publicKey: toHex(key.publicKey), issuer: key.issuer ?? null, peerId: await peerIdOf(key) }, null, 2))
     })
 
-  program
-    .command('issue')
-    .description('hash and sign certificates locally, submit, wait for the block, write certificate files')
-    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+  rpcOption(program.command('issue').description('hash and sign certificates locally, submit, wait for the block, write certificate files'))
     .requiredOption('--key <file>', "issuer's key file")
     .option('--issuer <id>', 'issuer id (default: from the key file)')
     .option('--type <type>', 'certificate type, e.g. kr.residence')
     .option('--document <file>', 'the document (only its salted hash leaves this machine)')
-    .option('--holder <pubkey>', "holder's wallet public key (hex); its SHA-256 binds the certificate")
+    .option('--holder <pubkey|file>', "bind to the holder's wallet key: its public key in hex, or a file with it (certchain keys show HOLDER.json); the record holds only a salted commitment")
     .option('--valid-from <date>', 'start of validity (default: now)')
     .option('--valid-until <date>', "end of validity (default: the type's validity period)")
     .option('--out <file>', 'certificate file to write')
     .option('--batch <file.jsonl>', 'one certificate per line: {"document","type"?,"holder"?,"validFrom"?,"validUntil"?}')
     .option('--out-dir <dir>', 'directory for the certificate files of a batch')
-    .action(async (o: Record<string, string | undefined>) => {
+    .option('--force', 'overwrite existing certificate files')
+    .action(async (o: Record<string, string | undefined> & { force?: boolean }) => {
+      const force = o.force === true
+      if (!o.batch && (!o.document || !o.out)) throw new UsageError('issue needs --document and --out (or --batch and --out-dir)')
+      if (o.batch && !o.outDir) throw new UsageError('--batch needs --out-dir')
+      if (o.out) refuseExisting([o.out], force)
       const identity = await loadIssuerIdentity(o.key!, o.issuer)
       const client = new RpcClient(o.rpc!)
       const [{ chainId }, { types }] = await Promise.all([client.status(), client.types()])
@@ -262,23 +336,22 @@ function buildProgram(): Command {
         const type = spec.type ?? o.type
         if (!type) throw new UsageError(`${line}: no certificate type (--type or "type")`)
         const days = validityDays.get(type)
-        if (days === undefined) throw new UsageError(`${line}: unknown certificate type "${type}" (known: ${[...validityDays.keys()].join(', ')})`)
+        if (days === undefined) throw new UsageError(`${line}: unknown certificate type "${type}" (known: ${[...validityDays.keys()].join(', ')})`, 'UNKNOWN_CERT_TYPE')
         if (typeof spec.document !== 'string') throw new UsageError(`${line}: no document`)
         const validFrom = spec.validFrom ? parseDate(spec.validFrom, 'validFrom') : now
         const validUntil = spec.validUntil ? parseDate(spec.validUntil, 'validUntil') : validFrom + days * DAY_MS
         if (validUntil <= validFrom) throw new UsageError(`${line}: validity must end after it starts`)
-        const holder = spec.holder ? sha256(fromHex(spec.holder, 'holder public key')) : undefined
+        const holderKey = spec.holder ? await holderPublicKey(spec.holder, base, line) : undefined
         return {
           type,
-          document: await readFile(resolve(base, spec.document)),
+          document: await readLocalFile(resolve(base, spec.document), { what: 'document', maxBytes: MAX_DOCUMENT_BYTES }),
           validFrom,
           validUntil,
-          ...(holder ? { holder } : {}),
+          ...(holderKey ? { holderKey } : {}),
         }
       }
-      if (o.batch) {
-        if (!o.outDir) throw new UsageError('--batch needs --out-dir')
-        const lines = (await readFile(o.batch, 'utf8')).split('\n').map((l) => l.trim())
+      if (o.batch && o.outDir) {
+        const lines = (await readLocalFile(o.batch, { what: 'batch file', maxBytes: MAX_BATCH_FILE_BYTES })).toString('utf8').split('\n').map((l) => l.trim())
         const specs: NewCertificate[] = []
         for (const [i, l] of lines.entries()) {
           if (!l) continue
@@ -294,26 +367,32 @@ function buildProgram(): Command {
           specs.push(await describe(spec, dirname(resolve(o.batch)), `${o.batch}:${i + 1}`))
         }
         if (specs.length === 0) throw new UsageError(`${o.batch} lists no certificates`)
-        await mkdir(o.outDir, { recursive: true })
+        const outDir = o.outDir
+        await mkdir(outDir, { recursive: true })
         for (let start = 0; start < specs.length; start += BATCH_CHUNK) {
           const prepared = prepareIssuance(chainId, identity, specs.slice(start, start + BATCH_CHUNK))
-          const committed = await submitAndWait(client, prepared)
-          for (const file of certificateFiles(chainId, prepared, committed.height)) {
-            await writeJson(join(o.outDir, `${toHex(file.certificateId)}.json`), certificateFileToJson(file))
+          const path = (id: Uint8Array): string => join(outDir, `${toHex(id)}.json`)
+          refuseExisting(prepared.certificateIds.map(path), force)
+          const outcome = await submitIssuance(client, prepared)
+          const height = 'height' in outcome ? outcome.height : 0
+          for (const file of certificateFiles(chainId, prepared, height)) {
+            await writeCertificateFile(path(file.certificateId), certificateFileToJson(file), force)
           }
-          console.log(`issued ${prepared.records.length} certificates in transaction ${committed.id} at height ${committed.height}`)
+          if ('pending' in outcome) throw pendingError(toHex(prepared.id), outcome.pending, `its ${prepared.records.length} certificate files in ${outDir}/ are`)
+          console.log(`issued ${prepared.records.length} certificates in transaction ${toHex(prepared.id)} at height ${height}`)
         }
-        console.log(`certificate files in ${o.outDir}/`)
+        console.log(`certificate files in ${outDir}/`)
         return
       }
-      if (!o.document || !o.out) throw new UsageError('issue needs --document and --out (or --batch and --out-dir)')
+      const out = o.out!
       const spec = await describe({ document: o.document, holder: o.holder, validFrom: o.validFrom, validUntil: o.validUntil }, process.cwd(), 'issue')
       const prepared = prepareIssuance(chainId, identity, [spec])
-      const committed = await submitAndWait(client, prepared)
-      const [file] = certificateFiles(chainId, prepared, committed.height)
-      await writeJson(o.out, certificateFileToJson(file!))
-      console.log(`issued certificate ${toHex(file!.certificateId)} at height ${committed.height}`)
-      console.log(`certificate file: ${o.out}`)
+      const outcome = await submitIssuance(client, prepared)
+      const [file] = certificateFiles(chainId, prepared, 'height' in outcome ? outcome.height : 0)
+      await writeCertificateFile(out, certificateFileToJson(file!), force)
+      if ('pending' in outcome) throw pendingError(toHex(prepared.id), outcome.pending, `the certificate file ${out} is`)
+      console.log(`issued certificate ${toHex(file!.certificateId)} at height ${outcome.height}`)
+      console.log(`certificate file: ${out}`)
     })
 
   const statusCommand = (
@@ -322,10 +401,7 @@ function buildProgram(): Command {
     reasons: readonly string[] | undefined,
     defaultReason: string | undefined,
   ): void => {
-    const cmd = program
-      .command(name)
-      .description(description)
-      .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+    const cmd = rpcOption(program.command(name).description(description))
       .requiredOption('--key <file>', 'key file of the issuing agency or an authority for the type')
       .option('--issuer <id>', 'issuer id (default: from the key file)')
       .option('--id <id>', 'certificate id (hex)')
@@ -333,9 +409,8 @@ function buildProgram(): Command {
       .option('--note <text>', 'short public note (no personal data)')
     if (reasons) cmd.option('--reason <code>', `one of: ${reasons.join(', ')}`, defaultReason)
     cmd.action(async (o: { rpc: string; key: string; issuer?: string; id?: string; cert?: string; note?: string; reason?: string }) => {
-      const idHex = o.id ?? (o.cert ? (await readCertificateFile(o.cert)).certificateId : undefined)
-      if (!idHex) throw new UsageError(`${name} needs --id or --cert`)
-      const id = fromHex(idHex, 'certificate id', 32)
+      const id = o.id !== undefined ? hexArgument(o.id, '--id', 32) : o.cert ? (await readCertificateFile(o.cert)).file.certificateId : undefined
+      if (!id) throw new UsageError(`${name} needs --id or --cert`)
       if (reasons && !reasons.includes(o.reason!)) throw new UsageError(`--reason must be one of: ${reasons.join(', ')}`)
       const identity = await loadIssuerIdentity(o.key, o.issuer)
       const client = new RpcClient(o.rpc)
@@ -356,13 +431,10 @@ function buildProgram(): Command {
   statusCommand('suspend', 'suspend a certificate until reinstated', SUSPENSION_REASONS, 'under_investigation')
   statusCommand('reinstate', 'lift a suspension', undefined, undefined)
 
-  program
-    .command('verify')
-    .description('check a certificate file and document against a node; exit 0 valid, 1 not valid, 2 usage/connection error')
+  rpcOption(program.command('verify').description('check a certificate file and document against a node; exit 0 valid, 1 not valid, 2 usage/file/connection error'))
     .argument('<certificate.json>')
     .option('--document <file>', 'the document the citizen submitted')
     .option('--document-hash <hex>', 'SHA-256(salt || document), instead of the document')
-    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
     .option('--at <height|time>', 'verify as of a block height or an ISO-8601 time (online only)')
     .option('--proof <file>', 'verify offline with this proof bundle (certchain proof); contacts no node')
     .option('--genesis <file>', 'offline: the trust anchor, the chain\'s genesis')
@@ -377,31 +449,34 @@ function buildProgram(): Command {
       }
       if (o.genesis !== undefined || o.checkpoint !== undefined) throw new UsageError('--genesis and --checkpoint go with --proof (offline verification)')
       const certificate = await readCertificateFile(certPath)
-      const evidence = o.document ? { document: await readFile(o.document) } : { documentHash: fromHex(o.documentHash!, 'document hash', 32) }
-      const result = await new RpcClient(o.rpc).verify(certificate, evidence, o.at)
+      // Hashed here: the document never leaves this machine, only SHA-256(salt || document) does.
+      const documentHash = o.document ? await hashDocument(certificate.file.salt, o.document) : hexArgument(o.documentHash!, '--document-hash', 32)
+      const result = await new RpcClient(o.rpc).verify(certificate.json, { documentHash }, o.at)
       if (o.json) console.log(JSON.stringify(result, null, 2))
       else {
-        console.log(`certificate ${result.certificateId}`)
-        for (const c of result.checks) console.log(`  ${c.ok ? '✓' : '✗'} ${c.name.padEnd(18)} ${c.detail}`)
-        const asOf = result.asOf ? `as of height ${result.asOf.height} (${result.asOf.time})` : `checked at height ${result.height}`
-        console.log(`verdict: ${result.verdict.toUpperCase()} (status: ${result.status}, ${asOf})`)
+        const p = (v: unknown): string => printable(String(v))
+        console.log(`certificate ${p(result.certificateId)}`)
+        for (const c of result.checks) console.log(`  ${c.ok ? '✓' : '✗'} ${p(c.name).padEnd(18)} ${p(c.detail)}`)
+        const failed = result.checks.filter((c) => !c.ok).map((c) => p(c.name))
+        // The status is the certificate's on chain; say so, lest "status: valid" read as the verdict on this document.
+        const why = result.verdict === 'valid' || failed.length === 0 ? '' : ` because ${failed.join(', ')} failed`
+        const asOf = result.asOf ? `as of height ${p(result.asOf.height)} (${p(result.asOf.time)})` : `checked at height ${p(result.height)}`
+        console.log(`verdict: ${p(result.verdict).toUpperCase()}${why} (certificate status on chain: ${p(result.status)}, ${asOf})`)
       }
       process.exitCode = result.verdict === 'valid' ? EXIT_OK : EXIT_FAIL
     })
 
-  program
-    .command('status')
-    .description("print a node's status")
-    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
+  rpcOption(program.command('status').description("print a node's status"))
     .option('--json', 'print JSON')
     .action(async (o: { rpc: string; json?: boolean }) => {
       const s = await new RpcClient(o.rpc).status()
       if (o.json) return void console.log(JSON.stringify(s, null, 2))
-      console.log(`chain        ${s.chainId}`)
-      console.log(`height       ${s.height} (${s.latestBlockTime})`)
-      console.log(`block hash   ${s.latestBlockHash}`)
-      console.log(`node         ${s.moniker} ${s.nodeId}`)
-      console.log(`validator    ${s.validator ? `yes (${s.validatorId})` : 'no'}`)
+      const p = (v: unknown): string => printable(String(v))
+      console.log(`chain        ${p(s.chainId)}`)
+      console.log(`height       ${p(s.height)} (${p(s.latestBlockTime)})`)
+      console.log(`block hash   ${p(s.latestBlockHash)}`)
+      console.log(`node         ${p(s.moniker)} ${p(s.nodeId)}`)
+      console.log(`validator    ${s.validator ? `yes (${p(s.validatorId)})` : 'no'}`)
       console.log(`validators   ${s.validators} voting at the next height`)
       console.log(`proposals    ${s.openProposals} open`)
       console.log(`catching up  ${s.catchingUp ? 'yes' : 'no'}`)
@@ -410,11 +485,8 @@ function buildProgram(): Command {
       console.log(`certificates ${s.certificates}`)
     })
 
-  program
-    .command('tx')
-    .description('status of a transaction')
+  rpcOption(program.command('tx').description('status of a transaction'))
     .argument('<id>')
-    .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
     .action(async (id: string, o: { rpc: string }) => {
       console.log(JSON.stringify(await new RpcClient(o.rpc).getTx(id), null, 2))
     })
@@ -426,12 +498,14 @@ function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  guardTerminal()
   const program = buildProgram()
   try {
     await program.parseAsync(argv)
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version are not errors; commander already printed its message.
+      // Only help and version get here (CliCommand turns every commander error into a
+      // UsageError); help after a missing command is a usage error.
       process.exitCode = err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
       return
     }

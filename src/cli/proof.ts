@@ -1,12 +1,12 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { fromHex, toHex } from '../core/bytes.js'
+import { toHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError } from '../core/errors.js'
 import { proofFromJson, trustFromCheckpoint, trustFromGenesis, verifyProof, type LightResult } from '../light/index.js'
 import { RpcClient } from '../rpc/index.js'
-import { DEFAULT_RPC, positiveInt, readText } from './common.js'
-import { EXIT_FAIL, EXIT_OK, UsageError } from './output.js'
+import { DEFAULT_RPC, hashDocument, hexArgument, MAX_JSON_FILE_BYTES, positiveInt, readText } from './common.js'
+import { EXIT_FAIL, EXIT_OK, UsageError, printable } from './output.js'
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -19,27 +19,22 @@ export function parseDuration(value: string): number {
   return Number(m[1]) * UNIT_MS[m[2]!]!
 }
 
-/** Proof, checkpoint, genesis and certificate files are at most this large: reading one never costs more. */
-const MAX_FILE_BYTES = 4 * 1024 * 1024
+/** Proof, checkpoint and certificate files are at most this large: reading one never costs more. */
+const MAX_PROOF_FILE_BYTES = 4 * 1024 * 1024
 
-/** A JSON file the command line names: unreadable, oversized or not JSON is a usage error (exit 2). */
-async function readJsonFile(path: string): Promise<unknown> {
-  const text = await readText(path)
-  if (text.length > MAX_FILE_BYTES) throw new UsageError(`${path} is larger than ${MAX_FILE_BYTES} bytes`)
+/** A JSON file the command line names, parsed by `parse`; not JSON, or not what the option says, is a usage error (exit 2). */
+async function readParsed<T>(path: string, what: string, parse: (json: unknown) => T, maxBytes = MAX_PROOF_FILE_BYTES): Promise<T> {
+  const text = await readText(path, what, maxBytes)
+  let json: unknown
   try {
-    return JSON.parse(text)
+    json = JSON.parse(text)
   } catch {
-    throw new UsageError(`${path} is not JSON`)
+    throw new UsageError(`${path} is not JSON`, 'INVALID_ARGUMENT')
   }
-}
-
-/** A file's content parsed by `parse`; content that is not what the option says is a usage error (exit 2). */
-async function readParsed<T>(path: string, parse: (json: unknown) => T): Promise<T> {
-  const json = await readJsonFile(path)
   try {
     return parse(json)
   } catch (err) {
-    if (err instanceof CertchainError) throw new UsageError(`${path}: ${err.code}: ${err.message}`)
+    if (err instanceof CertchainError) throw new UsageError(`${path}: ${err.message}`, err.code)
     throw err
   }
 }
@@ -61,35 +56,22 @@ export interface OfflineVerifyOptions {
 export async function verifyOffline(certPath: string, o: OfflineVerifyOptions): Promise<void> {
   if (!o.genesis === !o.checkpoint) throw new UsageError('offline verify needs exactly one trust anchor: --genesis FILE or --checkpoint FILE')
   const maxAgeMs = parseDuration(o.maxAge)
-  const file = await readParsed(certPath, certificateFileFromJson)
-  const proof = await readParsed(o.proof, proofFromJson)
-  const trust = o.genesis ? await readParsed(o.genesis, trustFromGenesis) : await readParsed(o.checkpoint!, trustFromCheckpoint)
-  const evidence = o.document ? { document: new Uint8Array(await readDocument(o.document)) } : { documentHash: hexArg(o.documentHash!) }
-  const result = verifyProof(file, proof, { trust, now: Date.now(), maxAgeMs, ...evidence })
+  const file = await readParsed(certPath, 'certificate file', certificateFileFromJson)
+  const proof = await readParsed(o.proof, 'proof', proofFromJson)
+  const trust = o.genesis
+    ? await readParsed(o.genesis, 'genesis', trustFromGenesis, MAX_JSON_FILE_BYTES)
+    : await readParsed(o.checkpoint!, 'checkpoint', trustFromCheckpoint)
+  const documentHash = o.document ? await hashDocument(file.salt, o.document) : hexArgument(o.documentHash!, '--document-hash', 32)
+  const result = verifyProof(file, proof, { trust, now: Date.now(), maxAgeMs, documentHash })
   if (o.json) console.log(JSON.stringify(result, null, 2))
   else printLightResult(result)
   process.exitCode = result.verdict === 'valid' ? EXIT_OK : EXIT_FAIL
 }
 
-async function readDocument(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path)
-  } catch (err) {
-    throw new UsageError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
-}
-
-function hexArg(value: string): Uint8Array {
-  try {
-    return fromHex(value, 'document hash', 32)
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-}
-
 function printLightResult(result: LightResult): void {
-  console.log(`certificate ${result.certificateId} (offline)`)
-  for (const c of result.checks) console.log(`  ${c.ok ? '✓' : '✗'} ${c.name.padEnd(18)} ${c.detail}`)
+  const p = (v: unknown): string => printable(String(v))
+  console.log(`certificate ${p(result.certificateId)} (offline)`)
+  for (const c of result.checks) console.log(`  ${c.ok ? '✓' : '✗'} ${c.name.padEnd(18)} ${p(c.detail)}`)
   const failed = result.checks.filter((c) => !c.ok).map((c) => c.name)
   const at = result.provenAt ? `, proven at height ${result.provenAt.height} (${new Date(result.provenAt.time).toISOString()})` : ''
   const why = failed.length > 0 ? `; failed: ${failed.join(', ')}` : ''
@@ -105,7 +87,7 @@ export function registerProofCommands(program: Command): void {
     .option('--from <height>', 'leave out validator-set changes at or before this height (for a verifier that trusts a checkpoint there)', positiveInt)
     .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
     .action(async (certPath: string, o: { out: string; from?: number; rpc: string }) => {
-      const file = await readParsed(certPath, certificateFileFromJson)
+      const file = await readParsed(certPath, 'certificate file', certificateFileFromJson)
       const json = await new RpcClient(o.rpc).proof(toHex(file.certificateId), o.from)
       // Check what the node sent parses before writing it: a holder must not carry a broken proof.
       const proof = proofFromJson(json)

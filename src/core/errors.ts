@@ -81,6 +81,12 @@ export const ErrorCodes = {
   HOLDER_MISMATCH: 422,
   BAD_HOLDER_SIGNATURE: 422,
   TOO_MANY_REQUESTS: 503,
+  // Local files and ports (CLI and node start; never answered by the RPC)
+  FILE_NOT_FOUND: 400,
+  FILE_UNREADABLE: 400,
+  FILE_TOO_LARGE: 413,
+  KEY_FILE_INSECURE: 400,
+  PORT_IN_USE: 500,
   // RPC
   INVALID_REQUEST: 400,
   MALFORMED_JSON: 400,

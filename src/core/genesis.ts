@@ -2,7 +2,7 @@ import { fromHex, type Bytes } from './bytes.js'
 import { PUBLIC_KEY_LENGTH } from './crypto.js'
 import { encode } from './encoding.js'
 import { CertchainError } from './errors.js'
-import { ENTITY_ID } from './governance.js'
+import { ENTITY_ID, GOVERNABLE_PARAMS, type GovernableParam } from './governance.js'
 import { sha256 } from './hash.js'
 import type { TxLimits } from './tx.js'
 import type { Millis } from './types.js'
@@ -28,6 +28,17 @@ export interface ConsensusTiming {
   readonly timeoutPrecommitMs?: number
   readonly heartbeatIntervalMs?: number
 }
+
+/**
+ * Upper bounds on the parameters governance cannot change; the others are bounded by
+ * GOVERNABLE_PARAMS' maxima. No lower bounds beyond "positive": small chains in tests use tiny ones.
+ */
+const FIXED_PARAM_MAX = {
+  maxTxBytes: 2 * 1024 * 1024,
+  maxRecordsPerTx: 100_000,
+  maxNoteLength: 4096,
+  maxIdLength: 256,
+} as const
 
 const TIMING_PARAMS: readonly (keyof ConsensusTiming)[] = ['timeoutProposeMs', 'timeoutPrevoteMs', 'timeoutPrecommitMs', 'heartbeatIntervalMs']
 
@@ -177,7 +188,16 @@ export function checkGenesis(json: unknown): GenesisCheck {
   for (const [k, v] of Object.entries(paramsIn)) {
     if (!Object.hasOwn(DEFAULT_CHAIN_PARAMS, k) && !(TIMING_PARAMS as readonly string[]).includes(k)) fail(`params.${k} is not a known parameter`)
     else if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`params.${k} must be a positive integer`)
-    else params[k] = v
+    else {
+      const max = Object.hasOwn(GOVERNABLE_PARAMS, k) ? GOVERNABLE_PARAMS[k as GovernableParam].max : FIXED_PARAM_MAX[k as keyof typeof FIXED_PARAM_MAX]
+      if (v > max) {
+        // maxBlockBytes' maximum is what one gossip message carries: a proposal holds the whole block.
+        fail(`params.${k} must be at most ${max}${k === 'maxBlockBytes' ? ' (a proposal carries the whole block in one gossip message)' : ''}`)
+      } else params[k] = v
+    }
+  }
+  if (params.maxTxBytes! > params.maxBlockBytes!) {
+    fail(`params.maxTxBytes (${params.maxTxBytes}) must not exceed params.maxBlockBytes (${params.maxBlockBytes}): every transaction must fit in a block`)
   }
 
   const certificateTypes = list('certificateTypes').map((t, i): CertificateType => {

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { CertchainError } from '../core/errors.js'
+import { MAX_CONFIG_FILE_BYTES, readLocalFile } from './files.js'
 
 /** A node's configuration (`HOME/config.json`). Paths are relative to the home directory. */
 export interface NodeConfig {
@@ -130,11 +131,9 @@ export async function loadConfig(home: string): Promise<NodeConfig> {
   const path = join(home, 'config.json')
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = (await readLocalFile(path, { what: 'config', maxBytes: MAX_CONFIG_FILE_BYTES, code: 'INVALID_CONFIG' })).toString('utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new CertchainError('INVALID_CONFIG', `${path} does not exist; create a node home with "certchain init --home ${home}"`)
-    }
+    if (!existsSync(path)) throw new CertchainError('INVALID_CONFIG', `${path} does not exist; create a node home with "certchain init --home ${home}"`)
     throw err
   }
   let json: unknown

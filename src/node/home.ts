@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { isIPv4, isIPv6 } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { toHex } from '../core/bytes.js'
 import { CertchainError } from '../core/errors.js'
 import { parseGenesis } from '../core/genesis.js'
-import { DEFAULT_CONFIG, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, type NodeConfig } from './config.js'
+import { DEFAULT_CONFIG, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, homePath, type NodeConfig } from './config.js'
+import { MAX_GENESIS_FILE_BYTES, readLocalFile } from './files.js'
 import { addIssuer, addMember, addType, addValidator, asGenesisDocument, exportIdentity, newGenesisDocument } from './ceremony.js'
 import { newKeyFile, peerIdOf, saveKeyFile } from './keys.js'
 
@@ -32,11 +33,16 @@ export function exampleGenesisPath(): string {
   return join(packageRoot(), 'config', 'genesis.example.json')
 }
 
-async function readJson<T>(path: string): Promise<T> {
+/** A genesis or config JSON file: missing or oversized is a file error, bad JSON an invalid genesis. */
+async function readJson<T>(path: string, what = 'genesis'): Promise<T> {
+  return parseJson((await readLocalFile(path, { what, maxBytes: MAX_GENESIS_FILE_BYTES })).toString('utf8'), path) as T
+}
+
+function parseJson(text: string, path: string): unknown {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as T
+    return JSON.parse(text)
   } catch (err) {
-    throw new CertchainError('INVALID_GENESIS', `cannot read ${path}: ${(err as Error).message}`)
+    throw new CertchainError('INVALID_GENESIS', `${path} is not JSON: ${(err as Error).message}`)
   }
 }
 
@@ -59,33 +65,56 @@ export interface InitResult {
   readonly validatorPublicKey?: string
 }
 
-/** Creates a node home: config.json, node key, validator key (0600), data directory. */
+/**
+ * Creates a node home: config.json, node key, validator key (0600), data directory. Inputs are
+ * checked before anything is written, and the home is built in a temporary folder inside it and
+ * moved into place with config.json last: a failed init leaves no half-made home that a second
+ * init would refuse ("already holds a node") and start could not run.
+ */
 export async function initHome(home: string, options: InitOptions = {}): Promise<InitResult> {
   if (existsSync(join(home, 'config.json'))) {
     throw new CertchainError('INVALID_CONFIG', `${home} already holds a node (config.json exists)`)
   }
-  const validator = options.validator ?? true
-  await mkdir(join(home, DEFAULT_CONFIG.dataDir), { recursive: true, mode: 0o700 })
-  const nodeKey = newKeyFile()
-  await saveKeyFile(join(home, DEFAULT_CONFIG.nodeKeyFile), nodeKey)
-  let validatorPublicKey: string | undefined
-  if (validator) {
-    const key = newKeyFile()
-    await saveKeyFile(join(home, DEFAULT_CONFIG.validatorKeyFile!), key)
-    validatorPublicKey = toHex(key.publicKey)
+  let genesisBytes: Buffer | undefined
+  if (options.genesisFile) {
+    genesisBytes = await readLocalFile(options.genesisFile, { what: 'genesis', maxBytes: MAX_GENESIS_FILE_BYTES })
+    parseGenesis(parseJson(genesisBytes.toString('utf8'), options.genesisFile))
   }
+  const validator = options.validator ?? true
   const config = {
     ...DEFAULT_CONFIG,
     moniker: options.moniker ?? DEFAULT_CONFIG.moniker,
     validatorKeyFile: validator ? DEFAULT_CONFIG.validatorKeyFile : null,
     ...options.config,
   }
-  await writeJson(join(home, 'config.json'), config)
-  if (options.genesisFile) {
-    parseGenesis(await readJson(options.genesisFile))
-    await copyFile(options.genesisFile, join(home, config.genesisFile))
+  const createdHome = !existsSync(home)
+  await mkdir(home, { recursive: true })
+  // Inside the home, not in /tmp: the renames stay on one file system (a Docker volume is its own).
+  const staging = await mkdtemp(join(home, '.init-'))
+  try {
+    await mkdir(join(staging, DEFAULT_CONFIG.dataDir), { mode: 0o700 })
+    const nodeKey = newKeyFile()
+    await saveKeyFile(join(staging, DEFAULT_CONFIG.nodeKeyFile), nodeKey)
+    let validatorPublicKey: string | undefined
+    if (validator) {
+      const key = newKeyFile()
+      await saveKeyFile(join(staging, DEFAULT_CONFIG.validatorKeyFile!), key)
+      validatorPublicKey = toHex(key.publicKey)
+    }
+    if (genesisBytes !== undefined) await writeFile(join(staging, 'genesis.json'), genesisBytes, { mode: 0o644 })
+    await writeJson(join(staging, 'config.json'), config)
+    const peerId = await peerIdOf(nodeKey)
+    const entries = [DEFAULT_CONFIG.nodeKeyFile, ...(validator ? [DEFAULT_CONFIG.validatorKeyFile!] : [])]
+    for (const name of entries) await rename(join(staging, name), join(home, name))
+    if (genesisBytes !== undefined) await rename(join(staging, 'genesis.json'), homePath(home, config.genesisFile))
+    // An existing data directory (the operator's, or a volume) stays as it is.
+    if (!existsSync(join(home, DEFAULT_CONFIG.dataDir))) await rename(join(staging, DEFAULT_CONFIG.dataDir), join(home, DEFAULT_CONFIG.dataDir))
+    await rename(join(staging, 'config.json'), join(home, 'config.json'))
+    return { home, peerId, ...(validatorPublicKey ? { validatorPublicKey } : {}) }
+  } finally {
+    await rm(staging, { recursive: true, force: true })
+    if (createdHome && !existsSync(join(home, 'config.json'))) await rm(home, { recursive: true, force: true })
   }
-  return { home, peerId: await peerIdOf(nodeKey), ...(validatorPublicKey ? { validatorPublicKey } : {}) }
 }
 
 export interface TestnetOptions {
@@ -194,7 +223,7 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
     // Every node dials every other (full mesh among a few nodes).
     const bootstrap = nodes.filter((n) => n !== node).map((n) => n.p2p)
     const configPath = join(node.home, 'config.json')
-    const config = await readJson<Record<string, unknown> & { p2p: object }>(configPath)
+    const config = await readJson<Record<string, unknown> & { p2p: object }>(configPath, 'config')
     await writeJson(configPath, { ...config, p2p: { ...config.p2p, bootstrap } })
   }
   const manifest: TestnetManifest = {

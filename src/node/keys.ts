@@ -1,8 +1,9 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { bytesEqual, concatBytes, fromHex, toHex, type Bytes } from '../core/bytes.js'
 import { generateKeyPair, publicKeyFromSecret, type KeyPair } from '../core/crypto.js'
 import { CertchainError } from '../core/errors.js'
+import { MAX_KEY_FILE_BYTES, readLocalFile } from './files.js'
 
 export const KEY_FILE_FORMAT = 'certchain/key@1'
 
@@ -37,16 +38,30 @@ export async function saveKeyFile(path: string, key: KeyFile, options: { overwri
   await chmod(path, 0o600)
 }
 
-/** Loads and checks a key file: format, lengths, and that the public key matches the secret. */
-export async function loadKeyFile(path: string): Promise<KeyFile> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new CertchainError('INVALID_KEY_FILE', code === 'ENOENT' ? `key file ${path} does not exist` : `cannot read key file ${path}: ${code}`)
+/** Set to 1 to load secret key files that group or others may read (as on file systems without modes). */
+export const INSECURE_KEYS_ENV = 'CERTCHAIN_ALLOW_INSECURE_KEYS'
+
+export interface LoadKeyOptions {
+  /** Load a key file that group or others can read or write; default: refuse (KEY_FILE_INSECURE). */
+  readonly allowInsecure?: boolean
+}
+
+/**
+ * Loads and checks a key file: format, lengths, and that the public key matches the secret.
+ * Like ssh with a private key, a file that group or others may read or write is refused: the
+ * secret may already be known, and its owner should hear it before anything is signed with it.
+ */
+export async function loadKeyFile(path: string, options: LoadKeyOptions = {}): Promise<KeyFile> {
+  const bytes = await readLocalFile(path, { what: 'key file', maxBytes: MAX_KEY_FILE_BYTES, code: 'INVALID_KEY_FILE' })
+  const allowInsecure = options.allowInsecure ?? process.env[INSECURE_KEYS_ENV] === '1'
+  const mode = (await stat(path)).mode & 0o777
+  if ((mode & 0o077) !== 0 && !allowInsecure && process.platform !== 'win32') {
+    throw new CertchainError(
+      'KEY_FILE_INSECURE',
+      `key file ${path} has mode 0${mode.toString(8)}: group or others may read it; run "chmod 600 ${path}" (or set ${INSECURE_KEYS_ENV}=1 to load it anyway)`,
+    )
   }
-  return parseKeyFile(text, path)
+  return parseKeyFile(bytes.toString('utf8'), path)
 }
 
 export function parseKeyFile(text: string, path = 'key file'): KeyFile {

@@ -6,7 +6,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry()
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'certchain_process_' })
+  // prom-client's own names already start with process_ or nodejs_: the prefix adds only certchain_.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'certchain_' })
   const registers = [registry]
   return {
     registry,

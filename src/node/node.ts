@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
@@ -6,7 +6,7 @@ import { sign } from '../core/crypto.js'
 import { GOVERNABLE_PARAMS } from '../core/governance.js'
 import { encodeTx, signTx } from '../core/tx.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
-import { CertchainError } from '../core/errors.js'
+import { CertchainError, isCertchainError } from '../core/errors.js'
 import { parseGenesis, type Genesis } from '../core/genesis.js'
 import {
   BlockSync,
@@ -34,6 +34,7 @@ import type { Audience } from '../wallet/presentation.js'
 import { PresentationRequests } from '../wallet/requests.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
 import { homePath, type NodeConfig } from './config.js'
+import { MAX_GENESIS_FILE_BYTES, readLocalFile } from './files.js'
 import { loadKeyFile, peerIdOf, type KeyFile } from './keys.js'
 import { createMetrics, type Metrics } from './metrics.js'
 
@@ -46,9 +47,10 @@ export interface NodeInit {
 async function loadGenesis(path: string): Promise<{ genesis: Genesis; document: unknown }> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
-  } catch {
-    throw new CertchainError('INVALID_GENESIS', `${path} does not exist; copy your chain's genesis.json there`)
+    text = (await readLocalFile(path, { what: 'genesis', maxBytes: MAX_GENESIS_FILE_BYTES })).toString('utf8')
+  } catch (err) {
+    if (isCertchainError(err, 'FILE_NOT_FOUND')) throw new CertchainError('INVALID_GENESIS', `${path} does not exist; copy your chain's genesis.json there`)
+    throw err
   }
   try {
     const document: unknown = JSON.parse(text)
@@ -57,6 +59,20 @@ async function loadGenesis(path: string): Promise<{ genesis: Genesis; document: 
     if (err instanceof SyntaxError) throw new CertchainError('INVALID_GENESIS', `${path} is not valid JSON: ${err.message}`)
     throw err
   }
+}
+
+/**
+ * A port another process holds (a second dev node, devnet beside dev) is an operator's mistake:
+ * one coded line naming the port and the setting that moves it, instead of libp2p's stack trace.
+ */
+function portInUse(err: unknown, what: string, setting: string): unknown {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string }
+  const text = String(e?.message ?? err)
+  if (e?.code !== 'EADDRINUSE' && !text.includes('EADDRINUSE')) return err
+  const where = /EADDRINUSE[^\n]*?(\S+):(\d+)\s*$/m.exec(text)
+  const host = e.address ?? where?.[1] ?? '?'
+  const port = e.port ?? where?.[2] ?? '?'
+  return new CertchainError('PORT_IN_USE', `${what} port ${port} on ${host} is already in use (another certchain node?); choose another with ${setting}`)
 }
 
 /** Resolves `waitForCommit` promises when their transaction is committed or refused by a block. */
@@ -181,10 +197,16 @@ export class CertchainNode implements RpcBackend {
       'starting node',
     )
     await this.startConsensus()
-    await this.p2p!.start()
+    await this.p2p!.start().catch((err: unknown) => {
+      throw portInUse(err, 'p2p', '--p2p-port or p2p.listen')
+    })
     this.logger.info({ addresses: this.p2p!.addresses() }, 'p2p listening')
     this.sync!.start()
-    this.rpc = await createRpcServer(this.config.rpc, { backend: this, logger: this.logger.child({ module: 'rpc' }), metrics: this.metrics })
+    this.rpc = await createRpcServer(this.config.rpc, { backend: this, logger: this.logger.child({ module: 'rpc' }), metrics: this.metrics }).catch(
+      (err: unknown) => {
+        throw portInUse(err, 'RPC', '--rpc-port or rpc.port')
+      },
+    )
     this.logger.info({ url: this.rpc.address }, 'RPC listening')
   }
 

@@ -173,7 +173,7 @@ describe('certchain genesis ceremony', () => {
   describe('mistakes print one line and exit non-zero', () => {
     it('usage errors exit 2', async () => {
       expectOneLineError(await runCli(['genesis', 'validate']), 2, /missing required argument/)
-      expectOneLineError(await runCli(['genesis', 'validate', join(dir, 'missing.json')]), 2, /cannot read .*missing\.json \(ENOENT\)/)
+      expectOneLineError(await runCli(['genesis', 'validate', join(dir, 'missing.json')]), 2, /FILE_NOT_FOUND: genesis .*missing\.json does not exist/)
       expectOneLineError(await runCli(['genesis', 'new', '--chain-id', 'x', '--out', genesis]), 2, /already exists; pass --force to overwrite it/)
       expectOneLineError(await runCli(['genesis', 'add-issuer', genesis, '--id', 'kr.x', '--name', 'X']), 2, /exactly one of --identity or --public-key/)
       expectOneLineError(await runCli(['genesis', 'add-type', genesis, '--id', 'kr.x', '--name-ko', 'a', '--name-en', 'b', '--validity-days', 'many']), 2, /must be an integer/)

@@ -208,7 +208,7 @@ describe('certchain gov, issuers, validators, members, issuer-keys', () => {
     })
 
     it('usage errors', async () => {
-      expectOneLineError(await cli(['gov', 'propose', 'addIssuer', '--home', v0()]), 2, /^certchain: addIssuer needs --id, --name, --public-key$/m)
+      expectOneLineError(await cli(['gov', 'propose', 'addIssuer', '--home', v0()]), 2, /^certchain: USAGE: addIssuer needs --id, --name, --public-key$/m)
       expectOneLineError(await cli(['gov', 'propose', 'updateType', '--id', 'kr.land', '--home', v0()]), 2, /updateType needs at least one of --name-ko, --name-en, --validity-days, --authorities/)
       expectOneLineError(await cli(['gov', 'propose', 'removeMember', '--id', 'x', '--types', 'a', '--home', v0()]), 2, /removeMember does not take --types/)
       expectOneLineError(await cli(['gov', 'propose', 'removeMember', '--id', 'x', '--identity', join(dir, 'bank-identity.json'), '--home', v0()]), 2, /--identity applies to addValidator, addMember and addIssuer, not removeMember/)

@@ -63,14 +63,14 @@ describe('certchain CLI', () => {
     expect(show.code).toBe(0)
     expect(show.stdout).not.toContain(secret)
     expect(JSON.parse(show.stdout).peerId).toMatch(/^12D3Koo/)
-    expectOneLineError(await runCli(['init', '--home', home]), 1, /INVALID_CONFIG: .* already holds a node/)
+    expectOneLineError(await runCli(['init', '--home', home]), 2, /INVALID_CONFIG: .* already holds a node/)
   })
 
   it('keys new refuses to overwrite a key', async () => {
     const file = join(dir, 'k.json')
     expect((await runCli(['keys', 'new', '--out', file, '--issuer', 'kr.x'])).code).toBe(0)
     expect((await stat(file)).mode & 0o777).toBe(0o600)
-    expectOneLineError(await runCli(['keys', 'new', '--out', file]), 1, /already exists; refusing to overwrite/)
+    expectOneLineError(await runCli(['keys', 'new', '--out', file]), 2, /already exists; refusing to overwrite/)
   })
 
   it('issues, suspends, reinstates; verify exits 0 when valid and 1 when not', async () => {
@@ -113,20 +113,20 @@ describe('certchain CLI', () => {
   })
 
   describe('errors a user can cause print one line and exit non-zero', () => {
-    it('missing key file', async () => {
+    it('missing key file (exit 2: a file error)', async () => {
       expectOneLineError(
         await runCli(['issue', '--rpc', rpc, '--key', join(dir, 'nope.json'), '--type', 'kr.residence', '--document', join(dir, 'doc.txt'), '--out', join(dir, 'x.json')]),
-        1,
+        2,
         /INVALID_KEY_FILE: key file .*nope\.json does not exist/,
       )
     })
 
-    it('corrupt key file', async () => {
+    it('corrupt key file (exit 2: a file error)', async () => {
       const bad = join(dir, 'corrupt.json')
-      await writeFile(bad, '{"format":"certchain/key@1","type":"ed25519","publicKey":"00","secretKey":"zz"}')
+      await writeFile(bad, '{"format":"certchain/key@1","type":"ed25519","publicKey":"00","secretKey":"zz"}', { mode: 0o600 })
       expectOneLineError(
         await runCli(['revoke', '--rpc', rpc, '--key', bad, '--id', 'ab'.repeat(32)]),
-        1,
+        2,
         /INVALID_KEY_FILE: .*corrupt\.json is not a valid certchain key file/,
       )
     })
@@ -152,8 +152,8 @@ describe('certchain CLI', () => {
       expectOneLineError(await runCli(['nonsense']), 2, /unknown command/)
     })
 
-    it('start without a home', async () => {
-      expectOneLineError(await runCli(['start', '--home', join(dir, 'missing')]), 1, /INVALID_CONFIG: .*config\.json does not exist/)
+    it('start without a home (exit 2)', async () => {
+      expectOneLineError(await runCli(['start', '--home', join(dir, 'missing')]), 2, /INVALID_CONFIG: .*config\.json does not exist/)
     })
   })
 })

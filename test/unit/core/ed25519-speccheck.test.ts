@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { fromHex } from '../../../src/core/bytes.js'
 import { createSigner, generateKeyPair, publicKeyFromSecret, sign, verify } from '../../../src/core/crypto.js'
 
-const VECTORS = resolve(import.meta.dirname, '../../../../shared/vectors/ed25519-speccheck.json')
+// Shipped with the repository (test/vectors/, source noted inside the file): no test reads outside the project.
+const VECTORS = resolve(import.meta.dirname, '../../vectors/ed25519-speccheck.json')
 
 interface SpeccheckCase {
   index: number
@@ -32,7 +33,7 @@ const EXPECTED: Record<number, { accept: boolean; what: string }> = {
   9: { accept: false, what: 'non-canonical R encoding (y = p, small order); hash over R as given' },
 }
 
-describe('ed25519-speccheck verdicts (shared vectors)', () => {
+describe('ed25519-speccheck verdicts (test/vectors)', () => {
   it('the vector file exists', () => {
     expect(existsSync(VECTORS), VECTORS).toBe(true)
   })

@@ -114,6 +114,18 @@ describe('parseGenesis: INVALID_GENESIS', () => {
     expect(problems(json((g) => (g.issuers[1]!.publicKey = g.issuers[0]!.publicKey)))).toContain('duplicate issuer public key')
   })
 
+  it('parameters above their bounds, or inconsistent with each other (issue 10 #16)', () => {
+    // A proposal carries the whole block in one gossip message: a bigger block could never be gossiped.
+    expect(problems(json((g) => (g.params = { maxBlockBytes: 5 * 1024 * 1024 })))).toContain('params.maxBlockBytes must be at most 3145728')
+    expect(problems(json((g) => (g.params = { maxBlockBytes: 512 * 1024 })))).toContain('params.maxTxBytes (1048576) must not exceed params.maxBlockBytes (524288)')
+    expect(problems(json((g) => (g.params = { maxRecordsPerTx: 10_000_000 })))).toContain('params.maxRecordsPerTx must be at most 100000')
+    expect(problems(json((g) => (g.params = { maxIdLength: 1_000_000 })))).toContain('params.maxIdLength must be at most 256')
+    expect(problems(json((g) => (g.params = { txMaxTtlMs: 365 * 24 * 3600 * 1000 })))).toContain('params.txMaxTtlMs must be at most 86400000')
+    expect(problems(json((g) => (g.params = { timeoutProposeMs: 10 * 3600 * 1000 })))).toContain('params.timeoutProposeMs must be at most 120000')
+    // at the bounds: accepted
+    expect(parseGenesis(json((g) => (g.params = { maxBlockBytes: 3 * 1024 * 1024, maxTxBytes: 2 * 1024 * 1024 }))).params.maxBlockBytes).toBe(3 * 1024 * 1024)
+  })
+
   it('a parameter named like a built-in object property', () => {
     expect(problems(json((g) => (g.params = JSON.parse('{"toString": 5, "constructor": 1}') as Record<string, number>)))).toContain(
       'params.toString is not a known parameter',

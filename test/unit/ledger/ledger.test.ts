@@ -305,7 +305,9 @@ describe('executeBlock rejects a bad block (MALFORMED_BLOCK)', () => {
 
   it('more transactions or bytes than the block limits allow', async () => {
     const txs = [issueTx(chain, 'kr.mois', 1), issueTx(chain, 'kr.court.seoul', 1)].map(d)
-    for (const params of [{ maxBlockTxs: 1 }, { maxBlockBytes: txs[0]!.bytes.length + txs[1]!.bytes.length - 1 }]) {
+    const bytes = txs[0]!.bytes.length + txs[1]!.bytes.length - 1
+    // genesis requires maxTxBytes <= maxBlockBytes (every transaction fits in a block)
+    for (const params of [{ maxBlockTxs: 1 }, { maxBlockBytes: bytes, maxTxBytes: bytes }]) {
       const limited = makeTestChain({ keys: chain.keys, validatorKey: chain.validatorKey, params })
       // proposeBlock takes the candidates it is given (the mempool reap respects the limits)
       const big = (await (await fresh(limited)).ledger.proposeBlock(txs, Date.now(), limited.proposer)).writes.block
