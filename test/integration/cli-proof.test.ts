@@ -36,7 +36,7 @@ describe('certchain proof and offline verify', () => {
     const height = JSON.parse(await readFile(f('cert.json'), 'utf8')).height as number
     const at = await runCli(['verify', f('cert.json'), '--document', f('doc.txt'), '--at', String(height), '--rpc', rpc])
     expect(at.code, at.stdout + at.stderr).toBe(0)
-    expect(at.stdout).toMatch(new RegExp(`verdict: VALID \\(status: valid, as of height ${height} `))
+    expect(at.stdout).toMatch(new RegExp(`verdict: VALID \\(certificate status on chain: valid, as of height ${height} `))
     const before = await runCli(['verify', f('cert.json'), '--document', f('doc.txt'), '--at', String(height - 1), '--rpc', rpc])
     expect(before.code).toBe(1)
     expect(before.stdout).toContain('not_yet_issued')
@@ -80,10 +80,10 @@ describe('certchain proof and offline verify', () => {
     const cases: [string[], RegExp][] = [
       [['--document', f('doc.txt')], /exactly one trust anchor/],
       [['--document', f('doc.txt'), '--genesis', f('net/genesis.json'), '--checkpoint', f('checkpoint.json')], /exactly one trust anchor/],
-      [['--document', f('doc.txt'), '--genesis', f('nope.json')], /cannot read .*nope\.json/],
+      [['--document', f('doc.txt'), '--genesis', f('nope.json')], /FILE_NOT_FOUND: .*nope\.json/],
       [['--document', f('doc.txt'), '--genesis', f('doc.txt')], /is not JSON/],
       [['--document', f('doc.txt'), '--genesis', f('net/genesis.json'), '--max-age', 'soon'], /not a duration/],
-      [['--document', f('nope.txt'), '--genesis', f('net/genesis.json')], /cannot read .*nope\.txt/],
+      [['--document', f('nope.txt'), '--genesis', f('net/genesis.json')], /FILE_NOT_FOUND: .*nope\.txt/],
       [['--document', f('doc.txt'), '--genesis', f('net/genesis.json'), '--at', '3'], /--at asks a node/],
     ]
     for (const [args, pattern] of cases) {
@@ -95,6 +95,6 @@ describe('certchain proof and offline verify', () => {
     await writeFile(f('broken-proof.json'), JSON.stringify({ format: 'certchain/proof@1' }))
     const broken = await runCli(['verify', f('cert.json'), '--proof', f('broken-proof.json'), '--document', f('doc.txt'), '--genesis', f('net/genesis.json')])
     expect(broken.code).toBe(2)
-    expect(broken.stderr).toMatch(/INVALID_PROOF: proof: field "chainId" is missing/)
+    expect(broken.stderr).toMatch(/INVALID_PROOF: .*broken-proof\.json: proof: field "chainId" is missing/)
   })
 })
