@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Build stage: compile TypeScript with the image's Node 24 (the `node` devDependency is for
 # machines whose own Node is older; install scripts are skipped so it is not fetched here).
 FROM node:24-bookworm-slim AS build
