@@ -198,14 +198,8 @@ export class DockerEngine {
     await cleanLeftovers()
     const firewallBefore = await networkState()
     const createdBridge = !linkExists(BRIDGE)
-    mkdirSync(STATE, { recursive: true, mode: 0o700 })
     mkdirSync(DATA_ROOT, { recursive: true, mode: 0o700 })
-    const log = openSync(join(STATE, 'dockerd.log'), 'w')
-    const daemon = spawn(
-      'dockerd',
-      ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--data-root', DATA_ROOT, '--exec-root', join(STATE, 'exec'), '--pidfile', PIDFILE, '--host', `unix://${SOCKET}`],
-      { stdio: ['ignore', log, log] },
-    )
+    const daemon = spawnDaemon()
     writeFileSync(OWNER, JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid), createdBridge } satisfies Owner))
     try {
       return await DockerEngine.connect(daemon, firewallBefore, createdBridge)
@@ -217,12 +211,7 @@ export class DockerEngine {
   }
 
   private static async connect(daemon: ChildProcess, firewallBefore: string, createdBridge: boolean): Promise<DockerEngine> {
-    const env = { ...process.env, DOCKER_HOST: `unix://${SOCKET}` }
-    await waitFor('dockerd to answer', async () => daemon.exitCode === null && (await exec('docker', ['version'], { env })).code === 0, {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-      detail: () => readFileSync(join(STATE, 'dockerd.log'), 'utf8').slice(-4000),
-    })
+    await waitForDaemon(daemon)
     // The host's address on the default bridge, where build containers find the proxy.
     const gateway = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(await must('ip', ['-4', '-o', 'addr', 'show', 'dev', BRIDGE]))?.[1]
     if (!gateway) throw new Error(`${BRIDGE} has no IPv4 address`)
@@ -272,17 +261,8 @@ export class DockerEngine {
     this.destroyed = true
     const problems: string[] = []
     if (this.daemon.exitCode === null) {
-      const containers = (await this.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)
-      if (containers.length) await this.docker(['rm', '-f', '-v', ...containers])
-      const volumes = (await this.docker(['volume', 'ls', '-q'])).stdout.split('\n').filter(Boolean)
-      if (volumes.length) await this.docker(['volume', 'rm', '-f', ...volumes])
-      await this.docker(['network', 'prune', '-f'])
-      const images = (await this.docker(['images', '-aq'])).stdout.split('\n').filter(Boolean)
-      if (images.length) await this.docker(['rmi', '-f', ...new Set(images)])
-      const left = await this.docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}'])
-      if (!/^Images 0$/m.test(left.stdout) || !/^Containers 0$/m.test(left.stdout) || !/^Local Volumes 0$/m.test(left.stdout)) {
-        problems.push(`engine not empty before stop:\n${left.stdout}`)
-      }
+      const left = await emptyEngine()
+      if (left) problems.push(left)
     }
     await new Promise<void>((r) => this.proxy.close(() => r()))
     if (this.daemon.pid !== undefined) await stopPid(this.daemon.pid)
@@ -293,26 +273,77 @@ export class DockerEngine {
   }
 }
 
+const ENGINE_ENV = { ...process.env, DOCKER_HOST: `unix://${SOCKET}` }
+
+function spawnDaemon(): ChildProcess {
+  mkdirSync(STATE, { recursive: true, mode: 0o700 })
+  const log = openSync(join(STATE, 'dockerd.log'), 'a')
+  return spawn(
+    'dockerd',
+    ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--data-root', DATA_ROOT, '--exec-root', join(STATE, 'exec'), '--pidfile', PIDFILE, '--host', `unix://${SOCKET}`],
+    { stdio: ['ignore', log, log] },
+  )
+}
+
+async function waitForDaemon(daemon: ChildProcess): Promise<void> {
+  await waitFor('dockerd to answer', async () => daemon.exitCode === null && (await exec('docker', ['version'], { env: ENGINE_ENV })).code === 0, {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+    detail: () => readFileSync(join(STATE, 'dockerd.log'), 'utf8').slice(-4000),
+  })
+}
+
+/** Removes every container, volume, network and image of the engine; says what is left, if anything. */
+async function emptyEngine(): Promise<string | undefined> {
+  const list = async (args: string[]): Promise<string[]> => (await exec('docker', args, { env: ENGINE_ENV })).stdout.split('\n').filter(Boolean)
+  const containers = await list(['ps', '-aq'])
+  if (containers.length) await exec('docker', ['rm', '-f', '-v', ...containers], { env: ENGINE_ENV })
+  const volumes = await list(['volume', 'ls', '-q'])
+  if (volumes.length) await exec('docker', ['volume', 'rm', '-f', ...volumes], { env: ENGINE_ENV })
+  await exec('docker', ['network', 'prune', '-f'], { env: ENGINE_ENV })
+  const images = await list(['images', '-aq'])
+  if (images.length) await exec('docker', ['rmi', '-f', ...new Set(images)], { env: ENGINE_ENV })
+  const left = (await exec('docker', ['system', 'df', '--format', '{{.Type}} {{.TotalCount}}'], { env: ENGINE_ENV })).stdout
+  const empty = /^Images 0$/m.test(left) && /^Containers 0$/m.test(left) && /^Local Volumes 0$/m.test(left)
+  return empty ? undefined : `engine not empty before stop:\n${left}`
+}
+
 function removeState(createdBridge: boolean): void {
   if (createdBridge && linkExists(BRIDGE)) execFileSync('ip', ['link', 'delete', BRIDGE])
-  // Mounts of a killed daemon would keep files busy; a stopped one has none left.
+  // A stopped daemon leaves no mounts; a killed one leaves its data root bind-mounted on itself
+  // (and container layers, shm, netns files), which would make the removal fail with EBUSY.
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((point) => [DATA_ROOT, STATE].some((own) => point === own || point.startsWith(`${own}/`)))
+  for (const point of mounts.reverse()) execFileSync('umount', ['-l', point])
   rmSync(DATA_ROOT, { recursive: true, force: true })
   rmSync(STATE, { recursive: true, force: true })
 }
 
-/** Stops the engine of a crashed earlier run and removes its state; refuses to run beside a live run. */
+/**
+ * Empties and stops the engine of a crashed earlier run (starting it again on its data root when
+ * it died too, so its containers are stopped and their mounts released) and removes its state;
+ * refuses to run beside a live run.
+ */
 async function cleanLeftovers(): Promise<void> {
-  if (!existsSync(OWNER)) {
-    if (existsSync(STATE) || existsSync(DATA_ROOT)) removeState(false)
-    return
-  }
-  const owner = JSON.parse(readFileSync(OWNER, 'utf8')) as Owner
-  if (pidAlive(owner.pid) && processStartTime(owner.pid) === owner.startTime) {
+  if (!existsSync(STATE) && !existsSync(DATA_ROOT)) return
+  const owner = existsSync(OWNER) ? (JSON.parse(readFileSync(OWNER, 'utf8')) as Owner) : undefined
+  if (owner && pidAlive(owner.pid) && processStartTime(owner.pid) === owner.startTime) {
     throw new Error(`another Docker scenario run (pid ${owner.pid}) owns ${STATE}; one at a time`)
   }
-  const pid = existsSync(PIDFILE) ? Number(readFileSync(PIDFILE, 'utf8').trim()) : undefined
-  if (pid && pidAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SOCKET)) await stopPid(pid)
-  removeState(owner.createdBridge)
+  const old = existsSync(PIDFILE) ? Number(readFileSync(PIDFILE, 'utf8').trim()) : undefined
+  let pid = old && pidAlive(old) && readFileSync(`/proc/${old}/cmdline`, 'utf8').includes(SOCKET) ? old : undefined
+  if (pid === undefined && existsSync(DATA_ROOT)) {
+    const daemon = spawnDaemon()
+    await waitForDaemon(daemon)
+    pid = daemon.pid
+  }
+  if (pid !== undefined) {
+    await emptyEngine()
+    await stopPid(pid)
+  }
+  removeState(owner?.createdBridge ?? false)
 }
 
 /** `docker compose` for a client that only has Compose v1: a CLI plugin that hands over to `docker-compose`. */
