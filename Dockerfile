@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Build stage: compile TypeScript with the image's Node 24 (the `node` devDependency is for
 # machines whose own Node is older; install scripts are skipped so it is not fetched here).
 FROM node:24-bookworm-slim AS build
@@ -26,7 +25,7 @@ COPY config ./config
 USER certchain
 VOLUME ["/data"]
 EXPOSE 26656 26657
-HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:26657/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/certchain.js"]
 CMD ["start", "--home", "/data", "--rpc-host", "0.0.0.0"]
