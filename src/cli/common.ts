@@ -200,3 +200,23 @@ export async function holderPublicKey(value: string, base: string, where: string
   if (typeof key !== 'string') throw new UsageError(`${where}: ${value} has no "publicKey"`, 'INVALID_ARGUMENT')
   return hexArgument(key, `${where}: ${value} publicKey`, 32)
 }
+
+/**
+ * A JSON file the command line names, parsed by `parse`: unreadable or oversized (FILE_*), not
+ * JSON, or not what the option says (the parser's code) is a usage error, exit 2.
+ */
+export async function readJsonAs<T>(path: string, what: string, parse: (json: unknown) => T, maxBytes = 4 * 1024 * 1024): Promise<T> {
+  const text = await readText(path, what, maxBytes)
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new UsageError(`${path} is not JSON`, 'INVALID_ARGUMENT')
+  }
+  try {
+    return parse(json)
+  } catch (err) {
+    if (err instanceof CertchainError) throw new UsageError(`${path}: ${err.message}`, err.code)
+    throw err
+  }
+}

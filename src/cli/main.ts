@@ -26,6 +26,7 @@ import { CliCommand, DEFAULT_RPC, hashDocument, hexArgument, holderPublicKey, lo
 import { registerGenesisCommands } from './genesis.js'
 import { registerGovernanceCommands } from './gov.js'
 import { registerProofCommands, verifyOffline, type OfflineVerifyOptions } from './proof.js'
+import { registerWalletCommands } from './wallet.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, guardTerminal, printable, reportError } from './output.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -493,6 +494,7 @@ function buildProgram(): Command {
 
   registerGovernanceCommands(program)
   registerProofCommands(program)
+  registerWalletCommands(program)
 
   return program
 }

@@ -2,10 +2,9 @@ import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { toHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
-import { CertchainError } from '../core/errors.js'
 import { proofFromJson, trustFromCheckpoint, trustFromGenesis, verifyProof, type LightResult } from '../light/index.js'
 import { RpcClient } from '../rpc/index.js'
-import { DEFAULT_RPC, hashDocument, hexArgument, MAX_JSON_FILE_BYTES, positiveInt, readText } from './common.js'
+import { DEFAULT_RPC, hashDocument, hexArgument, MAX_JSON_FILE_BYTES, positiveInt, readJsonAs } from './common.js'
 import { EXIT_FAIL, EXIT_OK, UsageError, printable } from './output.js'
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/
@@ -17,26 +16,6 @@ export function parseDuration(value: string): number {
   const m = DURATION.exec(value)
   if (!m) throw new UsageError(`"${value}" is not a duration (for example 90s, 15m, 24h, 7d)`)
   return Number(m[1]) * UNIT_MS[m[2]!]!
-}
-
-/** Proof, checkpoint and certificate files are at most this large: reading one never costs more. */
-const MAX_PROOF_FILE_BYTES = 4 * 1024 * 1024
-
-/** A JSON file the command line names, parsed by `parse`; not JSON, or not what the option says, is a usage error (exit 2). */
-async function readParsed<T>(path: string, what: string, parse: (json: unknown) => T, maxBytes = MAX_PROOF_FILE_BYTES): Promise<T> {
-  const text = await readText(path, what, maxBytes)
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    throw new UsageError(`${path} is not JSON`, 'INVALID_ARGUMENT')
-  }
-  try {
-    return parse(json)
-  } catch (err) {
-    if (err instanceof CertchainError) throw new UsageError(`${path}: ${err.message}`, err.code)
-    throw err
-  }
 }
 
 export interface OfflineVerifyOptions {
@@ -56,11 +35,11 @@ export interface OfflineVerifyOptions {
 export async function verifyOffline(certPath: string, o: OfflineVerifyOptions): Promise<void> {
   if (!o.genesis === !o.checkpoint) throw new UsageError('offline verify needs exactly one trust anchor: --genesis FILE or --checkpoint FILE')
   const maxAgeMs = parseDuration(o.maxAge)
-  const file = await readParsed(certPath, 'certificate file', certificateFileFromJson)
-  const proof = await readParsed(o.proof, 'proof', proofFromJson)
+  const file = await readJsonAs(certPath, 'certificate file', certificateFileFromJson)
+  const proof = await readJsonAs(o.proof, 'proof', proofFromJson)
   const trust = o.genesis
-    ? await readParsed(o.genesis, 'genesis', trustFromGenesis, MAX_JSON_FILE_BYTES)
-    : await readParsed(o.checkpoint!, 'checkpoint', trustFromCheckpoint)
+    ? await readJsonAs(o.genesis, 'genesis', trustFromGenesis, MAX_JSON_FILE_BYTES)
+    : await readJsonAs(o.checkpoint!, 'checkpoint', trustFromCheckpoint)
   const documentHash = o.document ? await hashDocument(file.salt, o.document) : hexArgument(o.documentHash!, '--document-hash', 32)
   const result = verifyProof(file, proof, { trust, now: Date.now(), maxAgeMs, documentHash })
   if (o.json) console.log(JSON.stringify(result, null, 2))
@@ -87,7 +66,7 @@ export function registerProofCommands(program: Command): void {
     .option('--from <height>', 'leave out validator-set changes at or before this height (for a verifier that trusts a checkpoint there)', positiveInt)
     .option('--rpc <url>', 'node RPC URL', DEFAULT_RPC)
     .action(async (certPath: string, o: { out: string; from?: number; rpc: string }) => {
-      const file = await readParsed(certPath, 'certificate file', certificateFileFromJson)
+      const file = await readJsonAs(certPath, 'certificate file', certificateFileFromJson)
       const json = await new RpcClient(o.rpc).proof(toHex(file.certificateId), o.from)
       // Check what the node sent parses before writing it: a holder must not carry a broken proof.
       const proof = proofFromJson(json)

@@ -40,6 +40,14 @@ export interface VerifyResponse {
   certificate: Record<string, unknown> | null
 }
 
+export interface PresentationResponse {
+  verdict: 'valid' | 'invalid'
+  certificateId: string
+  status: string
+  checks: (VerifyCheck & { code?: string })[]
+  height: number
+}
+
 // The JSON the node answers with, typed from the views that build it.
 export type ValidatorJson = ReturnType<typeof validatorView>
 export type RegisteredValidatorJson = ReturnType<typeof registeredValidatorView>
@@ -107,6 +115,16 @@ export class RpcClient {
   /** The certchain/proof@1 bundle of a certificate (JSON as served), with set changes after `from`. */
   proof(id: string, from?: number): Promise<Record<string, unknown>> {
     return this.request('GET', `/v1/certificates/${id}/proof${from === undefined ? '' : `?from=${from}`}`)
+  }
+
+  /** A single-use presentation request from this verifier node: `{request, uri, qrSvg}`. */
+  presentationRequest(options: { types?: readonly string[]; purpose?: string; ttlSeconds?: number } = {}): Promise<{ request: Record<string, unknown>; uri: string; qrSvg: string }> {
+    return this.request('POST', '/v1/presentation-requests', options)
+  }
+
+  /** The node's check of a presentation; a valid answer uses up its request. */
+  verifyPresentation(presentation: unknown, documentHash: Bytes, options: { allowUnbound?: boolean } = {}): Promise<PresentationResponse> {
+    return this.request('POST', '/v1/presentations/verify', { presentation, documentHash: toHex(documentHash), ...(options.allowUnbound ? { allowUnbound: true } : {}) })
   }
 
   /** A trust checkpoint (certchain/checkpoint@1) at `height` (default: the head). */
