@@ -10,12 +10,15 @@ export interface MempoolOptions {
   readonly maxBytes: number
   /** How many recent rejections `GET /v1/txs/:id` can still report. */
   readonly rejectionMemory: number
+  /** How many recently refused byte strings are refused again without decoding (see {@link knownFailure}). */
+  readonly failureMemory: number
 }
 
 export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = Object.freeze({
   maxTxs: 100_000,
   maxBytes: 512 * 1024 * 1024,
   rejectionMemory: 100_000,
+  failureMemory: 10_000,
 })
 
 export type AddResult = 'added' | 'duplicate'
@@ -31,6 +34,8 @@ export class Mempool {
   private readonly byDigest = new Map<string, DecodedTx>()
   private readonly reservedCertificates = new Set<string>()
   private readonly rejections = new Map<string, { code: ErrorCode; message: string }>()
+  /** Refusals by SHA-256 of the refused bytes; `state` ones may change with the next block. */
+  private readonly failures = new Map<string, { error: CertchainError; state: boolean }>()
   private totalBytes = 0
   private readonly listeners = new Set<() => void>()
 
@@ -113,6 +118,34 @@ export class Mempool {
 
   rejection(idHex: string): { code: ErrorCode; message: string } | undefined {
     return this.rejections.get(idHex)
+  }
+
+  /**
+   * Remembers that these exact bytes (by their SHA-256 `digestHex`) were refused, so sending them
+   * again costs a hash instead of a decode and a signature check. `state`: the refusal depends on
+   * the committed state and is forgotten after the next block. Bounded, oldest forgotten first.
+   */
+  rememberFailure(digestHex: string, error: CertchainError, state: boolean): void {
+    if (this.failures.size >= this.options.failureMemory) {
+      const oldest = this.failures.keys().next().value
+      if (oldest !== undefined) this.failures.delete(oldest)
+    }
+    this.failures.set(digestHex, { error, state })
+  }
+
+  knownFailure(digestHex: string): CertchainError | undefined {
+    return this.failures.get(digestHex)?.error
+  }
+
+  /** After a block: state-dependent refusals no longer hold; with `all`, the chain's rules changed too. */
+  forgetFailures(all: boolean): void {
+    if (all) this.failures.clear()
+    else for (const [digest, f] of this.failures) if (f.state) this.failures.delete(digest)
+  }
+
+  /** The pending transaction with exactly these bytes, by their SHA-256 digest in hex. */
+  pendingByDigest(digestHex: string): DecodedTx | undefined {
+    return this.byDigest.get(digestHex)
   }
 
   /** Called after every added transaction (the block producer wakes up on it). */

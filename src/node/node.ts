@@ -359,6 +359,8 @@ export class CertchainNode implements RpcBackend {
   private onFinalized({ block, writes, rejected, certificates, commitMs }: FinalizedEvent): void {
     const height = block.header.height
     if (writes.governance) this.onGovernance(height, writes.governance)
+    // Refusals by bytes that depended on the state before this block no longer hold (all of them, when the rules changed).
+    this.mempool.forgetFailures(writes.governance?.registry !== undefined)
     this.refreshPeerAccess()
     // The finished height's messages are no longer needed to resume.
     void this.wal?.reset().catch((err: unknown) => this.logger.error({ err }, 'cannot reset the consensus WAL'))
