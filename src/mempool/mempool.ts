@@ -33,6 +33,8 @@ export class Mempool {
   /** The same transactions by SHA-256 of their exact bytes (see {@link known}). */
   private readonly byDigest = new Map<string, DecodedTx>()
   private readonly reservedCertificates = new Set<string>()
+  /** Pending transactions by each certificate they issue or change the status of. */
+  private readonly byCertificate = new Map<string, Set<DecodedTx>>()
   private readonly rejections = new Map<string, { code: ErrorCode; message: string }>()
   /** Refusals by SHA-256 of the refused bytes; `state` ones may change with the next block. */
   private readonly failures = new Map<string, { error: CertchainError; state: boolean }>()
@@ -66,6 +68,11 @@ export class Mempool {
       throw new CertchainError('DUPLICATE_CERTIFICATE', `certificate ${taken} is already being issued by a pending transaction`)
     }
     for (const c of certIds) this.reservedCertificates.add(c)
+    for (const c of touchedCertificates(tx)) {
+      let set = this.byCertificate.get(c)
+      if (!set) this.byCertificate.set(c, (set = new Set()))
+      set.add(tx)
+    }
     this.txs.set(id, tx)
     this.byDigest.set(toHex(sha256(tx.bytes)), tx)
     this.totalBytes += tx.bytes.length
@@ -104,7 +111,30 @@ export class Mempool {
       this.byDigest.delete(toHex(sha256(tx.bytes)))
       this.totalBytes -= tx.bytes.length
       for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
+      for (const c of touchedCertificates(tx)) {
+        const set = this.byCertificate.get(c)
+        set?.delete(tx)
+        if (set?.size === 0) this.byCertificate.delete(c)
+      }
     }
+  }
+
+  /** Drops a pending transaction that can no longer be included, remembering why. */
+  evict(tx: DecodedTx, error: CertchainError): void {
+    this.remove([tx.id])
+    this.recordRejection(toHex(tx.id), error)
+  }
+
+  /** Every pending transaction, oldest first. */
+  pending(): DecodedTx[] {
+    return [...this.txs.values()]
+  }
+
+  /** Pending transactions that issue or change the status of any of these certificates (hex ids). */
+  touching(certificates: Iterable<string>): DecodedTx[] {
+    const out = new Set<DecodedTx>()
+    for (const c of certificates) for (const tx of this.byCertificate.get(c) ?? []) out.add(tx)
+    return [...out]
   }
 
   /** Remembers why a transaction was refused, for status queries (bounded, oldest forgotten first). */
@@ -152,5 +182,21 @@ export class Mempool {
   onAdded(listener: () => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+}
+
+/** The certificates a transaction issues or changes the status of, as hex ids. */
+function touchedCertificates(d: DecodedTx): string[] {
+  const { tx } = d
+  switch (tx.kind) {
+    case 'IssueCertificates':
+      return d.certificateIds.map(toHex)
+    case 'RevokeCertificates':
+      return tx.body.ids.map(toHex)
+    case 'SuspendCertificate':
+    case 'ReinstateCertificate':
+      return [toHex(tx.body.id)]
+    default:
+      return []
   }
 }
