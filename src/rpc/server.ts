@@ -1,15 +1,16 @@
 import fastifySwagger from '@fastify/swagger'
-import Fastify, { LogController, type FastifyError } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify'
 import { fromBase64, fromHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
+import { BodyBudget, capConnections, FAILURE_COST, jsonDepthExceeds, MAX_JSON_DEPTH, RateLimiter, rawReply, type RpcLimits } from './limits.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
 
-export interface RpcOptions {
+export interface RpcOptions extends RpcLimits {
   readonly host: string
   readonly port: number
   readonly bodyLimitBytes: number
@@ -51,6 +52,7 @@ function toErrorBody(err: FastifyError | Error): { status: number; code: ErrorCo
  * only in the log.
  */
 export async function createRpcServer(options: RpcOptions, { backend, logger, metrics }: RpcDeps): Promise<RpcServer> {
+  const headersTimeout = Math.min(10_000, options.requestTimeoutMs)
   const app = Fastify({
     loggerInstance: logger,
     // Request durations go to metrics; one log line per request would drown the useful ones.
@@ -59,9 +61,54 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     // Refuse unknown fields instead of silently dropping them; never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.idleTimeoutMs,
+    // Node checks the timeouts above every 30 s by default: a slow sender would keep its slot that long.
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy()
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        metrics.rpcRefused.inc({ code: 'REQUEST_TIMEOUT' })
+        return rawReply(socket, 'REQUEST_TIMEOUT', `the request did not arrive within ${options.requestTimeoutMs} ms`)
+      }
+      rawReply(socket, 'INVALID_REQUEST', 'malformed HTTP request')
+    },
   })
+  capConnections(app.server, options.maxConnections, () => metrics.rpcRefused.inc({ code: 'TOO_MANY_CONNECTIONS' }))
   // JSON only: without this, fastify's built-in text/plain parser would pass strings to the schemas.
   app.removeContentTypeParser('text/plain')
+  // Fastify's JSON parser (prototype-poisoning checks included), behind a nesting-depth limit.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) {
+      return done(new CertchainError('JSON_TOO_DEEP', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`), undefined)
+    }
+    // Fastify's parser is callback style; it returns nothing to wait for.
+    void parseJson(request, body as string, done)
+  })
+
+  const limiter = new RateLimiter(options.rateLimitPerSecond, options.rateLimitBurst, options.rateLimitExempt)
+  const bodies = new BodyBudget(options.maxBodyBytesInFlight, options.bodyLimitBytes)
+  const refuse = (reply: FastifyReply, code: ErrorCode, message: string) => {
+    metrics.rpcRefused.inc({ code })
+    return reply.status(ErrorCodes[code]).send({ code, message })
+  }
+  app.addHook('onRequest', async (request, reply) => {
+    if (!limiter.take(request.ip)) {
+      reply.header('retry-after', String(limiter.retryAfter(request.ip)))
+      return refuse(reply, 'RATE_LIMITED', `more than ${options.rateLimitPerSecond} requests per second from ${request.ip}; retry later`)
+    }
+    if (request.method === 'POST' && !bodies.reserve(request.raw)) {
+      return refuse(reply, 'RPC_BUSY', `request bodies being received would exceed ${options.maxBodyBytesInFlight} bytes; retry later`)
+    }
+  })
+  // A refused request spends more of its client's budget than an answered one.
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode
+    if (status >= 400 && status < 500 && status !== 429) limiter.take(request.ip, FAILURE_COST)
+  })
+  let waiting = 0
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -118,9 +165,14 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     async (request, reply) => {
       const { tx } = request.body as { tx: string }
       const { wait } = request.query as { wait?: string }
+      // Refused before anything is admitted: the client may send it again without waiting.
+      if (wait === 'commit' && waiting >= options.maxWaiters) {
+        return refuse(reply, 'TOO_MANY_WAITERS', `${waiting} requests already wait for a commit; submit without ?wait=commit and poll GET /v1/txs/:id`)
+      }
       const admitted = await backend.submitTx(fromBase64(tx, 'tx'))
       if (wait !== 'commit') return reply.status(202).send({ id: admitted.id, status: 'pending' })
-      const outcome = await backend.waitForCommit(admitted.id, options.waitTimeoutMs)
+      waiting++
+      const outcome = await backend.waitForCommit(admitted.id, options.waitTimeoutMs).finally(() => waiting--)
       if (outcome === undefined) return reply.status(202).send({ id: admitted.id, status: 'pending' })
       if (outcome.status === 'rejected') {
         return reply.status(ErrorCodes[outcome.code]).send({ id: admitted.id, status: 'rejected', code: outcome.code, message: outcome.message })
