@@ -6,6 +6,7 @@ import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
 import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
 import { BodyBudget, capConnections, FAILURE_COST, jsonDepthExceeds, MAX_JSON_DEPTH, RateLimiter, rawReply, type RpcLimits } from './limits.js'
+import { BlockViews } from './block-views.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
@@ -24,6 +25,8 @@ export interface RpcServer {
 }
 
 export const MAX_STATUS_BATCH = 1000
+/** JSON of block views kept (characters, about bytes): a few of the largest blocks, many small ones. */
+const BLOCK_VIEWS_CHARS = 32 * 1024 * 1024
 
 const idParams = pathParams({ id: HEX32 })
 
@@ -266,13 +269,20 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
 
   await app.register(registryRoutes, { backend })
 
-  const sendBlock = async (height: number) => {
-    const block = height > 0 ? await ledger.getBlock(height) : undefined
-    if (!block) throw new CertchainError('BLOCK_NOT_FOUND', height === 0 ? 'no block committed yet' : `no block at height ${height}`)
-    return blockView(block, (bytes) => ledger.decodeTx(bytes))
+  const blockViews = new BlockViews(BLOCK_VIEWS_CHARS)
+  const sendBlock = async (height: number, reply: FastifyReply) => {
+    if (height < 1 || height > ledger.head.height) {
+      throw new CertchainError('BLOCK_NOT_FOUND', height === 0 ? 'no block committed yet' : `no block at height ${height}`)
+    }
+    const json = await blockViews.get(height, async () => {
+      const block = await ledger.getBlock(height)
+      if (!block) throw new CertchainError('BLOCK_NOT_FOUND', `no block at height ${height}`)
+      return JSON.stringify(blockView(block, (bytes) => ledger.decodeTx(bytes)))
+    })
+    return reply.type('application/json; charset=utf-8').send(json)
   }
 
-  app.get('/v1/blocks/latest', { schema: { summary: 'The latest committed block' } }, () => sendBlock(ledger.head.height))
+  app.get('/v1/blocks/latest', { schema: { summary: 'The latest committed block' } }, (_request, reply) => sendBlock(ledger.head.height, reply))
 
   app.get(
     '/v1/blocks/:height',
@@ -282,7 +292,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
         params: pathParams({ height: UINT }),
       },
     },
-    (request) => sendBlock(Number((request.params as { height: string }).height)),
+    (request, reply) => sendBlock(Number((request.params as { height: string }).height), reply),
   )
 
   await app.listen({ host: options.host, port: options.port })
