@@ -3,6 +3,7 @@ import { CertchainError } from '../core/errors.js'
 import { decodeCanonical } from '../core/encoding.js'
 import type { ProposalRecord, ProposalStatus } from '../ledger/index.js'
 import type { RpcBackend } from './backend.js'
+import { EVIDENCE, ISSUER, ISSUERS, MEMBERS, PROPOSAL, PROPOSALS, responses, TYPES, VALIDATORS } from './responses.js'
 import { ENTITY, UINT, pathParams, queryParams } from './schemas.js'
 import { evidenceView, issuerView, proposalView, registeredValidatorView, validatorView } from './views.js'
 
@@ -42,7 +43,9 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
     '/v1/validators',
     {
       schema: {
+        operationId: 'getValidators',
         summary: 'Validators of consensus at a height (default: the next block), in proposer order, and every registered validator',
+        response: responses({ 200: VALIDATORS }, [400]),
         querystring: queryParams({ height: { ...UINT, description: 'from 1 to two past the last block' } }),
       },
     },
@@ -61,19 +64,19 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
     },
   )
 
-  app.get('/v1/members', { schema: { summary: 'Registered member institutions (verifying nodes)' } }, () => ({
+  app.get('/v1/members', { schema: { operationId: 'getMembers', summary: 'Registered member institutions (verifying nodes)', response: responses({ 200: MEMBERS }) } }, () => ({
     members: ledger.registry.members(),
   }))
 
-  app.get('/v1/types', { schema: { summary: 'Registered certificate types' } }, () => ({
+  app.get('/v1/types', { schema: { operationId: 'getTypes', summary: 'Registered certificate types', response: responses({ 200: TYPES }) } }, () => ({
     types: ledger.registry.allTypes(),
   }))
 
-  app.get('/v1/issuers', { schema: { summary: 'Registered issuers with their key history' } }, () => ({
+  app.get('/v1/issuers', { schema: { operationId: 'getIssuers', summary: 'Registered issuers with their key history', response: responses({ 200: ISSUERS }) } }, () => ({
     issuers: ledger.registry.allIssuers().map(issuerView),
   }))
 
-  app.get('/v1/issuers/:id', { schema: { summary: 'One issuer with its key history', params: pathParams({ id: ENTITY }) } }, (request) => {
+  app.get('/v1/issuers/:id', { schema: { operationId: 'getIssuer', summary: 'One issuer with its key history', params: pathParams({ id: ENTITY }), response: responses({ 200: ISSUER }, [400, 404]) } }, (request) => {
     const { id } = request.params as { id: string }
     const issuer = ledger.registry.issuer(id)
     if (!issuer) throw new CertchainError('ISSUER_NOT_FOUND', `issuer "${id}" is not registered`)
@@ -84,7 +87,9 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
     '/v1/governance/proposals',
     {
       schema: {
+        operationId: 'getProposals',
         summary: 'Governance proposals, newest first, with votes and the tally among the validators of the next block',
+        response: responses({ 200: PROPOSALS }, [400]),
         querystring: queryParams({
           status: {
             type: 'string',
@@ -138,7 +143,7 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
 
   app.get(
     '/v1/governance/proposals/:id',
-    { schema: { summary: 'One governance proposal with its votes and current tally', params: pathParams({ id: UINT }) } },
+    { schema: { operationId: 'getProposal', summary: 'One governance proposal with its votes and current tally', params: pathParams({ id: UINT }), response: responses({ 200: PROPOSAL }, [400, 404]) } },
     async (request) => {
       const id = Number((request.params as { id: string }).id)
       const proposal = await ledger.getProposal(id)
@@ -149,7 +154,7 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
 
   app.get(
     '/v1/evidence',
-    { schema: { summary: 'Equivocation evidence: conflicting signed votes this node saw, and evidence committed on chain' } },
+    { schema: { operationId: 'getEvidence', summary: 'Equivocation evidence: conflicting signed votes this node saw, and evidence committed on chain', response: responses({ 200: EVIDENCE }) } },
     async () => {
       const stored = await ledger.listEvidence(MAX_EVIDENCE_LISTED)
       return {

@@ -7,6 +7,20 @@ import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
 import { BodyBudget, capConnections, FAILURE_COST, jsonDepthExceeds, MAX_JSON_DEPTH, RateLimiter, rawReply, type RpcLimits } from './limits.js'
 import { BlockViews } from './block-views.js'
+import {
+  BLOCK,
+  CERTIFICATE,
+  CERTIFICATE_STATUSES,
+  HEALTH,
+  METRICS,
+  OPENAPI,
+  responses,
+  STATUS,
+  TX_COMMITTED,
+  TX_PENDING,
+  TX_STATUS,
+  VERIFICATION,
+} from './responses.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
@@ -78,6 +92,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     },
   })
   capConnections(app.server, options.maxConnections, () => metrics.rpcRefused.inc({ code: 'TOO_MANY_CONNECTIONS' }))
+  // Response schemas document the API (OpenAPI) and a test holds every answer to them; they do not
+  // serialize, so a field missing from a schema is caught by that test instead of silently dropped.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   // JSON only: without this, fastify's built-in text/plain parser would pass strings to the schemas.
   app.removeContentTypeParser('text/plain')
   // Fastify's JSON parser (prototype-poisoning checks included), behind a nesting-depth limit.
@@ -137,16 +154,16 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
 
   const { ledger, mempool } = backend
 
-  app.get('/healthz', { schema: { hide: true } }, () => ({ ok: true, height: ledger.head.height }))
+  app.get('/healthz', { schema: { operationId: 'health', summary: 'Liveness: the node answers and its height', response: responses({ 200: HEALTH }) } }, () => ({ ok: true, height: ledger.head.height }))
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { operationId: 'metrics', summary: 'Prometheus metrics', response: responses({ 200: METRICS }) } }, async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType)
     return metrics.registry.metrics()
   })
 
-  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  app.get('/v1/openapi.json', { schema: { operationId: 'openapi', summary: 'This OpenAPI document', response: responses({ 200: OPENAPI }) } }, () => app.swagger())
 
-  app.get('/v1/status', { schema: { summary: 'Node and chain status' } }, (): StatusResponse => {
+  app.get('/v1/status', { schema: { operationId: 'getStatus', summary: 'Node and chain status', response: responses({ 200: STATUS }) } }, (): StatusResponse => {
     const status = backend.status()
     return { ...status, validators: ledger.validators(status.height + 1).length, openProposals: ledger.proposals.open.length }
   })
@@ -155,7 +172,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     '/v1/txs',
     {
       schema: {
+        operationId: 'submitTx',
         summary: 'Submit a signed transaction',
+        description: 'Answers 202 once admitted to the mempool; with ?wait=commit, 200 once in a block, 202 if still pending at the timeout, or the refusal of the block (403/409/422 with id and status "rejected").',
         body: {
           type: 'object',
           properties: { tx: { type: 'string', minLength: 1, description: 'base64 of the canonical signed transaction' } },
@@ -163,6 +182,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
           additionalProperties: false,
         },
         querystring: queryParams({ wait: { type: 'string', enum: ['commit', 'none'] } }),
+        response: responses({ 200: TX_COMMITTED, 202: TX_PENDING }, [403, 409, 422], { body: true }),
       },
     },
     async (request, reply) => {
@@ -184,7 +204,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     },
   )
 
-  app.get('/v1/txs/:id', { schema: { summary: 'Status of a transaction', params: idParams } }, async (request) => {
+  app.get('/v1/txs/:id', { schema: { operationId: 'getTx', summary: 'Status of a transaction', params: idParams, response: responses({ 200: TX_STATUS }, [400]) } }, async (request) => {
     const { id } = request.params as { id: string }
     const idHex = id.toLowerCase()
     const location = await ledger.getTxLocation(fromHex(idHex, 'id', 32))
@@ -195,7 +215,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     return { id: idHex, status: 'unknown' }
   })
 
-  app.get('/v1/certificates/:id', { schema: { summary: 'A certificate and its current status', params: idParams } }, async (request) => {
+  app.get('/v1/certificates/:id', { schema: { operationId: 'getCertificate', summary: 'A certificate and its current status', params: idParams, response: responses({ 200: CERTIFICATE }, [400, 404]) } }, async (request) => {
     const { id } = request.params as { id: string }
     const idHex = id.toLowerCase()
     const [entry] = await ledger.getCertificates([fromHex(idHex, 'id', 32)])
@@ -207,7 +227,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     '/v1/certificates/status',
     {
       schema: {
+        operationId: 'getCertificateStatuses',
         summary: `Statuses of up to ${MAX_STATUS_BATCH} certificates`,
+        response: responses({ 200: CERTIFICATE_STATUSES }, [], { body: true }),
         body: {
           type: 'object',
           properties: { ids: { type: 'array', items: HEX32, minItems: 1, maxItems: MAX_STATUS_BATCH } },
@@ -236,7 +258,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     '/v1/verify',
     {
       schema: {
+        operationId: 'verifyCertificate',
         summary: 'Verify a certificate file against a document (or its salted hash)',
+        response: responses({ 200: VERIFICATION }, [], { body: true }),
         body: {
           type: 'object',
           properties: {
@@ -282,14 +306,16 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     return reply.type('application/json; charset=utf-8').send(json)
   }
 
-  app.get('/v1/blocks/latest', { schema: { summary: 'The latest committed block' } }, (_request, reply) => sendBlock(ledger.head.height, reply))
+  app.get('/v1/blocks/latest', { schema: { operationId: 'getLatestBlock', summary: 'The latest committed block', response: responses({ 200: BLOCK }, [404]) } }, (_request, reply) => sendBlock(ledger.head.height, reply))
 
   app.get(
     '/v1/blocks/:height',
     {
       schema: {
+        operationId: 'getBlock',
         summary: 'The block at a height',
         params: pathParams({ height: UINT }),
+        response: responses({ 200: BLOCK }, [400, 404]),
       },
     },
     (request, reply) => sendBlock(Number((request.params as { height: string }).height), reply),
