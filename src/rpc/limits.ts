@@ -1,4 +1,4 @@
-import type { Server, IncomingMessage } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { ErrorCodes, type ErrorCode } from '../core/errors.js'
 
@@ -115,15 +115,17 @@ export class BodyBudget {
 
   /**
    * Reserves the body of `request` (its declared length, or the body limit when it has none)
-   * until the request is over; false when that would exceed the budget.
+   * until its response is over; false when that would exceed the budget.
    */
-  reserve(request: IncomingMessage): boolean {
+  reserve(request: IncomingMessage, response: ServerResponse): boolean {
     const declared = Number(request.headers['content-length'])
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, this.bodyLimit) : this.bodyLimit
     if (bytes === 0) return true
     if (this.used + bytes > this.max) return false
     this.used += bytes
-    request.once('close', () => (this.used -= bytes))
+    // A request's own 'close' waits for its body to be read, which a refusal never does on a
+    // kept-alive socket: the response's 'close' comes in every case (sent, or the socket gone).
+    response.once('close', () => (this.used -= bytes))
     return true
   }
 

@@ -119,7 +119,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
       reply.header('retry-after', String(limiter.retryAfter(request.ip)))
       return refuse(reply, 'RATE_LIMITED', `more than ${options.rateLimitPerSecond} requests per second from ${request.ip}; retry later`)
     }
-    if (request.method === 'POST' && !bodies.reserve(request.raw)) {
+    if (request.method === 'POST' && !bodies.reserve(request.raw, reply.raw)) {
       return refuse(reply, 'RPC_BUSY', `request bodies being received would exceed ${options.maxBodyBytesInFlight} bytes; retry later`)
     }
   })
