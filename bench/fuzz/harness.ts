@@ -249,9 +249,13 @@ const CHUNK = 500
 
 /**
  * Runs `total` inputs spread evenly over the targets, from `seed` (the same seed gives the same
- * inputs). A decoder that returns a promise is awaited, one input at a time.
+ * inputs). A decoder that returns a promise is awaited, one input at a time. Once `signal` is
+ * aborted, the report covers the inputs run so far.
  */
-export async function fuzz(targets: readonly FuzzTarget[], options: { total: number; seed: number; onProgress?: (done: number) => void }): Promise<FuzzReport> {
+export async function fuzz(
+  targets: readonly FuzzTarget[],
+  options: { total: number; seed: number; onProgress?: (done: number) => void; signal?: AbortSignal },
+): Promise<FuzzReport> {
   const perTarget = Math.ceil(options.total / targets.length)
   const crashes: Crash[] = []
   const reports: Record<string, TargetReport> = {}
@@ -260,14 +264,19 @@ export async function fuzz(targets: readonly FuzzTarget[], options: { total: num
   let peakHeap = 0
   let done = 0
   const started = performance.now()
-  for (const [t, target] of targets.entries()) {
+  const states = targets.map((target, t) => {
     const report: TargetReport = { inputs: 0, kinds: { valid: 0, structure: 0, bytes: 0, random: 0 }, accepted: 0, refused: {}, slowestMs: 0, perSecond: 0 }
     reports[target.name] = report
     const pool = fc.sample(target.valid, { seed: options.seed + t, numRuns: Math.max(1, Math.min(MAX_POOL, Math.floor(perTarget / 10))) })
-    const arbitrary = inputs(target, pool)
-    const targetStarted = performance.now()
-    for (let chunk = 0; report.inputs < perTarget; chunk++) {
-      const batch = fc.sample(arbitrary, { seed: options.seed + t * 1_000_003 + chunk, numRuns: Math.min(CHUNK, perTarget - report.inputs) })
+    return { target, t, report, arbitrary: inputs(target, pool), ms: 0 }
+  })
+  // Round robin, a chunk per target at a time, so a run stopped early still covers every target.
+  for (let chunk = 0; states.some((s) => s.report.inputs < perTarget) && !options.signal?.aborted; chunk++) {
+    for (const state of states) {
+      const { target, t, report } = state
+      if (report.inputs >= perTarget || options.signal?.aborted) continue
+      const chunkStarted = performance.now()
+      const batch = fc.sample(state.arbitrary, { seed: options.seed + t * 1_000_003 + chunk, numRuns: Math.min(CHUNK, perTarget - report.inputs) })
       for (const { kind, bytes } of batch) {
         const t0 = performance.now()
         try {
@@ -286,13 +295,14 @@ export async function fuzz(targets: readonly FuzzTarget[], options: { total: num
         report.inputs++
         report.kinds[kind]++
       }
+      state.ms += performance.now() - chunkStarted
+      report.perSecond = Math.round(report.inputs / (state.ms / 1000))
       done += batch.length
       const memory = process.memoryUsage()
       peakRss = Math.max(peakRss, memory.rss)
       peakHeap = Math.max(peakHeap, memory.heapUsed)
       options.onProgress?.(done)
     }
-    report.perSecond = Math.round(report.inputs / ((performance.now() - targetStarted) / 1000))
   }
   const seconds = (performance.now() - started) / 1000
   return {
