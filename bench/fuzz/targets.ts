@@ -149,6 +149,7 @@ export const validCertificateFile = fc
   })
 
 const hexKey = bytes32.map(toHex)
+const RESIDENCE = [{ id: 'kr.residence', nameKo: '주민등록표 등본', nameEn: 'Resident registration certificate', validityDays: 90, authorities: [] }]
 const genesisDocument = fc
   .record({
     chainId: fc.stringMatching(/^[a-z][a-z0-9-]{2,20}$/),
@@ -161,7 +162,7 @@ const genesisDocument = fc
     chainId,
     genesisTime,
     params,
-    certificateTypes: [{ id: 'kr.residence', nameKo: '주민등록표 등본', nameEn: 'Resident registration certificate', validityDays: 90, authorities: [] }],
+    certificateTypes: RESIDENCE,
     issuers: issuerKeys.map((publicKey, i) => ({ id: `kr.issuer${i}`, name: `Issuer ${i}`, publicKey, types: ['kr.residence'] })),
     validators: validatorKeys.map((publicKey, i) => ({ id: `validator-${i + 1}`, name: `Validator ${i + 1}`, publicKey, peerId: `12D3KooWFuzz${i}` })),
     members: [],
@@ -226,7 +227,7 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () =
   const genesis = parseGenesis({
     chainId: CHAIN,
     genesisTime: new Date(GENESIS_TIME).toISOString(),
-    certificateTypes: [{ id: 'kr.residence', nameKo: '주민등록표 등본', nameEn: 'Resident registration certificate', validityDays: 90, authorities: [] }],
+    certificateTypes: RESIDENCE,
     issuers: [{ id: issuer.id, name: 'MOIS', publicKey: toHex(issuer.key.publicKey), types: ['kr.residence'] }],
     validators: [{ id: validator.id, name: 'Validator 1', publicKey: toHex(validator.key.publicKey), peerId: '12D3KooWFuzzValidator' }],
     members: [],

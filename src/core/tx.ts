@@ -78,6 +78,22 @@ export function decodeTx(chainId: string, bytes: Bytes, limits: TxLimits, author
   return { tx, bytes, id: sha256(signBytes), signBytes, certificateIds }
 }
 
+/** The certificates a transaction issues or changes the status of. */
+export function touchedCertificateIds(decoded: DecodedTx): readonly Bytes[] {
+  const { tx } = decoded
+  switch (tx.kind) {
+    case 'IssueCertificates':
+      return decoded.certificateIds
+    case 'RevokeCertificates':
+      return tx.body.ids
+    case 'SuspendCertificate':
+    case 'ReinstateCertificate':
+      return [tx.body.id]
+    default:
+      return []
+  }
+}
+
 export function verifyTxSignature(decoded: DecodedTx): void {
   if (!verify(decoded.tx.key, decoded.signBytes, decoded.tx.sig)) {
     throw new CertchainError('BAD_SIGNATURE', 'transaction signature does not verify for this chain, kind and key')

@@ -3,7 +3,7 @@ import { encode } from '../core/encoding.js'
 import { reject } from '../core/errors.js'
 import { sha256 } from '../core/hash.js'
 import { merkleLeaf } from '../core/merkle.js'
-import { verifyTxSignature, type DecodedTx } from '../core/tx.js'
+import { touchedCertificateIds, verifyTxSignature, type DecodedTx } from '../core/tx.js'
 import type { Millis, SignedTx } from '../core/types.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import { ISSUER_TX_KINDS } from '../core/types.js'
@@ -298,20 +298,7 @@ export class BlockExecution {
    */
   async prefetch(txs: readonly DecodedTx[]): Promise<void> {
     const ids = txs.map((t) => t.id)
-    const certIds = txs.flatMap((t) => {
-      const { tx } = t
-      switch (tx.kind) {
-        case 'IssueCertificates':
-          return t.certificateIds
-        case 'RevokeCertificates':
-          return tx.body.ids
-        case 'SuspendCertificate':
-        case 'ReinstateCertificate':
-          return [tx.body.id]
-        default:
-          return []
-      }
-    })
+    const certIds = txs.flatMap(touchedCertificateIds)
     const found = await this.ctx.store.lookup(ids, certIds)
     this.committedTxs = new Set(ids.filter((_, i) => found.txs[i]).map(toHex))
     this.storedEntries = new Map(certIds.map((id, i) => [toHex(id), found.certificates[i]]))

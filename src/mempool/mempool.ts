@@ -1,7 +1,7 @@
 import { toHex } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
 import { CertchainError, type ErrorCode } from '../core/errors.js'
-import type { DecodedTx } from '../core/tx.js'
+import { touchedCertificateIds, type DecodedTx } from '../core/tx.js'
 
 export interface MempoolOptions {
   /** Most transactions held at once. */
@@ -68,7 +68,7 @@ export class Mempool {
       throw new CertchainError('DUPLICATE_CERTIFICATE', `certificate ${taken} is already being issued by a pending transaction`)
     }
     for (const c of certIds) this.reservedCertificates.add(c)
-    for (const c of touchedCertificates(tx)) {
+    for (const c of touchedCertificateIds(tx).map(toHex)) {
       let set = this.byCertificate.get(c)
       if (!set) this.byCertificate.set(c, (set = new Set()))
       set.add(tx)
@@ -111,7 +111,7 @@ export class Mempool {
       this.byDigest.delete(toHex(sha256(tx.bytes)))
       this.totalBytes -= tx.bytes.length
       for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
-      for (const c of touchedCertificates(tx)) {
+      for (const c of touchedCertificateIds(tx).map(toHex)) {
         const set = this.byCertificate.get(c)
         set?.delete(tx)
         if (set?.size === 0) this.byCertificate.delete(c)
@@ -185,18 +185,3 @@ export class Mempool {
   }
 }
 
-/** The certificates a transaction issues or changes the status of, as hex ids. */
-function touchedCertificates(d: DecodedTx): string[] {
-  const { tx } = d
-  switch (tx.kind) {
-    case 'IssueCertificates':
-      return d.certificateIds.map(toHex)
-    case 'RevokeCertificates':
-      return tx.body.ids.map(toHex)
-    case 'SuspendCertificate':
-    case 'ReinstateCertificate':
-      return [toHex(tx.body.id)]
-    default:
-      return []
-  }
-}
