@@ -63,13 +63,32 @@ export interface TxLimits {
 /**
  * Decodes a signed transaction: size limit, canonical encoding, exact shape (no unknown fields).
  * Signature and state rules are separate steps ({@link verifyTxSignature}, ledger rules).
+ * `authorize` runs on the parsed transaction before its records are hashed (an issuance's sign
+ * bytes need every certificate id), so a signer or key the chain does not know costs no hashing.
  */
-export function decodeTx(chainId: string, bytes: Bytes, limits: TxLimits): DecodedTx {
+export function decodeTx(chainId: string, bytes: Bytes, limits: TxLimits, authorize?: (tx: SignedTx) => void): DecodedTx {
   const value = decodeCanonical(bytes, limits.maxTxBytes)
   const tx = parseSignedTx(value, limits)
+  authorize?.(tx)
   const certificateIds = tx.kind === 'IssueCertificates' ? tx.body.records.map(certificateId) : []
   const signBytes = txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx, certificateIds))
   return { tx, bytes, id: sha256(signBytes), signBytes, certificateIds }
+}
+
+/** The certificates a transaction issues or changes the status of. */
+export function touchedCertificateIds(decoded: DecodedTx): readonly Bytes[] {
+  const { tx } = decoded
+  switch (tx.kind) {
+    case 'IssueCertificates':
+      return decoded.certificateIds
+    case 'RevokeCertificates':
+      return tx.body.ids
+    case 'SuspendCertificate':
+    case 'ReinstateCertificate':
+      return [tx.body.id]
+    default:
+      return []
+  }
 }
 
 export function verifyTxSignature(decoded: DecodedTx): void {

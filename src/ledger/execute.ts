@@ -3,8 +3,8 @@ import { heightRecordBytes, stateRootBytes, statusLeafBytes, type HeightRecord, 
 import { reject } from '../core/errors.js'
 import { sha256 } from '../core/hash.js'
 import { merkleLeaf } from '../core/merkle.js'
-import { verifyTxSignature, type DecodedTx } from '../core/tx.js'
-import type { Millis } from '../core/types.js'
+import { touchedCertificateIds, verifyTxSignature, type DecodedTx } from '../core/tx.js'
+import type { Millis, SignedTx } from '../core/types.js'
 import type { ValidatorInfo } from '../core/genesis.js'
 import { ISSUER_TX_KINDS } from '../core/types.js'
 import { hashKey, voteSignBytes, type Vote } from '../core/vote.js'
@@ -97,24 +97,31 @@ export class BlockExecution {
     this.registry = governance.registry
   }
 
+  /**
+   * The rules that need neither the records' hashes nor storage: expiry, and the signer with this
+   * key. Admission runs them before an issuance's records are hashed.
+   */
+  checkSender(tx: SignedTx): void {
+    this.checkExpiry(tx)
+    this.checkSigner(tx)
+  }
+
+  /** {@link checkSender}, then the signature (once per decoded transaction). */
+  authenticate(d: DecodedTx): void {
+    this.checkSender(d.tx)
+    this.checkSignature(d)
+  }
+
   async apply(d: DecodedTx): Promise<void> {
     const { tx } = d
     const { registry } = this
-    const params = registry.params
-    if (tx.body.expiresAt <= this.time) reject('TX_EXPIRED', `transaction expired at ${new Date(tx.body.expiresAt).toISOString()}`)
-    if (tx.body.expiresAt > this.time + params.txMaxTtlMs) {
-      reject('TX_EXPIRY_TOO_FAR', `expiresAt may be at most ${params.txMaxTtlMs} ms after the block time`)
-    }
+    this.checkExpiry(tx)
     const idHex = toHex(d.id)
     if (this.txIds.has(idHex) || (await this.committedTx(d.id, idHex))) {
       reject('DUPLICATE_TX', `transaction ${idHex} is already on chain`)
     }
-    if (ISSUER_TX_KINDS.includes(tx.kind)) this.checkIssuerSigner(tx.signer, tx.key)
-    else this.checkValidatorSigner(tx.signer, tx.key)
-    if (!this.ctx.verified.has(d)) {
-      verifyTxSignature(d)
-      this.ctx.verified.add(d)
-    }
+    this.checkSigner(tx)
+    this.checkSignature(d)
 
     switch (tx.kind) {
       case 'IssueCertificates': {
@@ -251,6 +258,25 @@ export class BlockExecution {
   }
 
   /** An issuer transaction: registered, active issuer signing with one of its current keys. */
+  private checkExpiry(tx: SignedTx): void {
+    const params = this.registry.params
+    if (tx.body.expiresAt <= this.time) reject('TX_EXPIRED', `transaction expired at ${new Date(tx.body.expiresAt).toISOString()}`)
+    if (tx.body.expiresAt > this.time + params.txMaxTtlMs) {
+      reject('TX_EXPIRY_TOO_FAR', `expiresAt may be at most ${params.txMaxTtlMs} ms after the block time`)
+    }
+  }
+
+  private checkSigner(tx: SignedTx): void {
+    if (ISSUER_TX_KINDS.includes(tx.kind)) this.checkIssuerSigner(tx.signer, tx.key)
+    else this.checkValidatorSigner(tx.signer, tx.key)
+  }
+
+  private checkSignature(d: DecodedTx): void {
+    if (this.ctx.verified.has(d)) return
+    verifyTxSignature(d)
+    this.ctx.verified.add(d)
+  }
+
   private checkIssuerSigner(signer: string, key: Bytes): void {
     const issuer = this.registry.issuer(signer) ?? reject('UNKNOWN_ISSUER', `issuer "${signer}" is not registered`)
     if (!issuer.active) reject('ISSUER_INACTIVE', `issuer "${signer}" is not active`)
@@ -299,20 +325,7 @@ export class BlockExecution {
    */
   async prefetch(txs: readonly DecodedTx[]): Promise<void> {
     const ids = txs.map((t) => t.id)
-    const certIds = txs.flatMap((t) => {
-      const { tx } = t
-      switch (tx.kind) {
-        case 'IssueCertificates':
-          return t.certificateIds
-        case 'RevokeCertificates':
-          return tx.body.ids
-        case 'SuspendCertificate':
-        case 'ReinstateCertificate':
-          return [tx.body.id]
-        default:
-          return []
-      }
-    })
+    const certIds = txs.flatMap(touchedCertificateIds)
     const found = await this.ctx.store.lookup(ids, certIds)
     this.committedTxs = new Set(ids.filter((_, i) => found.txs[i]).map(toHex))
     this.storedEntries = new Map(certIds.map((id, i) => [toHex(id), found.certificates[i]]))

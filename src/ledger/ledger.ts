@@ -4,7 +4,7 @@ import { CertchainError } from '../core/errors.js'
 import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
-import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
+import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock, type Millis, type SignedTx } from '../core/types.js'
 import { BlockExecution, stateRoot, statusLeafValue, type ExecutionContext } from './execute.js'
 import type { StateRoots } from '../core/state.js'
 import type { ProofBundle, ValidatorChange } from '../light/proof.js'
@@ -138,14 +138,23 @@ export class Ledger {
     await this.store.close()
   }
 
-  /** Decodes a signed transaction for this chain (size, canonical encoding, shape). */
-  decodeTx(bytes: Bytes): DecodedTx {
-    return decodeTx(this.chainId, bytes, this.registry.params)
+  /**
+   * Decodes a signed transaction for this chain (size, canonical encoding, shape). With `admitAt`
+   * (admission), expiry and the signer's registration and key are checked against the committed
+   * state before an issuance's records are hashed.
+   */
+  decodeTx(bytes: Bytes, admitAt?: Millis): DecodedTx {
+    const authorize = admitAt === undefined ? undefined : (tx: SignedTx) => this.execution(this.head.height + 1, admitAt).checkSender(tx)
+    return decodeTx(this.chainId, bytes, this.registry.params, authorize)
   }
 
-  /** Runs every rule against the committed state, as if the transaction were in the next block at `time`. */
+  /**
+   * Runs every rule against the committed state, as if the transaction were in the next block at
+   * `time`. The signature is verified before anything is read from storage for its records.
+   */
   async checkTx(tx: DecodedTx, time: Millis): Promise<void> {
     const exec = this.execution(this.head.height + 1, time)
+    exec.authenticate(tx)
     await exec.prefetch([tx])
     await exec.apply(tx)
   }

@@ -1,22 +1,8 @@
-import { isCertchainError, type ErrorCode } from '../core/errors.js'
+import { isCertchainError } from '../core/errors.js'
 import type { GossipVerdict, Millis } from '../core/types.js'
 import type { Ledger } from '../ledger/index.js'
-import { admitTx } from './admission.js'
+import { admitTx, INVALID_EVERYWHERE } from './admission.js'
 import type { Mempool } from './mempool.js'
-
-/** Refusals that hold on every node whatever its state: the sender relayed garbage. */
-const INVALID_EVERYWHERE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'TX_TOO_LARGE',
-  'MALFORMED_ENCODING',
-  'NON_CANONICAL_ENCODING',
-  'MALFORMED_TX',
-  'BAD_SIGNATURE',
-  'EMPTY_BATCH',
-  'TOO_MANY_RECORDS',
-  'INVALID_VALIDITY',
-  'INVALID_REASON',
-  'NOTE_TOO_LONG',
-])
 
 /**
  * Gossip validation of a relayed transaction, which is also its admission: accepted (and

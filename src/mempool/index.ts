@@ -1,3 +1,4 @@
 export { Mempool, DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions, type AddResult } from './mempool.js'
-export { admitTx, type Admitted } from './admission.js'
+export { admitTx, INVALID_EVERYWHERE, type Admitted } from './admission.js'
 export { validateTxGossip } from './gossip.js'
+export { recheckPending, type BlockChanges, type Evicted } from './recheck.js'

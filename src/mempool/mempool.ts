@@ -1,7 +1,7 @@
 import { toHex } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
 import { CertchainError, type ErrorCode } from '../core/errors.js'
-import type { DecodedTx } from '../core/tx.js'
+import { touchedCertificateIds, type DecodedTx } from '../core/tx.js'
 
 export interface MempoolOptions {
   /** Most transactions held at once. */
@@ -10,12 +10,15 @@ export interface MempoolOptions {
   readonly maxBytes: number
   /** How many recent rejections `GET /v1/txs/:id` can still report. */
   readonly rejectionMemory: number
+  /** How many recently refused byte strings are refused again without decoding (see {@link knownFailure}). */
+  readonly failureMemory: number
 }
 
 export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = Object.freeze({
   maxTxs: 100_000,
   maxBytes: 512 * 1024 * 1024,
   rejectionMemory: 100_000,
+  failureMemory: 10_000,
 })
 
 export type AddResult = 'added' | 'duplicate'
@@ -30,7 +33,11 @@ export class Mempool {
   /** The same transactions by SHA-256 of their exact bytes (see {@link known}). */
   private readonly byDigest = new Map<string, DecodedTx>()
   private readonly reservedCertificates = new Set<string>()
+  /** Pending transactions by each certificate they issue or change the status of. */
+  private readonly byCertificate = new Map<string, Set<DecodedTx>>()
   private readonly rejections = new Map<string, { code: ErrorCode; message: string }>()
+  /** Refusals by SHA-256 of the refused bytes; `state` ones may change with the next block. */
+  private readonly failures = new Map<string, { error: CertchainError; state: boolean }>()
   private totalBytes = 0
   private readonly listeners = new Set<() => void>()
 
@@ -61,6 +68,11 @@ export class Mempool {
       throw new CertchainError('DUPLICATE_CERTIFICATE', `certificate ${taken} is already being issued by a pending transaction`)
     }
     for (const c of certIds) this.reservedCertificates.add(c)
+    for (const c of touchedCertificateIds(tx).map(toHex)) {
+      let set = this.byCertificate.get(c)
+      if (!set) this.byCertificate.set(c, (set = new Set()))
+      set.add(tx)
+    }
     this.txs.set(id, tx)
     this.byDigest.set(toHex(sha256(tx.bytes)), tx)
     this.totalBytes += tx.bytes.length
@@ -99,7 +111,30 @@ export class Mempool {
       this.byDigest.delete(toHex(sha256(tx.bytes)))
       this.totalBytes -= tx.bytes.length
       for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
+      for (const c of touchedCertificateIds(tx).map(toHex)) {
+        const set = this.byCertificate.get(c)
+        set?.delete(tx)
+        if (set?.size === 0) this.byCertificate.delete(c)
+      }
     }
+  }
+
+  /** Drops a pending transaction that can no longer be included, remembering why. */
+  evict(tx: DecodedTx, error: CertchainError): void {
+    this.remove([tx.id])
+    this.recordRejection(toHex(tx.id), error)
+  }
+
+  /** Every pending transaction, oldest first. */
+  pending(): DecodedTx[] {
+    return [...this.txs.values()]
+  }
+
+  /** Pending transactions that issue or change the status of any of these certificates (hex ids). */
+  touching(certificates: Iterable<string>): DecodedTx[] {
+    const out = new Set<DecodedTx>()
+    for (const c of certificates) for (const tx of this.byCertificate.get(c) ?? []) out.add(tx)
+    return [...out]
   }
 
   /** Remembers why a transaction was refused, for status queries (bounded, oldest forgotten first). */
@@ -115,9 +150,38 @@ export class Mempool {
     return this.rejections.get(idHex)
   }
 
+  /**
+   * Remembers that these exact bytes (by their SHA-256 `digestHex`) were refused, so sending them
+   * again costs a hash instead of a decode and a signature check. `state`: the refusal depends on
+   * the committed state and is forgotten after the next block. Bounded, oldest forgotten first.
+   */
+  rememberFailure(digestHex: string, error: CertchainError, state: boolean): void {
+    if (this.failures.size >= this.options.failureMemory) {
+      const oldest = this.failures.keys().next().value
+      if (oldest !== undefined) this.failures.delete(oldest)
+    }
+    this.failures.set(digestHex, { error, state })
+  }
+
+  knownFailure(digestHex: string): CertchainError | undefined {
+    return this.failures.get(digestHex)?.error
+  }
+
+  /** After a block: state-dependent refusals no longer hold; with `all`, the chain's rules changed too. */
+  forgetFailures(all: boolean): void {
+    if (all) this.failures.clear()
+    else for (const [digest, f] of this.failures) if (f.state) this.failures.delete(digest)
+  }
+
+  /** The pending transaction with exactly these bytes, by their SHA-256 digest in hex. */
+  pendingByDigest(digestHex: string): DecodedTx | undefined {
+    return this.byDigest.get(digestHex)
+  }
+
   /** Called after every added transaction (the block producer wakes up on it). */
   onAdded(listener: () => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }
 }
+

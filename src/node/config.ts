@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { CertchainError } from '../core/errors.js'
 import { MAX_CONFIG_FILE_BYTES, readLocalFile } from './files.js'
+import type { RpcLimits } from '../rpc/limits.js'
 
 /** A node's configuration (`HOME/config.json`). Paths are relative to the home directory. */
 export interface NodeConfig {
@@ -18,7 +19,7 @@ export interface NodeConfig {
     readonly bodyLimitBytes: number
     /** Longest a `?wait=commit` request waits before answering 202 pending. */
     readonly waitTimeoutMs: number
-  }
+  } & RpcLimits
   readonly p2p: {
     readonly listen: readonly string[]
     readonly bootstrap: readonly string[]
@@ -63,7 +64,20 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   dataDir: 'data',
   nodeKeyFile: 'node_key.json',
   validatorKeyFile: 'validator_key.json',
-  rpc: { host: '127.0.0.1', port: DEFAULT_RPC_PORT, bodyLimitBytes: 4 * 1024 * 1024, waitTimeoutMs: 30_000 },
+  rpc: {
+    host: '127.0.0.1',
+    port: DEFAULT_RPC_PORT,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    waitTimeoutMs: 30_000,
+    maxConnections: 256,
+    requestTimeoutMs: 30_000,
+    idleTimeoutMs: 5_000,
+    maxBodyBytesInFlight: 64 * 1024 * 1024,
+    maxWaiters: 256,
+    rateLimitPerSecond: 200,
+    rateLimitBurst: 400,
+    rateLimitExempt: ['127.0.0.1', '::1', '::ffff:127.0.0.1'],
+  },
   p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [] },
   consensus: {
     blockIntervalMs: 100,
@@ -120,6 +134,12 @@ export function parseConfig(input: unknown, source = 'config'): NodeConfig {
   const config = merge(DEFAULT_CONFIG as unknown as Json, input, '') as unknown as NodeConfig
   if (!LOG_LEVELS.includes(config.log.level)) problems.push(`log.level must be one of ${LOG_LEVELS.join(', ')}`)
   if (config.rpc.port > 65535) problems.push('rpc.port must be at most 65535')
+  for (const key of ['maxConnections', 'requestTimeoutMs', 'idleTimeoutMs', 'maxWaiters', 'rateLimitBurst'] as const) {
+    if (config.rpc[key] < 1) problems.push(`rpc.${key} must be at least 1`)
+  }
+  if (config.rpc.maxBodyBytesInFlight < config.rpc.bodyLimitBytes) {
+    problems.push('rpc.maxBodyBytesInFlight must be at least rpc.bodyLimitBytes (or no body of the largest size could ever be received)')
+  }
   if (config.consensus.blockIntervalMs > config.consensus.heartbeatIntervalMs) {
     problems.push('consensus.blockIntervalMs must not exceed consensus.heartbeatIntervalMs')
   }

@@ -39,6 +39,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['code'] as const,
       registers,
     }),
+    rpcRefused: new Counter({
+      name: 'certchain_rpc_refused_total',
+      help: 'RPC requests and connections refused by a limit (rate, connections, waiters, bodies in flight, timeout), by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
     peers: new Gauge({ name: 'certchain_peers', help: 'Connected peers', registers }),
     evidence: new Counter({ name: 'certchain_evidence_total', help: 'Equivocations detected (conflicting votes of one validator)', registers }),
     presentationRequests: new Counter({ name: 'certchain_presentation_requests_total', help: 'Presentation requests issued by this verifier', registers }),

@@ -29,7 +29,7 @@ import type { GossipVerdict } from '../core/types.js'
 import { validateTxGossip } from '../mempool/index.js'
 import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
 import { Ledger, type GovernanceWrites } from '../ledger/index.js'
-import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, type Admitted } from '../mempool/index.js'
+import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, recheckPending, type Admitted } from '../mempool/index.js'
 import type { Audience } from '../wallet/presentation.js'
 import { PresentationRequests } from '../wallet/requests.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
@@ -116,6 +116,7 @@ class CommitWaiters {
  */
 export class CertchainNode implements RpcBackend {
   private readonly waiters = new CommitWaiters()
+  private mempoolRecheck: Promise<void> = Promise.resolve()
   private engine: ConsensusEngine | undefined
   private sync: BlockSync | undefined
   private wal: ConsensusWal | undefined
@@ -392,6 +393,8 @@ export class CertchainNode implements RpcBackend {
   private onFinalized({ block, writes, rejected, certificates, commitMs }: FinalizedEvent): void {
     const height = block.header.height
     if (writes.governance) this.onGovernance(height, writes.governance)
+    // Refusals by bytes that depended on the state before this block no longer hold (all of them, when the rules changed).
+    this.mempool.forgetFailures(writes.governance?.registry !== undefined)
     this.refreshPeerAccess()
     // The finished height's messages are no longer needed to resume.
     void this.wal?.reset().catch((err: unknown) => this.logger.error({ err }, 'cannot reset the consensus WAL'))
@@ -409,6 +412,26 @@ export class CertchainNode implements RpcBackend {
     if (writes.txIds.length > 0 || rejected.length > 0) {
       this.logger.info({ height, txs: writes.txIds.length, rejected: rejected.length }, 'committed block')
     }
+    this.recheckMempool(block.header.time, writes)
+  }
+
+  /** Drops pending transactions the block made impossible, and tells whoever waits for them. */
+  private recheckMempool(time: number, writes: FinalizedEvent['writes']): void {
+    if (this.mempool.size === 0) return
+    const changes = { time, certificates: [...writes.certificates.keys()], rulesChanged: writes.governance?.registry !== undefined }
+    // One re-check at a time, in block order.
+    this.mempoolRecheck = this.mempoolRecheck.then(() => recheckPending(this.ledger, this.mempool, changes, Date.now())).then(
+      (evicted) => {
+        for (const { tx, error } of evicted) {
+          this.metrics.txRejected.inc({ code: error.code })
+          this.waiters.settle(toHex(tx.id), { status: 'rejected', code: error.code, message: error.message })
+        }
+        if (evicted.length > 0) this.logger.info({ evicted: evicted.length }, 'dropped pending transactions the last block made impossible')
+        this.metrics.mempoolTxs.set(this.mempool.size)
+        this.metrics.mempoolBytes.set(this.mempool.bytes)
+      },
+      (err: unknown) => this.logger.error({ err }, 'cannot re-check pending transactions'),
+    )
   }
 
   /**

@@ -153,11 +153,12 @@ export class RpcClient {
     return this.request('GET', `/v1/issuers/${encodeURIComponent(id)}`)
   }
 
-  /** Proposals, newest first. */
-  proposals(filter: { status?: ProposalStatus; limit?: number } = {}): Promise<{ height: number; proposals: ProposalJson[] }> {
+  /** Proposals, newest first, a page at a time: pass `next` of one answer as `before` to get the following page. */
+  proposals(filter: { status?: ProposalStatus; limit?: number; before?: number } = {}): Promise<{ height: number; proposals: ProposalJson[]; next: number | null }> {
     const query = new URLSearchParams()
     if (filter.status !== undefined) query.set('status', filter.status)
     if (filter.limit !== undefined) query.set('limit', String(filter.limit))
+    if (filter.before !== undefined) query.set('before', String(filter.before))
     const qs = query.toString()
     return this.request('GET', `/v1/governance/proposals${qs ? `?${qs}` : ''}`)
   }

@@ -1,4 +1,5 @@
 export { createRpcServer, MAX_STATUS_BATCH, type RpcOptions, type RpcServer } from './server.js'
+export { FAILURE_COST, MAX_JSON_DEPTH, type RpcLimits } from './limits.js'
 export { MAX_PROPOSALS_LISTED, PROPOSAL_STATUSES } from './registry-routes.js'
 export type { RpcBackend, RpcDeps, NodeStatus, StatusResponse, TxOutcome } from './backend.js'
 export {

@@ -11,6 +11,7 @@ import {
   verifyPresentation,
 } from '../wallet/presentation.js'
 import type { RpcBackend } from './backend.js'
+import { GENESIS, PRESENTATION_REQUEST, PRESENTATION_RESULT, responses } from './responses.js'
 import { HEX32 } from './schemas.js'
 
 /** How old a presentation's proof may be when this node checks it (the holder fetches a fresh one per request). */
@@ -26,13 +27,19 @@ export const presentationRoutes: FastifyPluginCallback<{ backend: RpcBackend }> 
   const { ledger } = backend
   const trust = trustFromGenesis(backend.genesisDocument)
 
-  app.get('/v1/genesis', { schema: { summary: 'The genesis document this node follows: the trust anchor of light verifiers' } }, () => backend.genesisDocument)
+  app.get(
+    '/v1/genesis',
+    { schema: { operationId: 'getGenesis', summary: 'The genesis document this node follows: the trust anchor of light verifiers', response: responses({ 200: GENESIS }) } },
+    () => backend.genesisDocument,
+  )
 
   app.post(
     '/v1/presentation-requests',
     {
       schema: {
+        operationId: 'createPresentationRequest',
         summary: 'Issue a single-use presentation request (nonce kept durably until it expires)',
+        response: responses({ 200: PRESENTATION_REQUEST }, [], { body: true }),
         body: {
           type: 'object',
           properties: {
@@ -59,7 +66,9 @@ export const presentationRoutes: FastifyPluginCallback<{ backend: RpcBackend }> 
     '/v1/presentations/verify',
     {
       schema: {
+        operationId: 'verifyPresentation',
         summary: 'Check a holder-bound presentation and the document (or its salted hash); a valid answer uses up the request',
+        response: responses({ 200: PRESENTATION_RESULT }, [], { body: true }),
         body: {
           type: 'object',
           properties: {

@@ -5,6 +5,7 @@ import { CertchainError } from '../core/errors.js'
 import type { Ledger, PointInTime } from '../ledger/index.js'
 import { checkpointToJson, proofToJson } from '../light/index.js'
 import type { RpcBackend } from './backend.js'
+import { CHECKPOINT, PROOF, responses } from './responses.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 
 /** `at`: a height (digits) or an ISO-8601 time. */
@@ -38,9 +39,11 @@ export const proofRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (app,
     '/v1/certificates/:id/proof',
     {
       schema: {
+        operationId: 'getCertificateProof',
         summary: 'A certchain/proof@1 bundle: the certificate\'s status proven against a recent signed header',
         params: pathParams({ id: HEX32 }),
         querystring: queryParams({ from: UINT }),
+        response: responses({ 200: PROOF }, [400, 404]),
       },
     },
     async (request) => {
@@ -54,7 +57,14 @@ export const proofRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (app,
 
   app.get(
     '/v1/checkpoint',
-    { schema: { summary: 'A trust checkpoint: a header hash and the validator set that signs the next height', querystring: queryParams({ height: UINT }) } },
+    {
+      schema: {
+        operationId: 'getCheckpoint',
+        summary: 'A trust checkpoint: a header hash and the validator set that signs the next height',
+        querystring: queryParams({ height: UINT }),
+        response: responses({ 200: CHECKPOINT }, [400, 404]),
+      },
+    },
     async (request) => {
       const q = (request.query as { height?: string }).height
       const height = q === undefined ? ledger.head.height : Number(q)

@@ -3,6 +3,7 @@ import { CertchainError } from '../core/errors.js'
 import { decodeCanonical } from '../core/encoding.js'
 import type { ProposalRecord, ProposalStatus } from '../ledger/index.js'
 import type { RpcBackend } from './backend.js'
+import { EVIDENCE, ISSUER, ISSUERS, MEMBERS, PROPOSAL, PROPOSALS, responses, TYPES, VALIDATORS } from './responses.js'
 import { ENTITY, UINT, pathParams, queryParams } from './schemas.js'
 import { evidenceView, issuerView, proposalView, registeredValidatorView, validatorView } from './views.js'
 
@@ -11,10 +12,12 @@ const MAX_EVIDENCE_BYTES = 64 * 1024
 const DEFAULT_PROPOSALS_LISTED = 100
 export const MAX_PROPOSALS_LISTED = 1000
 /**
- * Proposals are governance, a handful a month, not traffic: a filter by a closed status looks
- * through this many of the newest. Open ones come from the committed state and are always complete.
+ * Stored proposals one listing request reads at most, however few match its status filter: a
+ * page ends there, and `next` says where the following one starts. Open ones come from the
+ * committed state and are always complete.
  */
-const PROPOSALS_SCANNED = 10_000
+export const PROPOSALS_SCANNED = 1000
+const SCAN_BATCH = 100
 
 const STATUS_MEANINGS: Record<ProposalStatus, string> = {
   open: 'waiting for votes',
@@ -40,7 +43,9 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
     '/v1/validators',
     {
       schema: {
+        operationId: 'getValidators',
         summary: 'Validators of consensus at a height (default: the next block), in proposer order, and every registered validator',
+        response: responses({ 200: VALIDATORS }, [400]),
         querystring: queryParams({ height: { ...UINT, description: 'from 1 to two past the last block' } }),
       },
     },
@@ -59,19 +64,19 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
     },
   )
 
-  app.get('/v1/members', { schema: { summary: 'Registered member institutions (verifying nodes)' } }, () => ({
+  app.get('/v1/members', { schema: { operationId: 'getMembers', summary: 'Registered member institutions (verifying nodes)', response: responses({ 200: MEMBERS }) } }, () => ({
     members: ledger.registry.members(),
   }))
 
-  app.get('/v1/types', { schema: { summary: 'Registered certificate types' } }, () => ({
+  app.get('/v1/types', { schema: { operationId: 'getTypes', summary: 'Registered certificate types', response: responses({ 200: TYPES }) } }, () => ({
     types: ledger.registry.allTypes(),
   }))
 
-  app.get('/v1/issuers', { schema: { summary: 'Registered issuers with their key history' } }, () => ({
+  app.get('/v1/issuers', { schema: { operationId: 'getIssuers', summary: 'Registered issuers with their key history', response: responses({ 200: ISSUERS }) } }, () => ({
     issuers: ledger.registry.allIssuers().map(issuerView),
   }))
 
-  app.get('/v1/issuers/:id', { schema: { summary: 'One issuer with its key history', params: pathParams({ id: ENTITY }) } }, (request) => {
+  app.get('/v1/issuers/:id', { schema: { operationId: 'getIssuer', summary: 'One issuer with its key history', params: pathParams({ id: ENTITY }), response: responses({ 200: ISSUER }, [400, 404]) } }, (request) => {
     const { id } = request.params as { id: string }
     const issuer = ledger.registry.issuer(id)
     if (!issuer) throw new CertchainError('ISSUER_NOT_FOUND', `issuer "${id}" is not registered`)
@@ -82,7 +87,9 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
     '/v1/governance/proposals',
     {
       schema: {
+        operationId: 'getProposals',
         summary: 'Governance proposals, newest first, with votes and the tally among the validators of the next block',
+        response: responses({ 200: PROPOSALS }, [400]),
         querystring: queryParams({
           status: {
             type: 'string',
@@ -92,26 +99,51 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
               .join('; '),
           },
           limit: { ...UINT, description: `1 to ${MAX_PROPOSALS_LISTED} (default ${DEFAULT_PROPOSALS_LISTED})` },
+          before: { ...UINT, description: 'only proposals numbered below this (the `next` of the previous page)' },
         }),
       },
     },
     async (request) => {
-      const { status, limit } = request.query as { status?: ProposalStatus; limit?: string }
+      const { status, limit, before } = request.query as { status?: ProposalStatus; limit?: string; before?: string }
       const n = limit === undefined ? DEFAULT_PROPOSALS_LISTED : Number(limit)
       if (n < 1 || n > MAX_PROPOSALS_LISTED) invalid(`limit must be from 1 to ${MAX_PROPOSALS_LISTED}`)
+      const below = Math.min(before === undefined ? Infinity : Number(before), ledger.proposals.next)
       const head = ledger.head.height
-      let records: readonly ProposalRecord[]
-      if (status === 'open') records = [...ledger.proposals.open].reverse()
-      else if (status === undefined) records = await ledger.listProposals(n)
-      else records = (await ledger.listProposals(PROPOSALS_SCANNED)).filter((p) => p.status === status)
+      let page: { records: readonly ProposalRecord[]; next: number | null }
+      if (status === 'open') {
+        const open = [...ledger.proposals.open].reverse().filter((p) => p.id < below)
+        page = { records: open.slice(0, n), next: open.length > n ? open[n - 1]!.id : null }
+      } else page = await scanProposals(below, n, status)
       const voters = ledger.validators(head + 1)
-      return { height: head, proposals: records.slice(0, n).map((p) => proposalView(p, voters)) }
+      return { height: head, proposals: page.records.map((p) => proposalView(p, voters)), next: page.next }
     },
   )
 
+  /**
+   * Up to `n` stored proposals numbered below `below`, newest first, with `status` if given,
+   * reading at most {@link PROPOSALS_SCANNED} records. `next` is where the following page
+   * starts (null when every proposal was looked at).
+   */
+  async function scanProposals(below: number, n: number, status: ProposalStatus | undefined) {
+    const records: ProposalRecord[] = []
+    let cursor = below
+    while (cursor > 1 && records.length < n && below - cursor < PROPOSALS_SCANNED) {
+      // Unfiltered, every record read is listed: read no more than are wanted.
+      const wanted = status === undefined ? n - records.length : SCAN_BATCH
+      const ids = Array.from({ length: Math.min(wanted, SCAN_BATCH, cursor - 1, PROPOSALS_SCANNED - (below - cursor)) }, (_, i) => cursor - 1 - i)
+      const batch = await Promise.all(ids.map((id) => ledger.getProposal(id)))
+      for (const [i, p] of batch.entries()) {
+        cursor = ids[i]!
+        if (p && (status === undefined || p.status === status)) records.push(p)
+        if (records.length === n) break
+      }
+    }
+    return { records, next: cursor > 1 ? cursor : null }
+  }
+
   app.get(
     '/v1/governance/proposals/:id',
-    { schema: { summary: 'One governance proposal with its votes and current tally', params: pathParams({ id: UINT }) } },
+    { schema: { operationId: 'getProposal', summary: 'One governance proposal with its votes and current tally', params: pathParams({ id: UINT }), response: responses({ 200: PROPOSAL }, [400, 404]) } },
     async (request) => {
       const id = Number((request.params as { id: string }).id)
       const proposal = await ledger.getProposal(id)
@@ -122,7 +154,7 @@ export const registryRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (a
 
   app.get(
     '/v1/evidence',
-    { schema: { summary: 'Equivocation evidence: conflicting signed votes this node saw, and evidence committed on chain' } },
+    { schema: { operationId: 'getEvidence', summary: 'Equivocation evidence: conflicting signed votes this node saw, and evidence committed on chain', response: responses({ 200: EVIDENCE }) } },
     async () => {
       const stored = await ledger.listEvidence(MAX_EVIDENCE_LISTED)
       return {

@@ -1,5 +1,5 @@
 import fastifySwagger from '@fastify/swagger'
-import Fastify, { LogController, type FastifyError } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify'
 import { fromBase64, fromHex } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
@@ -7,11 +7,27 @@ import { certificateStatus, verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
 import { presentationRoutes } from './presentation-routes.js'
 import { AT, proofRoutes, resolveAt } from './proof-routes.js'
+import { BodyBudget, capConnections, FAILURE_COST, jsonDepthExceeds, MAX_JSON_DEPTH, RateLimiter, rawReply, type RpcLimits } from './limits.js'
+import { BlockViews } from './block-views.js'
+import {
+  BLOCK,
+  CERTIFICATE_AT,
+  CERTIFICATE_STATUSES,
+  HEALTH,
+  METRICS,
+  OPENAPI,
+  responses,
+  STATUS,
+  TX_COMMITTED,
+  TX_PENDING,
+  TX_STATUS,
+  VERIFICATION,
+} from './responses.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
 
-export interface RpcOptions {
+export interface RpcOptions extends RpcLimits {
   readonly host: string
   readonly port: number
   readonly bodyLimitBytes: number
@@ -21,10 +37,17 @@ export interface RpcOptions {
 export interface RpcServer {
   /** Base URL, e.g. http://127.0.0.1:26657 */
   readonly address: string
+  /**
+   * Answers one request in process, without a socket (so without the connection limits): the
+   * fuzzing harness sends hundreds of thousands of bodies through every other layer this way.
+   */
+  inject(request: { method: 'GET' | 'POST'; url: string; body?: string | Uint8Array; contentType?: string }): Promise<{ status: number; body: string }>
   close(): Promise<void>
 }
 
 export const MAX_STATUS_BATCH = 1000
+/** JSON of block views kept (characters, about bytes): a few of the largest blocks, many small ones. */
+const BLOCK_VIEWS_CHARS = 32 * 1024 * 1024
 
 const idParams = pathParams({ id: HEX32 })
 
@@ -53,6 +76,7 @@ function toErrorBody(err: FastifyError | Error): { status: number; code: ErrorCo
  * only in the log.
  */
 export async function createRpcServer(options: RpcOptions, { backend, logger, metrics }: RpcDeps): Promise<RpcServer> {
+  const headersTimeout = Math.min(10_000, options.requestTimeoutMs)
   const app = Fastify({
     loggerInstance: logger,
     // Request durations go to metrics; one log line per request would drown the useful ones.
@@ -61,9 +85,57 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     // Refuse unknown fields instead of silently dropping them; never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.idleTimeoutMs,
+    // Node checks the timeouts above every 30 s by default: a slow sender would keep its slot that long.
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy()
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        metrics.rpcRefused.inc({ code: 'REQUEST_TIMEOUT' })
+        return rawReply(socket, 'REQUEST_TIMEOUT', `the request did not arrive within ${options.requestTimeoutMs} ms`)
+      }
+      rawReply(socket, 'INVALID_REQUEST', 'malformed HTTP request')
+    },
   })
+  capConnections(app.server, options.maxConnections, () => metrics.rpcRefused.inc({ code: 'TOO_MANY_CONNECTIONS' }))
+  // Response schemas document the API (OpenAPI) and a test holds every answer to them; they do not
+  // serialize, so a field missing from a schema is caught by that test instead of silently dropped.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   // JSON only: without this, fastify's built-in text/plain parser would pass strings to the schemas.
   app.removeContentTypeParser('text/plain')
+  // Fastify's JSON parser (prototype-poisoning checks included), behind a nesting-depth limit.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) {
+      return done(new CertchainError('JSON_TOO_DEEP', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`), undefined)
+    }
+    // Fastify's parser is callback style; it returns nothing to wait for.
+    void parseJson(request, body as string, done)
+  })
+
+  const limiter = new RateLimiter(options.rateLimitPerSecond, options.rateLimitBurst, options.rateLimitExempt)
+  const bodies = new BodyBudget(options.maxBodyBytesInFlight, options.bodyLimitBytes)
+  const refuse = (reply: FastifyReply, code: ErrorCode, message: string) => {
+    metrics.rpcRefused.inc({ code })
+    return reply.status(ErrorCodes[code]).send({ code, message })
+  }
+  app.addHook('onRequest', async (request, reply) => {
+    if (!limiter.take(request.ip)) {
+      reply.header('retry-after', String(limiter.retryAfter(request.ip)))
+      return refuse(reply, 'RATE_LIMITED', `more than ${options.rateLimitPerSecond} requests per second from ${request.ip}; retry later`)
+    }
+    if (request.method === 'POST' && !bodies.reserve(request.raw, reply.raw)) {
+      return refuse(reply, 'RPC_BUSY', `request bodies being received would exceed ${options.maxBodyBytesInFlight} bytes; retry later`)
+    }
+  })
+  // A refused request spends more of its client's budget than an answered one.
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode
+    if (status >= 400 && status < 500 && status !== 429) limiter.take(request.ip, FAILURE_COST)
+  })
+  let waiting = 0
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -89,16 +161,16 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
 
   const { ledger, mempool } = backend
 
-  app.get('/healthz', { schema: { hide: true } }, () => ({ ok: true, height: ledger.head.height }))
+  app.get('/healthz', { schema: { operationId: 'health', summary: 'Liveness: the node answers and its height', response: responses({ 200: HEALTH }) } }, () => ({ ok: true, height: ledger.head.height }))
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { operationId: 'metrics', summary: 'Prometheus metrics', response: responses({ 200: METRICS }) } }, async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType)
     return metrics.registry.metrics()
   })
 
-  app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  app.get('/v1/openapi.json', { schema: { operationId: 'openapi', summary: 'This OpenAPI document', response: responses({ 200: OPENAPI }) } }, () => app.swagger())
 
-  app.get('/v1/status', { schema: { summary: 'Node and chain status' } }, (): StatusResponse => {
+  app.get('/v1/status', { schema: { operationId: 'getStatus', summary: 'Node and chain status', response: responses({ 200: STATUS }) } }, (): StatusResponse => {
     const status = backend.status()
     return { ...status, validators: ledger.validators(status.height + 1).length, openProposals: ledger.proposals.open.length }
   })
@@ -107,7 +179,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     '/v1/txs',
     {
       schema: {
+        operationId: 'submitTx',
         summary: 'Submit a signed transaction',
+        description: 'Answers 202 once admitted to the mempool; with ?wait=commit, 200 once in a block, 202 if still pending at the timeout, or the refusal of the block (403/409/422 with id and status "rejected").',
         body: {
           type: 'object',
           properties: { tx: { type: 'string', minLength: 1, description: 'base64 of the canonical signed transaction' } },
@@ -115,14 +189,20 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
           additionalProperties: false,
         },
         querystring: queryParams({ wait: { type: 'string', enum: ['commit', 'none'] } }),
+        response: responses({ 200: TX_COMMITTED, 202: TX_PENDING }, [403, 409, 422], { body: true }),
       },
     },
     async (request, reply) => {
       const { tx } = request.body as { tx: string }
       const { wait } = request.query as { wait?: string }
+      // Refused before anything is admitted: the client may send it again without waiting.
+      if (wait === 'commit' && waiting >= options.maxWaiters) {
+        return refuse(reply, 'TOO_MANY_WAITERS', `${waiting} requests already wait for a commit; submit without ?wait=commit and poll GET /v1/txs/:id`)
+      }
       const admitted = await backend.submitTx(fromBase64(tx, 'tx'))
       if (wait !== 'commit') return reply.status(202).send({ id: admitted.id, status: 'pending' })
-      const outcome = await backend.waitForCommit(admitted.id, options.waitTimeoutMs)
+      waiting++
+      const outcome = await backend.waitForCommit(admitted.id, options.waitTimeoutMs).finally(() => waiting--)
       if (outcome === undefined) return reply.status(202).send({ id: admitted.id, status: 'pending' })
       if (outcome.status === 'rejected') {
         return reply.status(ErrorCodes[outcome.code]).send({ id: admitted.id, status: 'rejected', code: outcome.code, message: outcome.message })
@@ -131,7 +211,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     },
   )
 
-  app.get('/v1/txs/:id', { schema: { summary: 'Status of a transaction', params: idParams } }, async (request) => {
+  app.get('/v1/txs/:id', { schema: { operationId: 'getTx', summary: 'Status of a transaction', params: idParams, response: responses({ 200: TX_STATUS }, [400]) } }, async (request) => {
     const { id } = request.params as { id: string }
     const idHex = id.toLowerCase()
     const location = await ledger.getTxLocation(fromHex(idHex, 'id', 32))
@@ -144,7 +224,15 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
 
   app.get(
     '/v1/certificates/:id',
-    { schema: { summary: 'A certificate and its current status (or as of a height or time)', params: idParams, querystring: queryParams({ at: AT }) } },
+    {
+      schema: {
+        operationId: 'getCertificate',
+        summary: 'A certificate and its current status (or as of a height or time)',
+        params: idParams,
+        querystring: queryParams({ at: AT }),
+        response: responses({ 200: CERTIFICATE_AT }, [400, 404, 422]),
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string }
       const { at } = request.query as { at?: string }
@@ -168,7 +256,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     '/v1/certificates/status',
     {
       schema: {
+        operationId: 'getCertificateStatuses',
         summary: `Statuses of up to ${MAX_STATUS_BATCH} certificates`,
+        response: responses({ 200: CERTIFICATE_STATUSES }, [], { body: true }),
         body: {
           type: 'object',
           properties: { ids: { type: 'array', items: HEX32, minItems: 1, maxItems: MAX_STATUS_BATCH } },
@@ -197,7 +287,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     '/v1/verify',
     {
       schema: {
+        operationId: 'verifyCertificate',
         summary: 'Verify a certificate file against a document (or its salted hash)',
+        response: responses({ 200: VERIFICATION }, [], { body: true }),
         body: {
           type: 'object',
           properties: {
@@ -236,28 +328,44 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
   await app.register(proofRoutes, { backend })
   await app.register(presentationRoutes, { backend })
 
-  const sendBlock = async (height: number) => {
-    const block = height > 0 ? await ledger.getBlock(height) : undefined
-    if (!block) throw new CertchainError('BLOCK_NOT_FOUND', height === 0 ? 'no block committed yet' : `no block at height ${height}`)
-    return blockView(block, (bytes) => ledger.decodeTx(bytes))
+  const blockViews = new BlockViews(BLOCK_VIEWS_CHARS)
+  const sendBlock = async (height: number, reply: FastifyReply) => {
+    if (height < 1 || height > ledger.head.height) {
+      throw new CertchainError('BLOCK_NOT_FOUND', height === 0 ? 'no block committed yet' : `no block at height ${height}`)
+    }
+    const json = await blockViews.get(height, async () => {
+      const block = await ledger.getBlock(height)
+      if (!block) throw new CertchainError('BLOCK_NOT_FOUND', `no block at height ${height}`)
+      return JSON.stringify(blockView(block, (bytes) => ledger.decodeTx(bytes)))
+    })
+    return reply.type('application/json; charset=utf-8').send(json)
   }
 
-  app.get('/v1/blocks/latest', { schema: { summary: 'The latest committed block' } }, () => sendBlock(ledger.head.height))
+  app.get('/v1/blocks/latest', { schema: { operationId: 'getLatestBlock', summary: 'The latest committed block', response: responses({ 200: BLOCK }, [404]) } }, (_request, reply) => sendBlock(ledger.head.height, reply))
 
   app.get(
     '/v1/blocks/:height',
     {
       schema: {
+        operationId: 'getBlock',
         summary: 'The block at a height',
         params: pathParams({ height: UINT }),
+        response: responses({ 200: BLOCK }, [400, 404]),
       },
     },
-    (request) => sendBlock(Number((request.params as { height: string }).height)),
+    (request, reply) => sendBlock(Number((request.params as { height: string }).height), reply),
   )
 
   await app.listen({ host: options.host, port: options.port })
   const addr = app.server.address()
   const port = typeof addr === 'object' && addr ? addr.port : options.port
   const host = options.host.includes(':') ? `[${options.host}]` : options.host
-  return { address: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, close: () => app.close() }
+  return {
+    address: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    async inject({ method, url, body, contentType }) {
+      const res = await app.inject({ method, url, ...(body === undefined ? {} : { payload: Buffer.from(body), headers: { 'content-type': contentType ?? 'application/json' } }) })
+      return { status: res.statusCode, body: res.body }
+    },
+    close: () => app.close(),
+  }
 }

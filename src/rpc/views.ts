@@ -147,6 +147,7 @@ export function blockView({ block, commit }: FinalizedBlock, decode: (bytes: Uin
     height: h.height,
     hash: toHex(blockHash(h)),
     header: {
+      version: h.version,
       chainId: h.chainId,
       height: h.height,
       time: iso(h.time),
@@ -155,6 +156,8 @@ export function blockView({ block, commit }: FinalizedBlock, decode: (bytes: Uin
       txCount: h.txCount,
       stateRoot: toHex(h.stateRoot),
       proposer: h.proposer,
+      validatorsHash: toHex(h.validatorsHash),
+      nextValidatorsHash: toHex(h.nextValidatorsHash),
     },
     commit: {
       round: commit.round,

@@ -470,31 +470,6 @@ describe('operational endpoints', () => {
     expect(res.text).toMatch(/certchain_rpc_request_duration_seconds_count\{[^}]*route="\/v1\/status"[^}]*\} [1-9]/)
   })
 
-  it('/v1/openapi.json is an OpenAPI 3 document listing the /v1 paths', async () => {
-    const res = await httpGet(url, '/v1/openapi.json')
-    expect(res.status).toBe(200)
-    expect(res.body.openapi).toMatch(/^3\./)
-    expect(res.body.info.title).toEqual(expect.any(String))
-    const paths = Object.keys(res.body.paths)
-    for (const path of [
-      '/v1/status',
-      '/v1/txs',
-      '/v1/txs/{id}',
-      '/v1/certificates/{id}',
-      '/v1/certificates/status',
-      '/v1/verify',
-      '/v1/types',
-      '/v1/issuers',
-      '/v1/blocks/latest',
-      '/v1/blocks/{height}',
-    ]) {
-      expect(paths, path).toContain(path)
-    }
-    expect(Object.keys(res.body.paths['/v1/txs'])).toContain('post')
-    expect(paths).not.toContain('/healthz')
-    expect(paths).not.toContain('/metrics')
-  })
-
   it('/v1/types lists the genesis certificate types, sorted by id as the registry keeps them', async () => {
     const res = await httpGet(url, '/v1/types')
     expect(res.status).toBe(200)

@@ -391,7 +391,10 @@ interface RuleCase {
   readonly code: ErrorCode
   readonly what: string
   readonly tx: () => SignedTransaction
-  /** Refused after decoding, so GET /v1/txs/:id reports it; decode-time refusals leave nothing. */
+  /**
+   * Refused after its id was computed, so GET /v1/txs/:id reports it. Decode-time refusals, and
+   * expiry and signer checks (made before an issuance's records are hashed), leave nothing by id.
+   */
   readonly remembered: boolean
 }
 
@@ -406,8 +409,8 @@ describe('ledger rules through the RPC', () => {
   const cases: RuleCase[] = [
     { code: 'UNKNOWN_CERT_TYPE', what: 'a type not in genesis', remembered: true, tx: () => issuance(mois, 'kr.passport') },
     { code: 'ISSUER_NOT_AUTHORIZED_FOR_TYPE', what: 'kr.seoul.land issuing kr.residence', remembered: true, tx: () => issuance(land, 'kr.residence') },
-    { code: 'TX_EXPIRED', what: 'expiresAt a minute ago', remembered: true, tx: () => issuance(jongno, 'kr.residence', { expiresAt: now - 60_000 }) },
-    { code: 'TX_EXPIRY_TOO_FAR', what: 'expiresAt in two hours', remembered: true, tx: () => issuance(jongno, 'kr.residence', { expiresAt: Date.now() + 2 * 3600_000 }) },
+    { code: 'TX_EXPIRED', what: 'expiresAt a minute ago', remembered: false, tx: () => issuance(jongno, 'kr.residence', { expiresAt: now - 60_000 }) },
+    { code: 'TX_EXPIRY_TOO_FAR', what: 'expiresAt in two hours', remembered: false, tx: () => issuance(jongno, 'kr.residence', { expiresAt: Date.now() + 2 * 3600_000 }) },
     {
       code: 'DUPLICATE_CERTIFICATE',
       what: 'a new transaction re-issuing a committed record',
@@ -427,7 +430,7 @@ describe('ledger rules through the RPC', () => {
     {
       code: 'UNKNOWN_ISSUER',
       what: 'a signer not in genesis',
-      remembered: true,
+      remembered: false,
       tx: () => {
         const key = generateKeyPair()
         return prepareIssuance(chainId, { issuer: 'kr.nobody', key }, [newCertificate('kr.residence')])
@@ -436,7 +439,7 @@ describe('ledger rules through the RPC', () => {
     {
       code: 'ISSUER_KEY_MISMATCH',
       what: 'kr.mois signing with its own key but claiming Jongno',
-      remembered: true,
+      remembered: false,
       tx: () => prepareRevocation(chainId, { issuer: 'kr.seoul.jongno', key: mois.key }, [active.certificateIds[0]!], 'other'),
     },
     {
