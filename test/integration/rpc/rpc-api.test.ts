@@ -377,6 +377,7 @@ describe('GET /v1/blocks', () => {
       height,
       hash: expect.stringMatching(HEX64),
       header: {
+        version: 2,
         chainId,
         height,
         time: expect.any(String),
@@ -385,6 +386,8 @@ describe('GET /v1/blocks', () => {
         txCount: b.txs.length,
         stateRoot: expect.stringMatching(HEX64),
         proposer: status.validatorId,
+        validatorsHash: expect.stringMatching(HEX64),
+        nextValidatorsHash: expect.stringMatching(HEX64),
       },
       commit: {
         round: expect.any(Number),

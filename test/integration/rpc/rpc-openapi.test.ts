@@ -57,6 +57,11 @@ describe('the OpenAPI document', () => {
         'GET /v1/evidence',
         'GET /v1/blocks/latest',
         'GET /v1/blocks/{height}',
+        'GET /v1/certificates/{id}/proof',
+        'GET /v1/checkpoint',
+        'GET /v1/genesis',
+        'POST /v1/presentation-requests',
+        'POST /v1/presentations/verify',
       ].sort(),
     )
     const ids = ops.map((o) => o.op.operationId)
@@ -138,6 +143,23 @@ describe('every route answers as its document says', () => {
     conforms('/v1/blocks/{height}', 'get', await httpGet(url, `/v1/blocks/${height}`))
     conforms('/v1/blocks/{height}', 'get', await httpGet(url, '/v1/blocks/999999'))
     conforms('/v1/blocks/{height}', 'get', await httpGet(url, '/v1/blocks/x'))
+    conforms('/v1/certificates/{id}', 'get', await httpGet(url, `/v1/certificates/${certId}?at=${height}`))
+    conforms('/v1/certificates/{id}', 'get', await httpGet(url, `/v1/certificates/${certId}?at=0`))
+    conforms('/v1/certificates/{id}', 'get', await httpGet(url, `/v1/certificates/${certId}?at=999999`))
+    conforms('/v1/certificates/{id}', 'get', await httpGet(url, `/v1/certificates/${certId}?at=soon`))
+    conforms('/v1/verify', 'post', await httpPost(url, '/v1/verify', { certificate: file, document: toBase64(document), at: String(height) }))
+    conforms('/v1/certificates/{id}/proof', 'get', await httpGet(url, `/v1/certificates/${certId}/proof`))
+    conforms('/v1/certificates/{id}/proof', 'get', await httpGet(url, `/v1/certificates/${randomId()}/proof`))
+    conforms('/v1/checkpoint', 'get', await httpGet(url, '/v1/checkpoint'))
+    conforms('/v1/checkpoint', 'get', await httpGet(url, '/v1/checkpoint?height=999999'))
+    conforms('/v1/genesis', 'get', await httpGet(url, '/v1/genesis'))
+    const made = await httpPost(url, '/v1/presentation-requests', { purpose: 'openapi', ttlSeconds: 60 })
+    conforms('/v1/presentation-requests', 'post', made)
+    conforms('/v1/presentation-requests', 'post', await httpPost(url, '/v1/presentation-requests', { ttlSeconds: 601 }))
+    conforms('/v1/presentations/verify', 'post', await httpPost(url, '/v1/presentations/verify', { presentation: { format: 'x' }, documentHash: randomId() }))
+    const proof = (await httpGet(url, `/v1/certificates/${certId}/proof`)).body
+    const unsigned = { format: 'certchain/presentation@1', request: made.body.request, certificate: file, proof, holderKey: randomId(), signature: randomId() + randomId() }
+    conforms('/v1/presentations/verify', 'post', await httpPost(url, '/v1/presentations/verify', { presentation: unsigned, documentHash: randomId() }))
 
     // Every declared operation was exercised.
     expect([...seen].sort()).toEqual(methods(doc).map((o) => `${o.method} ${o.path}`).sort())
