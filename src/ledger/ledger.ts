@@ -5,6 +5,7 @@ import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
 import type { Block, BlockHeader, Commit, FinalizedBlock, Millis } from '../core/types.js'
+import type { VoteType } from '../core/vote.js'
 import { BlockExecution, stateRoot, type ExecutionContext } from './execute.js'
 import { EMPTY_PROPOSALS, proposalsHash, type ProposalRecord, type ProposalsState } from './governance.js'
 import { RegistryHistory } from './history.js'
@@ -237,8 +238,8 @@ export class Ledger {
     return this.store.getBlock(height)
   }
 
-  saveEvidence(height: number, round: number, validator: string, evidence: Bytes): Promise<void> {
-    return this.store.saveEvidence(height, round, validator, evidence)
+  saveEvidence(at: { height: number; round: number; type: VoteType; validator: string }, evidence: Bytes): Promise<void> {
+    return this.store.saveEvidence(at, evidence)
   }
 
   listEvidence(limit: number): Promise<Bytes[]> {
