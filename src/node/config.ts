@@ -21,6 +21,11 @@ export interface NodeConfig {
   readonly p2p: {
     readonly listen: readonly string[]
     readonly bootstrap: readonly string[]
+    /**
+     * Networks whose inbound connections bypass the limits on connections still in their
+     * handshake (multiaddrs such as /ip4/10.1.0.0/ipcidr/16): the members' known addresses.
+     */
+    readonly allow?: readonly string[]
   }
   readonly consensus: {
     /** Shortest time between two blocks while transactions are pending. */
@@ -56,7 +61,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   nodeKeyFile: 'node_key.json',
   validatorKeyFile: 'validator_key.json',
   rpc: { host: '127.0.0.1', port: DEFAULT_RPC_PORT, bodyLimitBytes: 4 * 1024 * 1024, waitTimeoutMs: 30_000 },
-  p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [] },
+  p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [], allow: [] },
   consensus: {
     blockIntervalMs: 100,
     heartbeatIntervalMs: 10_000,

@@ -222,6 +222,7 @@ export class CertchainNode implements RpcBackend {
         // Read on every connection: governance changes membership while the node runs.
         isAllowedPeer: (peerId) => this.allowedPeers.has(peerId),
         maxMessageBytes: MAX_GOSSIP_MESSAGE_BYTES,
+        limits: { allow: this.config.p2p.allow ?? [] },
       },
       {
         logger: this.logger,
@@ -281,6 +282,7 @@ export class CertchainNode implements RpcBackend {
         request: (peer, request, options) => p2p.request(peer, request, options),
         ban: async (peer, reason) => {
           logger.warn({ peer, reason }, 'banning peer')
+          this.metrics.peerDisconnects.inc({ reason: 'sync' })
           await p2p.disconnect(peer, { ban: true })
         },
       },
@@ -307,16 +309,14 @@ export class CertchainNode implements RpcBackend {
         return verdict
       }
       case 'consensus': {
-        const { verdict, message } = validateConsensusGossip(this.engine!, data, max)
+        const { verdict, message } = validateConsensusGossip(this.engine!, data, max, this.ledger.registry.params)
         if (message) this.engine!.receive(message)
         return verdict
       }
       case 'blocks': {
-        const { verdict, finalized } = validateBlockGossip(this.ledger, data, max)
-        if (finalized) {
-          if (verdict.result === 'accept') this.engine!.receiveCommit(finalized.block, finalized.commit)
-          else this.sync?.behind(finalized.block.header.height)
-        }
+        const { verdict, finalized, ahead } = validateBlockGossip(this.ledger, data, max)
+        if (finalized) this.engine!.receiveCommit(finalized.block, finalized.commit)
+        if (ahead !== undefined) this.sync?.behind(ahead)
         return verdict
       }
     }
