@@ -62,11 +62,10 @@ export interface BlockGossipResult {
 /**
  * Gossip validation of a finalized block (a block with its commit, re-sent for peers that missed
  * the last votes). Order of the checks, cheapest first, so a forged block costs a decode and a
- * few field reads: message size against the block limit; the header's height (at or below ours:
- * IGNORE; beyond the next: IGNORE but charged to the sender, as nothing in it can be checked
- * yet); the transaction count against `maxBlockTxs`; then the commit's signatures against the
- * validators of the height (REJECT if bad); only then one hash per transaction (txRoot) and the
- * exact shape.
+ * few field reads: message size against the block limit; the transaction count against
+ * `maxBlockTxs` (REJECT); the header's height (at or below ours, or beyond the next: IGNORE);
+ * then the commit's signatures against the validators of the height (REJECT if bad); only then
+ * one hash per transaction (txRoot) and the exact shape.
  */
 export function validateBlockGossip(ledger: Ledger, data: Uint8Array, maxBytes: number): BlockGossipResult {
   const params = ledger.registry.params
@@ -80,14 +79,17 @@ export function validateBlockGossip(ledger: Ledger, data: Uint8Array, maxBytes: 
   const header = value?.block?.header
   const height = header?.height
   if (typeof height !== 'number' || !Number.isSafeInteger(height)) return reject('malformed', 'finalized block without a header height')
-  const head = ledger.head.height
-  if (height <= head) return { verdict: { result: 'ignore', code: 'stale', reason: 'already have this height' } }
-  // Only the next block can be checked now (the validator set of later heights is not known yet).
-  if (height > head + 1) return { verdict: { result: 'ignore', code: 'ahead', reason: 'ahead of this node; sync fetches it', charge: true }, ahead: height }
+  // Before the height: a block over the limit is invalid at any height.
   const txs = value.block?.txs
   if (!Array.isArray(txs) || txs.length > params.maxBlockTxs || header?.txCount !== txs.length) {
     return reject('too_many_txs', `a block has at most ${params.maxBlockTxs} transactions, exactly txCount`)
   }
+  const head = ledger.head.height
+  if (height <= head) return { verdict: { result: 'ignore', code: 'stale', reason: 'already have this height' } }
+  // Only the next block can be checked now (the validator set of later heights is not known
+  // yet). Not charged: every honest peer sends its newest block to a node that lags behind (and
+  // re-sends it), and it cost this node a bounded decode, no hash.
+  if (height > head + 1) return { verdict: { result: 'ignore', code: 'ahead', reason: 'ahead of this node; sync fetches it' }, ahead: height }
   try {
     if (Object.keys(value).length !== 2) return reject('malformed', 'a finalized block has exactly block and commit')
     const commit = parseCommit(value.commit)

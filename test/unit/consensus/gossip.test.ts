@@ -58,11 +58,20 @@ describe('finalized-block gossip', () => {
     vi.mocked(verify).mockClear()
   })
 
-  it('a block beyond the next height is charged to its sender without hashing a transaction', async () => {
+  it('a block beyond the next height over maxBlockTxs is REJECT (charged), without hashing a transaction', async () => {
     const block = await blockWith(6, 100_000, { rightRoot: false })
     vi.mocked(merkleRoot).mockClear()
     const result = validateBlockGossip(opened.ledger, encodeFinalizedBlock({ block, commit: forgedCommit(block) }), MAX)
-    expect(result.verdict).toMatchObject({ result: 'ignore', code: 'ahead', charge: true })
+    expect(result.verdict).toMatchObject({ result: 'reject', code: 'too_many_txs' })
+    expect(hashes()).toBe(0)
+    expect(verifications()).toBe(0)
+  })
+
+  it('a block beyond the next height within the limits is IGNORE and tells sync, without a hash or a signature check', async () => {
+    const block = await blockWith(6, 1000, { rightRoot: false })
+    vi.mocked(merkleRoot).mockClear()
+    const result = validateBlockGossip(opened.ledger, encodeFinalizedBlock({ block, commit: forgedCommit(block) }), MAX)
+    expect(result.verdict).toMatchObject({ result: 'ignore', code: 'ahead' })
     expect(result.ahead).toBe(6)
     expect(hashes()).toBe(0)
     expect(verifications()).toBe(0)
