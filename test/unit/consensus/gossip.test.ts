@@ -10,9 +10,11 @@ import { sign, verify } from '../../../src/core/crypto.js'
 import { merkleRoot } from '../../../src/core/merkle.js'
 import type * as MerkleModule from '../../../src/core/merkle.js'
 import type * as CryptoModule from '../../../src/core/crypto.js'
+import type * as EncodingModule from '../../../src/core/encoding.js'
+import { decodeCanonical, encode } from '../../../src/core/encoding.js'
 import type { Block } from '../../../src/core/types.js'
 import { ConsensusEngine, DEFAULT_ENGINE_OPTIONS, type ConsensusApp } from '../../../src/consensus/engine.js'
-import { validateBlockGossip, validateConsensusGossip } from '../../../src/consensus/gossip.js'
+import { cborItemCount, validateBlockGossip, validateConsensusGossip } from '../../../src/consensus/gossip.js'
 import { encodeMessage, proposalSignBytes, type Proposal } from '../../../src/consensus/messages.js'
 import { MAX_GOSSIP_MESSAGE_BYTES } from '../../../src/p2p/index.js'
 import { commitFor, commitTxs, makeTestChain, openLedger, type OpenedLedger, type TestChain } from '../../helpers/fixtures.js'
@@ -20,6 +22,10 @@ import { commitFor, commitTxs, makeTestChain, openLedger, type OpenedLedger, typ
 vi.mock('../../../src/core/merkle.js', async (importOriginal) => {
   const original = await importOriginal<typeof MerkleModule>()
   return { ...original, merkleRoot: vi.fn(original.merkleRoot) }
+})
+vi.mock('../../../src/core/encoding.js', async (importOriginal) => {
+  const original = await importOriginal<typeof EncodingModule>()
+  return { ...original, decodeCanonical: vi.fn(original.decodeCanonical) }
 })
 vi.mock('../../../src/core/crypto.js', async (importOriginal) => {
   const original = await importOriginal<typeof CryptoModule>()
@@ -29,6 +35,7 @@ vi.mock('../../../src/core/crypto.js', async (importOriginal) => {
 const MAX = MAX_GOSSIP_MESSAGE_BYTES
 const hashes = (): number => vi.mocked(merkleRoot).mock.calls.length
 const verifications = (): number => vi.mocked(verify).mock.calls.length
+const decodes = (): number => vi.mocked(decodeCanonical).mock.calls.length
 
 let chain: TestChain
 let opened: OpenedLedger
@@ -56,6 +63,7 @@ describe('finalized-block gossip', () => {
   beforeEach(() => {
     vi.mocked(merkleRoot).mockClear()
     vi.mocked(verify).mockClear()
+    vi.mocked(decodeCanonical).mockClear()
   })
 
   it('a block beyond the next height over maxBlockTxs is REJECT (charged), without hashing a transaction', async () => {
@@ -65,6 +73,8 @@ describe('finalized-block gossip', () => {
     expect(result.verdict).toMatchObject({ result: 'reject', code: 'too_many_txs' })
     expect(hashes()).toBe(0)
     expect(verifications()).toBe(0)
+    // Not even decoded: counting its CBOR items was enough.
+    expect(decodes()).toBe(0)
   })
 
   it('a block beyond the next height within the limits is IGNORE and tells sync, without a hash or a signature check', async () => {
@@ -99,7 +109,8 @@ describe('finalized-block gossip', () => {
   it('a message larger than the largest block can be is REJECT before decoding', () => {
     const params = opened.ledger.registry.params
     const data = new Uint8Array(Math.min(MAX, params.maxBlockBytes + 256 * 1024) + 1)
-    expect(validateBlockGossip(opened.ledger, data, MAX).verdict).toMatchObject({ result: 'reject', code: 'malformed' })
+    expect(validateBlockGossip(opened.ledger, data, MAX).verdict).toMatchObject({ result: 'reject', code: 'oversize' })
+    expect(decodes()).toBe(0)
   })
 
   it('a block with a valid commit is accepted, its body hashed once', async () => {
@@ -135,6 +146,7 @@ describe('proposal gossip', () => {
     engine = new ConsensusEngine(DEFAULT_ENGINE_OPTIONS, { app, broadcast: () => undefined, logger: pino({ level: 'silent' }) })
     vi.mocked(merkleRoot).mockClear()
     vi.mocked(verify).mockClear()
+    vi.mocked(decodeCanonical).mockClear()
   })
 
   function proposalOf(block: Block, signature?: Uint8Array): Uint8Array {
@@ -162,6 +174,15 @@ describe('proposal gossip', () => {
     expect(hashes()).toBe(0)
   })
 
+  it('a proposal of a hundred thousand transactions is REJECT without being decoded', async () => {
+    const block = await blockWith(1, 100_000, { rightRoot: false })
+    vi.mocked(decodeCanonical).mockClear()
+    const { verdict } = validateConsensusGossip(engine, proposalOf(block), MAX, limits())
+    expect(verdict).toMatchObject({ result: 'reject', code: 'too_many_txs' })
+    expect(decodes()).toBe(0)
+    expect(verifications()).toBe(0)
+  })
+
   it('a signed proposal whose body does not match its txRoot is REJECT (hashed once, after the signature)', async () => {
     const block = await blockWith(1, 5, { rightRoot: false })
     vi.mocked(merkleRoot).mockClear()
@@ -176,5 +197,17 @@ describe('proposal gossip', () => {
     const { verdict, message } = validateConsensusGossip(engine, proposalOf(block), MAX, limits())
     expect(verdict).toEqual({ result: 'accept' })
     expect(message?.type).toBe('proposal')
+  })
+})
+
+describe('cborItemCount', () => {
+  it('counts the data items of one value, stops past the cap, refuses what is not one definite value', () => {
+    expect(cborItemCount(encode({ a: [1, 2, { b: new Uint8Array(5) }], c: 'x' }), 100)).toBe(10)
+    const txs = Array.from({ length: 50_000 }, (_, i) => Uint8Array.of(i & 0xff))
+    expect(cborItemCount(encode({ txs }), 1000)).toBe(1001)
+    expect(cborItemCount(Uint8Array.of(0x9f, 0xff), 10)).toBeUndefined() // indefinite-length array
+    expect(cborItemCount(Uint8Array.of(0x82, 0x01), 10)).toBeUndefined() // array cut short
+    expect(cborItemCount(Uint8Array.of(0x01, 0x01), 10)).toBeUndefined() // trailing bytes
+    expect(cborItemCount(Uint8Array.of(0x5a, 0xff, 0xff, 0xff, 0xff), 10)).toBeUndefined() // string longer than the input
   })
 })
