@@ -28,7 +28,9 @@ export interface PenaltyOptions {
 export const DEFAULT_PENALTY_OPTIONS: PenaltyOptions = Object.freeze({
   disconnectAt: 100,
   decayPerSecond: 1,
-  rejectPoints: 10,
+  // Three rejects reach the limit: gossipsub graylists a peer at its third rejected message
+  // (P4, see TOPIC_SCORE) and then drops its messages unseen, so later ones could not add up.
+  rejectPoints: 34,
   chargePoints: 2,
   bytesPerPoint: 64 * 1024,
   banMs: 10 * 60_000,

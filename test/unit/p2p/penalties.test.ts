@@ -13,7 +13,9 @@ describe('PeerPenalties', () => {
     const failing = { result: 'ignore', code: 'UNKNOWN_ISSUER' } as const
     // A 610 KB transaction that fails a state rule: 2 + 9 points.
     expect(p.cost(failing, 610 * 1024)).toBe(2 + 9)
-    expect(p.cost({ result: 'reject', code: 'bad_signature' }, 100)).toBe(10)
+    expect(p.cost({ result: 'reject', code: 'bad_signature' }, 100)).toBe(34)
+    // Three rejects cut a peer off, as gossipsub graylists it at the third.
+    expect(3 * 34).toBeGreaterThanOrEqual(DEFAULT_PENALTY_OPTIONS.disconnectAt)
     let over = false
     let sent = 0
     while (!over) {
