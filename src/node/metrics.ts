@@ -66,7 +66,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     peerDisconnects: new Counter({
       name: 'certchain_peer_disconnects_total',
-      help: 'Peers disconnected and refused for misbehaviour, by reason (gossip_penalty, sync)',
+      help: 'Peers disconnected and refused for misbehaviour, by reason (gossip_penalty, gossip_score, sync)',
       labelNames: ['reason'] as const,
       registers,
     }),

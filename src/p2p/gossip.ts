@@ -92,6 +92,9 @@ function decayOver(durationMs: number, decayIntervalMs: number, decayToZero: num
 }
 
 const DECAY_INTERVAL_MS = 1000
+/** gossipsub's default graylist threshold (we keep the default thresholds). */
+const GRAYLIST_THRESHOLD = -80
+const SCORE_CHECK_MS = 1000
 const DECAY_TO_ZERO = 0.1
 
 /**
@@ -186,7 +189,8 @@ export class GossipChannel {
   readonly #access: PeerAccess
   readonly #penalties: PeerPenalties
   readonly #metrics: GossipMetrics | undefined
-  readonly #onOverLimit: (peer: string) => void
+  readonly #onOverLimit: (peer: string, reason: 'gossip_penalty' | 'gossip_score') => void
+  #scoreTimer: NodeJS.Timeout | undefined
   readonly #handlers: GossipHandlers
   readonly #logger: Logger
   readonly #maxMessageBytes: number
@@ -202,8 +206,8 @@ export class GossipChannel {
       logger: Logger
       penalties: PeerPenalties
       metrics?: GossipMetrics | undefined
-      /** A peer's penalty points reached the limit: disconnect and refuse it. */
-      onOverLimit: (peer: string) => void
+      /** A peer's penalty points reached the limit, or gossipsub graylisted it: disconnect and refuse it. */
+      onOverLimit: (peer: string, reason: 'gossip_penalty' | 'gossip_score') => void
     },
     options: { chainId: string; maxMessageBytes: number },
   ) {
@@ -223,6 +227,10 @@ export class GossipChannel {
   /** Call after the router started (it refuses subscriptions before, and forgets them on stop). */
   start(): void {
     this.#pubsub.addEventListener('gossipsub:message', this.#onGossipMessage)
+    // gossipsub ignores a graylisted peer's messages unseen (no validation, so no penalty points
+    // either) but keeps it connected: cut it off instead, it has only sent invalid messages.
+    this.#scoreTimer = setInterval(() => this.#dropGraylisted(), SCORE_CHECK_MS)
+    this.#scoreTimer.unref()
     for (const [topic, name] of this.#names) {
       this.#pubsub.topicValidators.set(name, (peer, message) => this.#validate(topic, peer, message.data))
       this.#pubsub.subscribe(name)
@@ -230,6 +238,7 @@ export class GossipChannel {
   }
 
   stop(): void {
+    clearInterval(this.#scoreTimer)
     this.#pubsub.removeEventListener('gossipsub:message', this.#onGossipMessage)
     for (const name of this.#names.values()) this.#pubsub.topicValidators.delete(name)
   }
@@ -299,6 +308,18 @@ export class GossipChannel {
     return TO_ROUTER_RESULT[verdict.result]
   }
 
+  #dropGraylisted(): void {
+    for (const peer of this.#pubsub.getPeers()) {
+      const id = peer.toString()
+      const score = this.#pubsub.getScore(id)
+      if (score >= GRAYLIST_THRESHOLD) continue
+      this.#logger.warn({ peer: id, score }, 'peer graylisted by gossipsub for rejected messages; disconnecting')
+      this.#penalties.forget(id)
+      this.#metrics?.peerPenalty.remove({ peer: id })
+      this.#onOverLimit(id, 'gossip_score')
+    }
+  }
+
   /** Counts a failed message and charges its sender; past the limit, the sender is cut off. */
   #fail(topic: GossipTopic, from: string, bytes: number, failure: Failure): void {
     const points = this.#penalties.cost(failure, bytes)
@@ -310,7 +331,7 @@ export class GossipChannel {
       this.#logger.warn({ peer: from, topic, reason: failure.code, points: this.#penalties.points(from) }, 'peer over its gossip penalty limit; disconnecting')
       this.#penalties.forget(from)
       this.#metrics?.peerPenalty.remove({ peer: from })
-      this.#onOverLimit(from)
+      this.#onOverLimit(from, 'gossip_penalty')
     }
   }
 

@@ -103,8 +103,8 @@ export class P2PHost {
         logger: this.#logger,
         penalties: new PeerPenalties(limits.penalties),
         metrics: gossipMetrics,
-        onOverLimit: (peer) => {
-          metrics?.peerDisconnects?.inc({ reason: 'gossip_penalty' })
+        onOverLimit: (peer, reason) => {
+          metrics?.peerDisconnects?.inc({ reason })
           this.#access.ban(peer, limits.penalties.banMs)
           this.#hangUp(peerIdFromString(peer)).catch((err: unknown) => this.#logger.warn({ err, peer }, 'cannot disconnect peer'))
         },
