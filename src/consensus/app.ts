@@ -26,6 +26,13 @@ export interface FinalizedEvent {
 export interface LedgerAppOptions {
   /** A proposed block's time may be at most this far ahead of this validator's clock. */
   readonly maxClockDriftMs: number
+  /**
+   * A newly proposed block's time may be at most this far behind this validator's clock (clock
+   * drift plus the time a proposal takes to arrive): the lower bound on block time. Without it a
+   * proposer could date a block previous + 1 ms, and block time decides expiry and the cut-off of
+   * a key declared compromised.
+   */
+  readonly maxBlockAgeMs: number
 }
 
 interface Executed {
@@ -88,6 +95,10 @@ export class LedgerApp implements ConsensusApp {
       refused: proposed.rejected.map((r) => r.tx),
     })
     return block
+  }
+
+  isTimely(block: Block): boolean {
+    return block.header.time >= this.now() - this.options.maxBlockAgeMs
   }
 
   async validateBlock(block: Block): Promise<boolean> {

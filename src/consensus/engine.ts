@@ -31,6 +31,12 @@ export interface ConsensusApp {
   createBlock(height: number, proposer: string): Promise<Block>
   /** Executes a proposed block on the committed state; false if any rule fails. Cached per hash. */
   validateBlock(block: Block): Promise<boolean>
+  /**
+   * Whether a newly proposed block's time is close enough to this validator's clock to prevote
+   * for it (the lower bound on block time: see README, "Block time"). Asked only for proposals
+   * without a proof-of-lock round; a re-proposed block keeps its time. Absent: every time is.
+   */
+  isTimely?(block: Block): boolean
   /** Makes a decided block durable with its commit. */
   commitBlock(block: Block, commit: Commit): Promise<void>
   hasPendingTxs(): boolean
@@ -42,7 +48,20 @@ export interface ConsensusApp {
  */
 export interface ConsensusSigner {
   readonly publicKey: Bytes
-  sign(height: number, round: number, step: SignStep, signBytes: Bytes): Promise<Bytes | null>
+  /**
+   * Signs; `lock` is this validator's lock at the moment of signing, made durable together with
+   * the signature, so a restarted validator cannot forget a lock its precommit depends on.
+   */
+  sign(height: number, round: number, step: SignStep, signBytes: Bytes, lock?: Lock): Promise<Bytes | null>
+  /** The lock persisted with the last signature (restored when the engine starts that height). */
+  readonly lock?: Lock | undefined
+}
+
+/** A validator's lock (Tendermint's lockedValue/lockedRound) at one height. */
+export interface Lock {
+  readonly height: number
+  readonly round: number
+  readonly blockHash: Bytes
 }
 
 export interface Clock {
@@ -112,7 +131,7 @@ export interface Draft {
   readonly block: Block
 }
 
-export type MessageCheck = { ok: true } | { ok: false; reject: boolean; reason: string }
+export type MessageCheck = { ok: true } | { ok: false; reject: boolean; code: string; reason: string }
 
 interface RoundVotes {
   readonly prevotes: VoteSet
@@ -134,7 +153,19 @@ type EngineEvent =
   | { readonly kind: 'start-round'; readonly height: number; readonly round: number }
   | { readonly kind: 'commit'; readonly block: Block; readonly commit: Commit }
 
-const MAX_FUTURE_MESSAGES = 10_000
+/**
+ * Messages of the next height kept while this node finishes its own, per validator: enough for
+ * a proposal of the largest block and a few rounds of votes, so the buffer is bounded by bytes
+ * per signer (n validators: at most n times this), not by a message count one signer can fill.
+ */
+export const FUTURE_BYTES_PER_VALIDATOR = 4 * 1024 * 1024 + 64 * 1024
+export const FUTURE_MESSAGES_PER_VALIDATOR = 32
+/** What a buffered message costs against the budget: its transactions plus a fixed envelope. */
+const MESSAGE_ENVELOPE_BYTES = 512
+
+function messageBytes(message: ConsensusMessage): number {
+  return message.type === 'proposal' ? message.block.txs.reduce((n, tx) => n + tx.length, MESSAGE_ENVELOPE_BYTES) : MESSAGE_ENVELOPE_BYTES
+}
 /**
  * A decided block can be megabytes; re-sending it every gossip interval for as long as the chain
  * is idle would cost every node that much each time. A few re-sends cover lost final votes.
@@ -163,16 +194,26 @@ export class ConsensusEngine {
   private me: string | undefined
   /** Options with the chain's timing for the height in progress applied. */
   private timing: EngineOptions
-  private lockedBlock: Block | undefined
+  private lockedHash: Bytes | undefined
   private lockedRound = -1
   private validBlock: Block | undefined
   private validRound = -1
+  /** Rounds up to round + 1 only (as CometBFT keeps them); later ones are summarized in farRounds. */
   private rounds = new Map<number, RoundVotes>()
+  /**
+   * The highest round beyond round + 1 that each validator sent a signed message for. Only this
+   * is kept of such messages (not the message, not in the WAL): it is what the round skip needs
+   * (f + 1 validators beyond our round), and it is bounded by one number per validator however
+   * many rounds a Byzantine validator signs. Honest validators re-send their own messages, so
+   * the messages of the round we skip to arrive again.
+   */
+  private farRounds = new Map<string, number>()
   private own: ConsensusMessage[] = []
   private firstPrevoteQuorum = new Set<number>()
   private timeoutPrevoteScheduled = new Set<number>()
   private timeoutPrecommitScheduled = new Set<number>()
   private future: ConsensusMessage[] = []
+  private futureUse = new Map<string, { bytes: number; messages: number }>()
   private lastCommitAt = 0
   private firstRoundAt = Infinity
   private lastDecided: { block: Block; commit: Commit } | undefined
@@ -198,6 +239,13 @@ export class ConsensusEngine {
 
   get status(): { height: number; round: number; step: Step } {
     return { height: this.height, round: this.round, step: this.step }
+  }
+
+  /** What the engine holds for the heights in progress and next (bounded; see README, "Security model"). */
+  get load(): { rounds: number; farRounds: number; futureMessages: number; futureBytes: number } {
+    let futureBytes = 0
+    for (const use of this.futureUse.values()) futureBytes += use.bytes
+    return { rounds: this.rounds.size, farRounds: this.farRounds.size, futureMessages: this.future.length, futureBytes }
   }
 
   /** Resolves when no event is being processed (tests step a simulated network with it). */
@@ -231,19 +279,20 @@ export class ConsensusEngine {
    * malformed or badly signed or not from a validator; ignore when stale or too far ahead.
    */
   check(message: ConsensusMessage): MessageCheck {
-    if (message.height < this.height) return { ok: false, reject: false, reason: 'stale height' }
-    if (message.height > this.height + 1) return { ok: false, reject: false, reason: 'height too far ahead' }
+    if (message.height < this.height) return { ok: false, reject: false, code: 'stale', reason: 'stale height' }
+    if (message.height > this.height + 1) return { ok: false, reject: false, code: 'ahead', reason: 'height too far ahead' }
     const validators = this.deps.app.validators(message.height)
     const validator = validators.find((v) => v.id === message.validator)
-    if (!validator) return { ok: false, reject: true, reason: `"${message.validator}" is not a validator at height ${message.height}` }
-    if (!verify(validator.publicKey, signBytesOf(this.deps.app.chainId, message), message.sig)) {
-      return { ok: false, reject: true, reason: 'bad signature' }
-    }
+    if (!validator) return { ok: false, reject: true, code: 'not_validator', reason: `"${message.validator}" is not a validator at height ${message.height}` }
+    // Field checks before the signature (the signature before any work on a proposal's body).
     if (message.type === 'proposal') {
       const expected = this.proposer(message.height, message.round, validators)
-      if (message.validator !== expected.id) return { ok: false, reject: true, reason: `not the proposer of round ${message.round}` }
-      if (message.block.header.height !== message.height) return { ok: false, reject: true, reason: 'block height differs' }
-      if (message.polRound >= message.round) return { ok: false, reject: true, reason: 'polRound must be below round' }
+      if (message.validator !== expected.id) return { ok: false, reject: true, code: 'not_proposer', reason: `not the proposer of round ${message.round}` }
+      if (message.block.header.height !== message.height) return { ok: false, reject: true, code: 'malformed', reason: 'block height differs' }
+      if (message.polRound >= message.round) return { ok: false, reject: true, code: 'malformed', reason: 'polRound must be below round' }
+    }
+    if (!verify(validator.publicKey, signBytesOf(this.deps.app.chainId, message), message.sig)) {
+      return { ok: false, reject: true, code: 'bad_signature', reason: 'bad signature' }
     }
     return { ok: true }
   }
@@ -319,8 +368,15 @@ export class ConsensusEngine {
   private async onMessage(message: ConsensusMessage, replayed: boolean): Promise<void> {
     if (message.height < this.height) return
     if (message.height > this.height) {
-      if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(message)
+      this.buffer(message)
       this.deps.onBehind?.(message.height - 1)
+      return
+    }
+    // Replayed messages were bounded when first recorded; they restore the round we were in.
+    if (message.round > this.round + 1 && !replayed) {
+      if (message.round > (this.farRounds.get(message.validator) ?? -1)) this.farRounds.set(message.validator, message.round)
+      // Others have started this height; the round skip (applyRules) decides whether to follow.
+      if (this.step === 'waiting') await this.startRound(0)
       return
     }
     const votes = this.roundVotes(message.round)
@@ -347,6 +403,15 @@ export class ConsensusEngine {
     if (!replayed) await this.deps.record?.(message, mine)
     // A proposal or vote for this height ends the wait for transactions: others have started.
     if (this.step === 'waiting') await this.startRound(0)
+  }
+
+  /** Keeps a next-height message within its validator's byte and message budget. */
+  private buffer(message: ConsensusMessage): void {
+    const use = this.futureUse.get(message.validator) ?? { bytes: 0, messages: 0 }
+    const bytes = messageBytes(message)
+    if (use.messages >= FUTURE_MESSAGES_PER_VALIDATOR || use.bytes + bytes > FUTURE_BYTES_PER_VALIDATOR) return
+    this.futureUse.set(message.validator, { bytes: use.bytes + bytes, messages: use.messages + 1 })
+    this.future.push(message)
   }
 
   private async onCommitReceived(block: Block, commit: Commit): Promise<void> {
@@ -381,11 +446,14 @@ export class ConsensusEngine {
     const signer = this.deps.signer
     this.me = signer && this.validatorSet.find((v) => bytesEqual(v.publicKey, signer.publicKey))?.id
     this.timing = { ...this.options, ...this.deps.app.timing?.(height) }
-    this.lockedBlock = undefined
-    this.lockedRound = -1
+    const lock = this.deps.signer?.lock
+    // A lock persisted with our last signature at this height survives a restart (and a lost WAL).
+    this.lockedHash = lock?.height === height ? lock.blockHash : undefined
+    this.lockedRound = lock?.height === height ? lock.round : -1
     this.validBlock = undefined
     this.validRound = -1
     this.rounds = new Map()
+    this.farRounds = new Map()
     this.own = []
     this.firstPrevoteQuorum = new Set()
     this.timeoutPrevoteScheduled = new Set()
@@ -394,6 +462,7 @@ export class ConsensusEngine {
     this.drafts = new Map()
     const future = this.future
     this.future = []
+    this.futureUse = new Map()
     this.scheduleFirstRound()
     for (const message of future) if (message.height >= height) this.push({ kind: 'message', message })
   }
@@ -423,6 +492,7 @@ export class ConsensusEngine {
         round,
         'proposal',
         proposalSignBytes(this.deps.app.chainId, this.height, round, polRound, blockHash(block.header)),
+        this.currentLock(),
       )
       if (sig) {
         const proposal: Proposal = { type: 'proposal', height: this.height, round, polRound, block, validator: proposer.id, sig }
@@ -471,7 +541,8 @@ export class ConsensusEngine {
       const hash = blockHash(proposal.block.header)
       if (proposal.polRound === -1) {
         // line 22
-        const ok = (await this.deps.app.validateBlock(proposal.block)) && (this.lockedRound === -1 || this.isLocked(hash))
+        const timely = this.deps.app.isTimely?.(proposal.block) ?? true
+        const ok = timely && (await this.deps.app.validateBlock(proposal.block)) && (this.lockedRound === -1 || this.isLocked(hash))
         await this.vote('prevote', ok ? hash : null)
       } else if (proposal.polRound < this.round) {
         // line 28
@@ -497,7 +568,7 @@ export class ConsensusEngine {
       if (await this.deps.app.validateBlock(pol.block)) {
         this.firstPrevoteQuorum.add(this.round)
         if (this.step === 'prevote') {
-          this.lockedBlock = pol.block
+          this.lockedHash = blockHash(pol.block.header)
           this.lockedRound = this.round
           await this.vote('precommit', blockHash(pol.block.header))
         }
@@ -517,21 +588,38 @@ export class ConsensusEngine {
     }
 
     // line 55: f+1 validators are already in a later round: join them.
-    const skip = honestThreshold(n)
-    for (const [r, votes] of this.rounds) {
-      if (r <= this.round) continue
-      const senders = new Set([...votes.prevotes.all(), ...votes.precommits.all()].map((v) => v.validator))
-      if (votes.proposal) senders.add(votes.proposal.validator)
-      if (senders.size >= skip) {
-        await this.startRound(r)
-        break
-      }
-    }
+    const skipTo = this.skipRound(honestThreshold(n))
+    if (skipTo !== undefined) await this.startRound(skipTo)
     return `${this.height}/${this.round}/${this.step}` !== before
   }
 
+  /**
+   * The round to skip to when at least `threshold` (f + 1) validators sent messages of rounds
+   * after ours: the highest round that that many of them have reached (line 55 for round + 1;
+   * beyond it, only each validator's highest round is known, see farRounds).
+   */
+  private skipRound(threshold: number): number | undefined {
+    const highest = new Map<string, number>()
+    const saw = (validator: string, round: number): void => {
+      if (round > this.round && round > (highest.get(validator) ?? -1)) highest.set(validator, round)
+    }
+    for (const [validator, round] of this.farRounds) saw(validator, round)
+    for (const [round, votes] of this.rounds) {
+      if (round <= this.round) continue
+      for (const vote of [...votes.prevotes.all(), ...votes.precommits.all()]) saw(vote.validator, round)
+      if (votes.proposal) saw(votes.proposal.validator, round)
+    }
+    if (highest.size < threshold) return undefined
+    const rounds = [...highest.values()].sort((a, b) => b - a)
+    return rounds[threshold - 1]
+  }
+
   private isLocked(hash: Bytes): boolean {
-    return this.lockedBlock !== undefined && bytesEqual(blockHash(this.lockedBlock.header), hash)
+    return this.lockedHash !== undefined && bytesEqual(this.lockedHash, hash)
+  }
+
+  private currentLock(): Lock | undefined {
+    return this.lockedHash === undefined ? undefined : { height: this.height, round: this.lockedRound, blockHash: this.lockedHash }
   }
 
   private async vote(type: VoteType, hash: Bytes | null): Promise<void> {
@@ -539,7 +627,7 @@ export class ConsensusEngine {
     this.deps.logger.debug({ height: this.height, round: this.round, type, block: hash ? toHex(hash).slice(0, 12) : 'nil' }, 'vote')
     if (!this.deps.signer || this.me === undefined) return
     const { height, round } = this
-    const sig = await this.deps.signer.sign(height, round, type, voteSignBytes(this.deps.app.chainId, type, height, round, hash))
+    const sig = await this.deps.signer.sign(height, round, type, voteSignBytes(this.deps.app.chainId, type, height, round, hash), this.currentLock())
     if (!sig) {
       this.deps.logger.warn({ height, round, type }, 'signer refused to vote (already signed at this step)')
       return

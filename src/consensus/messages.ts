@@ -1,7 +1,7 @@
 import { isBytes, type Bytes } from '../core/bytes.js'
 import { verify } from '../core/crypto.js'
 import type { ValidatorInfo } from '../core/genesis.js'
-import { blockHash, parseBlock } from '../core/block.js'
+import { blockHash, parseBlockShape } from '../core/block.js'
 import { commitProblem } from '../core/header.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
@@ -52,7 +52,7 @@ function malformed(message: string): never {
 const isRound = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 const isHeight = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1
 
-/** Decodes a gossiped consensus message: canonical bytes and exact shape; signatures are checked later. */
+/** Decodes a gossiped consensus message: canonical bytes and exact shape; signatures and a proposal's txRoot are checked later. */
 export function decodeMessage(bytes: Bytes, maxBytes: number): ConsensusMessage {
   const value = decodeCanonical(bytes, maxBytes, 'MALFORMED_ENCODING') as Record<string, unknown>
   if (value === null || typeof value !== 'object' || Array.isArray(value)) malformed('not a map')
@@ -66,7 +66,8 @@ export function decodeMessage(bytes: Bytes, maxBytes: number): ConsensusMessage 
     if (typeof value.validator !== 'string' || !isBytes(value.sig, 64)) malformed('validator and sig are required')
     if (Object.keys(value).length !== 7) malformed('a proposal has exactly type, height, round, polRound, block, validator, sig')
     if (typeof value.polRound !== 'number' || !Number.isSafeInteger(value.polRound) || value.polRound < -1) malformed('bad polRound')
-    return { ...(value as unknown as Proposal), block: parseBlock(value.block) }
+    // The body is hashed (txRoot) only after the signature over the header checked out.
+    return { ...(value as unknown as Proposal), block: parseBlockShape(value.block) }
   }
   return malformed(`unknown type ${String(value.type)}`)
 }

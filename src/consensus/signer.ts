@@ -2,6 +2,7 @@ import { open, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { bytesEqual, fromHex, toHex, type Bytes } from '../core/bytes.js'
 import { createSigner } from '../core/crypto.js'
+import type { Lock } from './engine.js'
 import { STEP_ORDER, type SignStep } from './messages.js'
 
 interface LastSigned {
@@ -10,7 +11,10 @@ interface LastSigned {
   readonly step: number
   readonly signBytes: string
   readonly sig: string
+  /** The lock held when this was signed (block hash in hex); absent while not locked. */
+  readonly lock?: { readonly height: number; readonly round: number; readonly blockHash: string }
 }
+
 
 function compare(a: { height: number; round: number; step: number }, b: { height: number; round: number; step: number }): number {
   return a.height - b.height || a.round - b.round || a.step - b.step
@@ -34,7 +38,9 @@ async function readState(path: string): Promise<LastSigned | undefined> {
  * The only way a validator key signs consensus messages. Before a signature leaves this object,
  * its (height, round, step) and sign bytes are on disk (write, fsync, rename, fsync directory).
  * It never signs below the last signed (height, round, step), and at the same one it only repeats
- * the identical signature: a restarted validator cannot double-sign.
+ * the identical signature: a restarted validator cannot double-sign. The validator's lock is
+ * written in the same file as the signature it justifies (a precommit follows a new lock), so
+ * the lock is exactly as durable as the signature.
  */
 export class SignerGuard {
   private chain: Promise<unknown> = Promise.resolve()
@@ -58,14 +64,20 @@ export class SignerGuard {
     return this.last
   }
 
+  /** The lock persisted with the last signature. */
+  get lock(): Lock | undefined {
+    const lock = this.last?.lock
+    return lock && { height: lock.height, round: lock.round, blockHash: fromHex(lock.blockHash) }
+  }
+
   /** Signs, or answers null when signing would be a double sign or a step backwards. */
-  sign(height: number, round: number, step: SignStep, signBytes: Bytes): Promise<Bytes | null> {
-    const run = this.chain.then(() => this.signNow(height, round, STEP_ORDER[step], signBytes))
+  sign(height: number, round: number, step: SignStep, signBytes: Bytes, lock?: Lock): Promise<Bytes | null> {
+    const run = this.chain.then(() => this.signNow(height, round, STEP_ORDER[step], signBytes, lock))
     this.chain = run.catch(() => undefined)
     return run
   }
 
-  private async signNow(height: number, round: number, step: number, signBytes: Bytes): Promise<Bytes | null> {
+  private async signNow(height: number, round: number, step: number, signBytes: Bytes, lock: Lock | undefined): Promise<Bytes | null> {
     const position = { height, round, step }
     if (this.last) {
       const order = compare(position, this.last)
@@ -73,7 +85,14 @@ export class SignerGuard {
       if (order === 0) return bytesEqual(fromHex(this.last.signBytes), signBytes) ? fromHex(this.last.sig) : null
     }
     const sig = this.signer.sign(signBytes)
-    const next: LastSigned = { height, round, step, signBytes: toHex(signBytes), sig: toHex(sig) }
+    const next: LastSigned = {
+      height,
+      round,
+      step,
+      signBytes: toHex(signBytes),
+      sig: toHex(sig),
+      ...(lock ? { lock: { height: lock.height, round: lock.round, blockHash: toHex(lock.blockHash) } } : {}),
+    }
     await this.persist(next)
     this.last = next
     return sig

@@ -14,11 +14,14 @@ export interface Equivocation {
 export class VoteSet {
   private readonly byValidator = new Map<string, Vote>()
   private readonly tally = new Map<string, number>()
+  /** Validators already reported here: one pair proves the fault, more would cost a report (and an fsync) each. */
+  private readonly equivocators = new Set<string>()
 
   add(vote: Vote): { added: boolean; equivocation?: Equivocation } {
     const previous = this.byValidator.get(vote.validator)
     if (previous) {
-      if (hashKey(previous.blockHash) === hashKey(vote.blockHash)) return { added: false }
+      if (hashKey(previous.blockHash) === hashKey(vote.blockHash) || this.equivocators.has(vote.validator)) return { added: false }
+      this.equivocators.add(vote.validator)
       return { added: false, equivocation: { first: previous, second: vote } }
     }
     this.byValidator.set(vote.validator, vote)

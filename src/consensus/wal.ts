@@ -3,10 +3,49 @@ import { crc32 } from 'node:zlib'
 import type { Bytes } from '../core/bytes.js'
 
 const HEADER = 8 // u32 length + u32 CRC-32 of the payload
+/** The WAL is read in pieces this big (never whole: a WAL may exceed what one buffer can hold). */
+const READ_CHUNK = 1024 * 1024
+
+/**
+ * Reads records front to back, holding at most one chunk plus one record in memory. Stops at the
+ * first record that is torn (cut short), over the size limit, empty or fails its CRC.
+ */
+async function scan(handle: FileHandle, maxRecordBytes: number, onRecord: (payload: Bytes) => void): Promise<{ intact: number; size: number }> {
+  const { size } = await handle.stat()
+  let buffered = Buffer.alloc(0)
+  let readAt = 0
+  let intact = 0
+  /** Makes sure `bytes` bytes are buffered (false at the end of the file): one read per chunk, no re-copying. */
+  const fill = async (bytes: number): Promise<boolean> => {
+    if (buffered.length >= bytes) return true
+    if (buffered.length + (size - readAt) < bytes) return false
+    const next = Buffer.allocUnsafe(Math.min(buffered.length + (size - readAt), Math.max(bytes, READ_CHUNK)))
+    let filled = buffered.copy(next, 0)
+    while (filled < next.length) {
+      const { bytesRead } = await handle.read(next, filled, next.length - filled, readAt)
+      if (bytesRead === 0) break
+      filled += bytesRead
+      readAt += bytesRead
+    }
+    buffered = next.subarray(0, filled)
+    return buffered.length >= bytes
+  }
+  while (await fill(HEADER)) {
+    const length = buffered.readUInt32BE(0)
+    const checksum = buffered.readUInt32BE(4)
+    if (length === 0 || length > maxRecordBytes || !(await fill(HEADER + length))) break
+    const payload = buffered.subarray(HEADER, HEADER + length)
+    if (crc32(payload) !== checksum) break
+    onRecord(new Uint8Array(payload))
+    intact += HEADER + length
+    buffered = buffered.subarray(HEADER + length)
+  }
+  return { intact, size }
+}
 
 export interface WalOpenResult {
   readonly wal: ConsensusWal
-  /** Payloads of every intact record, in order. */
+  /** Payloads of the intact records `keep` kept, in order. */
   readonly records: Bytes[]
   /** Bytes dropped from the end: a record torn by a crash mid-write. */
   readonly droppedBytes: number
@@ -28,21 +67,18 @@ export class ConsensusWal {
     private readonly maxRecordBytes: number,
   ) {}
 
-  static async open(path: string, maxRecordBytes: number): Promise<WalOpenResult> {
+  /**
+   * Opens (creating) the WAL and reads it as a stream: `keep` sees every intact record and says
+   * which to return (the node keeps those of the height in progress), so memory is bounded by
+   * what is kept, not by the file.
+   */
+  static async open(path: string, maxRecordBytes: number, keep: (payload: Bytes) => boolean = () => true): Promise<WalOpenResult> {
     const handle = await open(path, 'a+', 0o600)
-    const data = await handle.readFile()
     const records: Bytes[] = []
-    let offset = 0
-    while (offset + HEADER <= data.length) {
-      const length = data.readUInt32BE(offset)
-      const checksum = data.readUInt32BE(offset + 4)
-      if (length > maxRecordBytes || offset + HEADER + length > data.length) break
-      const payload = data.subarray(offset + HEADER, offset + HEADER + length)
-      if (crc32(payload) !== checksum) break
-      records.push(new Uint8Array(payload))
-      offset += HEADER + length
-    }
-    const droppedBytes = data.length - offset
+    const { intact: offset, size } = await scan(handle, maxRecordBytes, (payload) => {
+      if (keep(payload)) records.push(payload)
+    })
+    const droppedBytes = size - offset
     if (droppedBytes > 0) {
       await handle.truncate(offset)
       await handle.sync()
@@ -52,7 +88,9 @@ export class ConsensusWal {
 
   /** Appends a record; with `sync`, resolves only once it is on disk. */
   append(payload: Bytes, options: { sync: boolean }): Promise<void> {
-    if (payload.length > this.maxRecordBytes) return Promise.reject(new RangeError(`WAL record of ${payload.length} bytes exceeds the limit`))
+    if (payload.length === 0 || payload.length > this.maxRecordBytes) {
+      return Promise.reject(new RangeError(`WAL record of ${payload.length} bytes is empty or exceeds the limit`))
+    }
     const frame = Buffer.alloc(HEADER + payload.length)
     frame.writeUInt32BE(payload.length, 0)
     frame.writeUInt32BE(crc32(payload), 4)

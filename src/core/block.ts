@@ -23,12 +23,20 @@ export function encodeFinalizedBlock(finalized: FinalizedBlock): Bytes {
   return encode(finalized)
 }
 
-/** Shape of a block value (already decoded): exact fields; transactions stay encoded. */
-export function parseBlock(value: unknown): Block {
+/**
+ * Shape of a block value without hashing its body: for gossip, which checks the signature over
+ * the header before spending a hash per transaction (then calls {@link txRootMatches}).
+ */
+export function parseBlockShape(value: unknown): Block {
   const b = exactMap(value, 'block', ['header', 'txs'])
   const header = parseHeader(b.header)
   if (!Array.isArray(b.txs) || !b.txs.every((t) => isBytes(t))) malformed('txs must be a list of byte strings')
-  const block: Block = { header, txs: b.txs }
+  return { header, txs: b.txs }
+}
+
+/** Shape of a block value (already decoded): exact fields; transactions stay encoded. */
+export function parseBlock(value: unknown): Block {
+  const block = parseBlockShape(value)
   if (!txRootMatches(block)) malformed('txCount or txRoot does not match the transactions')
   return block
 }

@@ -197,4 +197,17 @@ export type CertificateState = 'active' | 'revoked' | 'suspended'
  * accept and forward; ignore (depends on local state: stale, future, known); reject (invalid for
  * everyone: malformed, bad signature, not a member), which lowers the sender's peer score.
  */
-export type GossipVerdict = { readonly result: 'accept' } | { readonly result: 'ignore'; readonly reason: string } | { readonly result: 'reject'; readonly reason: string }
+export type GossipVerdict =
+  | { readonly result: 'accept' }
+  | {
+      readonly result: 'ignore' | 'reject'
+      readonly reason: string
+      /** Stable, low-cardinality reason code (metrics label). */
+      readonly code?: string
+      /**
+       * An ignore that still cost work the sender should pay for (it failed a check that depends
+       * on state, or could not be checked at all): charged to the peer's budget, never forwarded.
+       * A reject is always charged.
+       */
+      readonly charge?: boolean
+    }

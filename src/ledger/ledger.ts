@@ -5,6 +5,7 @@ import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
 import { decodeTx, type DecodedTx } from '../core/tx.js'
 import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock, type Millis, type SignedTx } from '../core/types.js'
+import type { VoteType } from '../core/vote.js'
 import { BlockExecution, stateRoot, statusLeafValue, type ExecutionContext } from './execute.js'
 import type { StateRoots } from '../core/state.js'
 import type { ProofBundle, ValidatorChange } from '../light/proof.js'
@@ -373,8 +374,8 @@ export class Ledger {
     return out
   }
 
-  saveEvidence(height: number, round: number, validator: string, evidence: Bytes): Promise<void> {
-    return this.store.saveEvidence(height, round, validator, evidence)
+  saveEvidence(at: { height: number; round: number; type: VoteType; validator: string }, evidence: Bytes): Promise<void> {
+    return this.store.saveEvidence(at, evidence)
   }
 
   listEvidence(limit: number): Promise<Bytes[]> {

@@ -6,6 +6,7 @@ import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
 import { CHAIN_FORMAT_VERSION, type Block, type CertificateRecord, type CertificateState, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
 import type { StateRoots } from '../core/state.js'
+import type { VoteType } from '../core/vote.js'
 import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
 import type { TreeNodeWrite } from './state-tree.js'
@@ -18,7 +19,9 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   TX         transaction id              -> encoded TxLocation
  *   CERT       certificate id              -> encoded CertificateEntry
  *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree (root: level 40)
- *   EVIDENCE   height (u64 BE) + round (u64 BE) + validator id (utf8) -> encoded evidence (two conflicting signed votes)
+ *   EVIDENCE   height (u64 BE) + round (u64 BE) + vote type (u8: 0 prevote, 1 precommit) + validator id (utf8)
+ *              -> encoded evidence (two conflicting signed votes). Records written before the type
+ *              was part of the key have no type byte; they list like the others.
  *   REGISTRY   height (u64 BE)            -> encoded RegistryState after that block (only heights that changed it)
  *   PROPOSAL   proposal number (u64 BE)   -> encoded ProposalRecord (open and closed)
  *   HISTORY    level (u8) + index (u64 BE) -> 32-byte node hash of the height history tree (root: level 40)
@@ -246,14 +249,20 @@ export class LedgerStore {
     return (await this.getCertificates([id]))[0]
   }
 
-  /** Persists misbehaviour evidence (fsynced: it is the record of a validator's fault). */
-  async saveEvidence(height: number, round: number, validator: string, evidence: Bytes): Promise<void> {
-    await this.db.put(key(Bucket.EVIDENCE, u64(height), u64(round), Buffer.from(validator, 'utf8')), evidence, { sync: true })
+  /**
+   * Persists misbehaviour evidence (fsynced: it is the record of a validator's fault), one record
+   * per (height, round, vote type, validator): a prevote and a precommit equivocation of one
+   * round are two faults.
+   */
+  async saveEvidence(at: { height: number; round: number; type: VoteType; validator: string }, evidence: Bytes): Promise<void> {
+    const type = Uint8Array.of(at.type === 'prevote' ? 0 : 1)
+    await this.db.put(key(Bucket.EVIDENCE, u64(at.height), u64(at.round), type, Buffer.from(at.validator, 'utf8')), evidence, { sync: true })
   }
 
+  /** The newest `limit` evidence records (highest height first). */
   async listEvidence(limit: number): Promise<Bytes[]> {
     const out: Bytes[] = []
-    for await (const value of this.db.values({ gte: key(Bucket.EVIDENCE), lt: key(Bucket.EVIDENCE + 1), limit })) out.push(value)
+    for await (const value of this.db.values({ gte: key(Bucket.EVIDENCE), lt: key(Bucket.EVIDENCE + 1), limit, reverse: true })) out.push(value)
     return out
   }
 

@@ -23,6 +23,11 @@ export interface NodeConfig {
   readonly p2p: {
     readonly listen: readonly string[]
     readonly bootstrap: readonly string[]
+    /**
+     * Networks whose inbound connections bypass the limits on connections still in their
+     * handshake (multiaddrs such as /ip4/10.1.0.0/ipcidr/16): the members' known addresses.
+     */
+    readonly allow?: readonly string[]
   }
   readonly consensus: {
     /** Shortest time between two blocks while transactions are pending. */
@@ -78,7 +83,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
     rateLimitBurst: 400,
     rateLimitExempt: ['127.0.0.1', '::1', '::ffff:127.0.0.1'],
   },
-  p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [] },
+  p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: [], allow: [] },
   consensus: {
     blockIntervalMs: 100,
     heartbeatIntervalMs: 10_000,

@@ -46,6 +46,37 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers,
     }),
     peers: new Gauge({ name: 'certchain_peers', help: 'Connected peers', registers }),
+    gossipMessages: new Counter({
+      name: 'certchain_gossip_messages_total',
+      help: 'Gossip messages validated, by topic, verdict (accept, ignore, reject) and reason code',
+      labelNames: ['topic', 'result', 'reason'] as const,
+      registers,
+    }),
+    gossipRepeatedFailures: new Counter({
+      name: 'certchain_gossip_repeated_failures_total',
+      help: 'Gossip messages that failed here before (same bytes), answered and charged without validating them again',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+    peerPenaltyPoints: new Counter({
+      name: 'certchain_peer_penalty_points_total',
+      help: 'Penalty points charged to peers for gossip that cost work and failed, by topic and reason code',
+      labelNames: ['topic', 'reason'] as const,
+      registers,
+    }),
+    // One series per penalized member peer (membership is bounded; the series goes when the peer is cut off).
+    peerPenalty: new Gauge({
+      name: 'certchain_peer_penalty_points',
+      help: 'Penalty points of a peer at its last charge (disconnected at the limit)',
+      labelNames: ['peer'] as const,
+      registers,
+    }),
+    peerDisconnects: new Counter({
+      name: 'certchain_peer_disconnects_total',
+      help: 'Peers disconnected and refused for misbehaviour, by reason (gossip_penalty, gossip_score, sync)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     evidence: new Counter({ name: 'certchain_evidence_total', help: 'Equivocations detected (conflicting votes of one validator)', registers }),
     presentationRequests: new Counter({ name: 'certchain_presentation_requests_total', help: 'Presentation requests issued by this verifier', registers }),
     presentationsVerified: new Counter({

@@ -230,10 +230,15 @@ export class CertchainNode implements RpcBackend {
 
   private async startConsensus(): Promise<void> {
     const logger = this.logger.child({ module: 'consensus' })
-    const { wal, records, droppedBytes } = await ConsensusWal.open(join(this.consensusDir, 'wal'), MAX_WAL_RECORD)
+    const height = this.ledger.head.height + 1
+    // Only the height in progress is resumed; records of a finished height (a reset that did
+    // not happen before a crash) are skipped as the WAL streams by.
+    const { wal, records, droppedBytes } = await ConsensusWal.open(join(this.consensusDir, 'wal'), MAX_WAL_RECORD, (bytes) => decodeWalRecord(bytes).height === height)
     if (droppedBytes > 0) logger.warn({ droppedBytes }, 'dropped a torn record at the end of the consensus WAL')
     this.wal = wal
-    const app = new LedgerApp(this.ledger, this.mempool, { maxClockDriftMs: this.config.consensus.maxClockDriftMs }, (event) =>
+    const { maxClockDriftMs, timeoutProposeMs } = this.config.consensus
+    // A fresh proposal is at most clock drift plus the propose timeout old when it is prevoted.
+    const app = new LedgerApp(this.ledger, this.mempool, { maxClockDriftMs, maxBlockAgeMs: maxClockDriftMs + timeoutProposeMs }, (event) =>
       this.onFinalized(event),
     )
     const guard = this.guard
@@ -247,6 +252,7 @@ export class CertchainNode implements RpcBackend {
         // Read on every connection: governance changes membership while the node runs.
         isAllowedPeer: (peerId) => this.allowedPeers.has(peerId),
         maxMessageBytes: MAX_GOSSIP_MESSAGE_BYTES,
+        limits: { allow: this.config.p2p.allow ?? [] },
       },
       {
         logger: this.logger,
@@ -263,19 +269,31 @@ export class CertchainNode implements RpcBackend {
     }
     const engine = new ConsensusEngine(this.config.consensus, {
       app,
-      ...(guard && validatorKey ? { signer: { publicKey: validatorKey.publicKey, sign: (h, r, step, bytes) => guard.sign(h, r, step, bytes) } } : {}),
+      ...(guard && validatorKey
+        ? {
+            signer: {
+              publicKey: validatorKey.publicKey,
+              sign: (h, r, step, bytes, lock) => guard.sign(h, r, step, bytes, lock),
+              get lock() {
+                return guard.lock
+              },
+            },
+          }
+        : {}),
       broadcast: (message) => publish('consensus', encodeMessage(message)),
       // Alone (a single validator), there is nobody to tell: skip encoding a possibly large block.
       broadcastCommit: (block, commit) => {
         if (p2p.connectedPeers().length > 0) publish('blocks', encodeFinalizedBlock({ block, commit }))
       },
-      record: (message) => wal.append(encode({ height: message.height, message: encodeMessage(message) }), { sync: false }),
+      // Our own messages are on disk before they are sent (a restarted validator re-sends, never
+      // contradicts them); peers' messages need no fsync, they re-send their own.
+      record: (message, own) => wal.append(encode({ height: message.height, message: encodeMessage(message) }), { sync: own }),
       recordDraft: (height, round, block) => wal.append(encode({ height, draft: { round, block } }), { sync: true }),
       onEquivocation: (e) => {
         logger.warn({ validator: e.first.validator, height: e.first.height, round: e.first.round, type: e.first.type }, 'equivocation evidence')
         this.metrics.evidence.inc()
         this.ledger
-          .saveEvidence(e.first.height, e.first.round, e.first.validator, encode({ first: e.first, second: e.second }))
+          .saveEvidence(e.first, encode({ first: e.first, second: e.second }))
           .catch((err: unknown) => logger.error({ err }, 'cannot save evidence'))
         this.reportEquivocation(e)
       },
@@ -294,17 +312,16 @@ export class CertchainNode implements RpcBackend {
         request: (peer, request, options) => p2p.request(peer, request, options),
         ban: async (peer, reason) => {
           logger.warn({ peer, reason }, 'banning peer')
+          this.metrics.peerDisconnects.inc({ reason: 'sync' })
           await p2p.disconnect(peer, { ban: true })
         },
       },
     })
     this.unsubscribeMempool = this.mempool.onAdded(() => this.engine?.txsAvailable())
-    const height = this.ledger.head.height + 1
     const messages: ConsensusMessage[] = []
     const drafts: Draft[] = []
     for (const bytes of records) {
-      const record = decodeCanonical(bytes, MAX_WAL_RECORD) as { height: number; message?: Uint8Array; draft?: { round: number; block: unknown } }
-      if (record.height !== height) continue
+      const record = decodeWalRecord(bytes)
       if (record.message) messages.push(decodeMessage(record.message, MAX_WAL_RECORD))
       if (record.draft) drafts.push({ round: record.draft.round, block: parseBlock(record.draft.block) })
     }
@@ -322,16 +339,14 @@ export class CertchainNode implements RpcBackend {
         return verdict
       }
       case 'consensus': {
-        const { verdict, message } = validateConsensusGossip(this.engine!, data, max)
+        const { verdict, message } = validateConsensusGossip(this.engine!, data, max, this.ledger.registry.params)
         if (message) this.engine!.receive(message)
         return verdict
       }
       case 'blocks': {
-        const { verdict, finalized } = validateBlockGossip(this.ledger, data, max)
-        if (finalized) {
-          if (verdict.result === 'accept') this.engine!.receiveCommit(finalized.block, finalized.commit)
-          else this.sync?.behind(finalized.block.header.height)
-        }
+        const { verdict, finalized, ahead } = validateBlockGossip(this.ledger, data, max)
+        if (finalized) this.engine!.receiveCommit(finalized.block, finalized.commit)
+        if (ahead !== undefined) this.sync?.behind(ahead)
         return verdict
       }
     }
@@ -491,3 +506,13 @@ export class CertchainNode implements RpcBackend {
 
 /** Largest WAL record: a proposal carries a whole block. */
 const MAX_WAL_RECORD = 64 * 1024 * 1024
+
+interface WalRecord {
+  readonly height: number
+  readonly message?: Uint8Array
+  readonly draft?: { readonly round: number; readonly block: unknown }
+}
+
+function decodeWalRecord(bytes: Uint8Array): WalRecord {
+  return decodeCanonical(bytes, MAX_WAL_RECORD) as WalRecord
+}

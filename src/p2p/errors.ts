@@ -15,6 +15,8 @@ export type P2PErrorCode =
   | 'P2P_PROTOCOL_ERROR'
   /** The remote's request handler failed; the detail stays in the remote's log. */
   | 'P2P_REMOTE_ERROR'
+  /** The remote refused the request: this peer is over its budget there (streams at once, bytes per second). */
+  | 'P2P_BUSY'
   /** publish/request on a host that is not started. */
   | 'P2P_NOT_STARTED'
   /** P2POptions cannot be used (unparsable multiaddr, bootstrap address without /p2p/<id>, size limit out of range). */

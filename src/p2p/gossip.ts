@@ -2,9 +2,19 @@ import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type Gos
 import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import { toHex } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
 import { P2PError } from './errors.js'
 import type { PeerAccess } from './gater.js'
+import type { Failure, PeerPenalties } from './penalties.js'
+
+/** What gossip reports about the work it did for each peer (prom-client counters and gauges fit). */
+export interface GossipMetrics {
+  readonly gossipMessages: { inc(labels: { topic: string; result: string; reason: string }): void }
+  readonly peerPenaltyPoints: { inc(labels: { topic: string; reason: string }, value: number): void }
+  readonly peerPenalty: { set(labels: { peer: string }, value: number): void; remove(labels: { peer: string }): void }
+  readonly gossipRepeatedFailures: { inc(labels: { topic: string }): void }
+}
 
 export const GOSSIP_TOPICS = ['txs', 'consensus', 'blocks'] as const
 export type GossipTopic = (typeof GOSSIP_TOPICS)[number]
@@ -16,7 +26,16 @@ export type GossipTopic = (typeof GOSSIP_TOPICS)[number]
  * drop and penalise the peer that sent it, only for messages that are invalid for everyone
  * (bad signature, malformed): an honest peer that forwarded it must have broken a rule.
  */
-export type Verdict = { result: 'accept' } | { result: 'ignore'; reason: string } | { result: 'reject'; reason: string }
+export type Verdict =
+  | { result: 'accept' }
+  | {
+      result: 'ignore' | 'reject'
+      reason: string
+      /** Stable reason code (metrics label); absent counts as "other". */
+      code?: string
+      /** An ignore charged to the sender: it cost work and failed (see PeerPenalties). */
+      charge?: boolean
+    }
 
 export interface GossipHandlers {
   validate(topic: GossipTopic, data: Uint8Array, from: string): Promise<Verdict> | Verdict
@@ -73,6 +92,9 @@ function decayOver(durationMs: number, decayIntervalMs: number, decayToZero: num
 }
 
 const DECAY_INTERVAL_MS = 1000
+/** gossipsub's default graylist threshold (we keep the default thresholds). */
+const GRAYLIST_THRESHOLD = -80
+const SCORE_CHECK_MS = 1000
 const DECAY_TO_ZERO = 0.1
 
 /**
@@ -165,6 +187,10 @@ const TO_ROUTER_RESULT = {
 export class GossipChannel {
   readonly #pubsub: ScoredGossipSub
   readonly #access: PeerAccess
+  readonly #penalties: PeerPenalties
+  readonly #metrics: GossipMetrics | undefined
+  readonly #onOverLimit: (peer: string, reason: 'gossip_penalty' | 'gossip_score') => void
+  #scoreTimer: NodeJS.Timeout | undefined
   readonly #handlers: GossipHandlers
   readonly #logger: Logger
   readonly #maxMessageBytes: number
@@ -173,12 +199,24 @@ export class GossipChannel {
   readonly #onGossipMessage = (event: CustomEvent<GossipsubMessage>): void => this.#deliver(event.detail)
 
   constructor(
-    components: { pubsub: GossipSub; access: PeerAccess; handlers: GossipHandlers; logger: Logger },
+    components: {
+      pubsub: GossipSub
+      access: PeerAccess
+      handlers: GossipHandlers
+      logger: Logger
+      penalties: PeerPenalties
+      metrics?: GossipMetrics | undefined
+      /** A peer's penalty points reached the limit, or gossipsub graylisted it: disconnect and refuse it. */
+      onOverLimit: (peer: string, reason: 'gossip_penalty' | 'gossip_score') => void
+    },
     options: { chainId: string; maxMessageBytes: number },
   ) {
     if (!hasScore(components.pubsub)) throw new TypeError('the gossipsub router has no getScore(); check the @libp2p/gossipsub version')
     this.#pubsub = components.pubsub
     this.#access = components.access
+    this.#penalties = components.penalties
+    this.#metrics = components.metrics
+    this.#onOverLimit = components.onOverLimit
     this.#handlers = components.handlers
     this.#logger = components.logger
     this.#maxMessageBytes = options.maxMessageBytes
@@ -189,6 +227,10 @@ export class GossipChannel {
   /** Call after the router started (it refuses subscriptions before, and forgets them on stop). */
   start(): void {
     this.#pubsub.addEventListener('gossipsub:message', this.#onGossipMessage)
+    // gossipsub ignores a graylisted peer's messages unseen (no validation, so no penalty points
+    // either) but keeps it connected: cut it off instead, it has only sent invalid messages.
+    this.#scoreTimer = setInterval(() => this.#dropGraylisted(), SCORE_CHECK_MS)
+    this.#scoreTimer.unref()
     for (const [topic, name] of this.#names) {
       this.#pubsub.topicValidators.set(name, (peer, message) => this.#validate(topic, peer, message.data))
       this.#pubsub.subscribe(name)
@@ -196,6 +238,7 @@ export class GossipChannel {
   }
 
   stop(): void {
+    clearInterval(this.#scoreTimer)
     this.#pubsub.removeEventListener('gossipsub:message', this.#onGossipMessage)
     for (const name of this.#names.values()) this.#pubsub.topicValidators.delete(name)
   }
@@ -230,7 +273,17 @@ export class GossipChannel {
     // which honest publishers check before sending.
     if (data.length > this.#maxMessageBytes) {
       this.#logger.debug({ topic, from, bytes: data.length }, 'gossip message over size limit rejected')
+      this.#fail(topic, from, data.length, { result: 'reject', code: 'oversize' })
       return TopicValidatorResult.Reject
+    }
+    // The same id gossipsub gives the message (msgIdFn): its exact bytes.
+    const id = toHex(sha256(data))
+    const known = this.#penalties.recall(id)
+    if (known) {
+      // Failed here before: answered and charged again without validating it again.
+      this.#metrics?.gossipRepeatedFailures.inc({ topic })
+      this.#fail(topic, from, data.length, known)
+      return TO_ROUTER_RESULT[known.result]
     }
     let verdict: Verdict
     try {
@@ -240,10 +293,46 @@ export class GossipChannel {
       this.#logger.error({ err, topic, from }, 'gossip validation threw; ignoring the message')
       return TopicValidatorResult.Ignore
     }
-    if (verdict.result !== 'accept') {
-      this.#logger.debug({ topic, from, result: verdict.result, reason: verdict.reason }, 'gossip message not accepted')
+    if (verdict.result === 'accept') {
+      this.#metrics?.gossipMessages.inc({ topic, result: 'accept', reason: 'ok' })
+      return TopicValidatorResult.Accept
+    }
+    this.#logger.debug({ topic, from, result: verdict.result, reason: verdict.reason }, 'gossip message not accepted')
+    const failure = { result: verdict.result, code: verdict.code ?? 'other' }
+    if (verdict.result === 'reject' || verdict.charge === true) {
+      this.#penalties.remember(id, failure)
+      this.#fail(topic, from, data.length, failure)
+    } else {
+      this.#metrics?.gossipMessages.inc({ topic, ...failure, reason: failure.code })
     }
     return TO_ROUTER_RESULT[verdict.result]
+  }
+
+  #dropGraylisted(): void {
+    for (const peer of this.#pubsub.getPeers()) {
+      const id = peer.toString()
+      const score = this.#pubsub.getScore(id)
+      if (score >= GRAYLIST_THRESHOLD) continue
+      this.#logger.warn({ peer: id, score }, 'peer graylisted by gossipsub for rejected messages; disconnecting')
+      this.#penalties.forget(id)
+      this.#metrics?.peerPenalty.remove({ peer: id })
+      this.#onOverLimit(id, 'gossip_score')
+    }
+  }
+
+  /** Counts a failed message and charges its sender; past the limit, the sender is cut off. */
+  #fail(topic: GossipTopic, from: string, bytes: number, failure: Failure): void {
+    const points = this.#penalties.cost(failure, bytes)
+    this.#metrics?.gossipMessages.inc({ topic, result: failure.result, reason: failure.code })
+    this.#metrics?.peerPenaltyPoints.inc({ topic, reason: failure.code }, points)
+    const over = this.#penalties.charge(from, points)
+    this.#metrics?.peerPenalty.set({ peer: from }, this.#penalties.points(from))
+    if (over) {
+      this.#logger.warn({ peer: from, topic, reason: failure.code, points: this.#penalties.points(from) }, 'peer over its gossip penalty limit; disconnecting')
+      this.#penalties.forget(from)
+      this.#metrics?.peerPenalty.remove({ peer: from })
+      this.#onOverLimit(from, 'gossip_penalty')
+    }
   }
 
   /** gossipsub dispatches this only for messages our validator accepted, on subscribed topics. */

@@ -10,10 +10,11 @@ import type { Logger } from 'pino'
 import type { Gauge } from 'prom-client'
 import { concatBytes } from '../core/bytes.js'
 import { P2PError } from './errors.js'
-import { PeerAccess, connectionGater } from './gater.js'
-import { GossipChannel, MAX_GOSSIP_MESSAGE_BYTES, gossipService, type GossipHandlers, type GossipTopic } from './gossip.js'
+import { InboundSlots, PeerAccess, connectionGater } from './gater.js'
+import { GossipChannel, MAX_GOSSIP_MESSAGE_BYTES, gossipService, type GossipHandlers, type GossipMetrics, type GossipTopic } from './gossip.js'
+import { DEFAULT_PENALTY_OPTIONS, PeerPenalties, type PenaltyOptions } from './penalties.js'
 import { BootstrapDialer, parseBootstrapAddress, type BootstrapTarget } from './reconnect.js'
-import { ReqResp, type RequestOptions, type SyncHandler } from './reqresp.js'
+import { DEFAULT_SYNC_SERVE_LIMITS, ReqResp, type RequestOptions, type SyncHandler, type SyncServeLimits } from './reqresp.js'
 
 export interface P2POptions {
   /** Part of every topic and protocol name: nodes of different chains never exchange a byte. */
@@ -28,12 +29,45 @@ export interface P2POptions {
   isAllowedPeer(peerId: string): boolean
   /** Largest gossip message, sync request and sync response payload, in bytes. */
   readonly maxMessageBytes: number
+  /** Limits on connections and per-peer work; absent fields take DEFAULT_PEER_LIMITS. */
+  readonly limits?: Partial<PeerLimits>
 }
+
+export interface PeerLimits {
+  /**
+   * Addresses (multiaddrs such as /ip4/10.1.0.0/ipcidr/16) whose inbound connections bypass the
+   * pending-connection limits: the members' known networks, so unknown addresses can never take
+   * the slots they need.
+   */
+  readonly allow: readonly string[]
+  /** Inbound connections still in their handshake, from any one address. */
+  readonly maxPendingInboundPerHost: number
+  /** Inbound connections still in their handshake, in total (libp2p's maxIncomingPendingConnections). */
+  readonly maxPendingInbound: number
+  /** Time an inbound connection has to finish its handshake (libp2p's inboundUpgradeTimeout). */
+  readonly inboundUpgradeTimeoutMs: number
+  readonly penalties: PenaltyOptions
+  readonly sync: SyncServeLimits
+}
+
+export const DEFAULT_PEER_LIMITS: PeerLimits = Object.freeze({
+  allow: [],
+  maxPendingInboundPerHost: 4,
+  maxPendingInbound: 64,
+  // A noise handshake and muxer negotiation take milliseconds, a second or so across continents.
+  inboundUpgradeTimeoutMs: 3000,
+  penalties: DEFAULT_PENALTY_OPTIONS,
+  sync: DEFAULT_SYNC_SERVE_LIMITS,
+})
 
 export interface P2PDeps extends GossipHandlers {
   readonly logger: Logger
-  readonly metrics?: { readonly peers: Pick<Gauge, 'set'> }
+  readonly metrics?: { readonly peers: Pick<Gauge, 'set'> } & Partial<GossipMetrics & PeerMetrics>
   readonly sync: SyncHandler
+}
+
+export interface PeerMetrics {
+  readonly peerDisconnects: { inc(labels: { reason: string }): void }
 }
 
 /**
@@ -52,15 +86,32 @@ export class P2PHost {
   readonly #metrics: P2PDeps['metrics']
   #started = false
 
-  private constructor(node: Libp2pNode, access: PeerAccess, targets: BootstrapTarget[], options: P2POptions, deps: P2PDeps) {
+  private constructor(node: Libp2pNode, access: PeerAccess, targets: BootstrapTarget[], options: P2POptions, limits: PeerLimits, deps: P2PDeps) {
     this.#node = node
     this.#access = access
     this.peerId = node.peerId.toString()
     this.#logger = deps.logger.child({ module: 'p2p', self: this.peerId })
     this.#metrics = deps.metrics
     const settings = { chainId: options.chainId, maxMessageBytes: options.maxMessageBytes }
-    this.#gossip = new GossipChannel({ pubsub: node.services.pubsub, access, handlers: deps, logger: this.#logger }, settings)
-    this.#reqresp = new ReqResp({ node, handler: deps.sync, logger: this.#logger }, settings)
+    const metrics = deps.metrics
+    const gossipMetrics = metrics?.gossipMessages && metrics.peerPenaltyPoints && metrics.peerPenalty && metrics.gossipRepeatedFailures ? (metrics as GossipMetrics) : undefined
+    this.#gossip = new GossipChannel(
+      {
+        pubsub: node.services.pubsub,
+        access,
+        handlers: deps,
+        logger: this.#logger,
+        penalties: new PeerPenalties(limits.penalties),
+        metrics: gossipMetrics,
+        onOverLimit: (peer, reason) => {
+          metrics?.peerDisconnects?.inc({ reason })
+          this.#access.ban(peer, limits.penalties.banMs)
+          this.#hangUp(peerIdFromString(peer)).catch((err: unknown) => this.#logger.warn({ err, peer }, 'cannot disconnect peer'))
+        },
+      },
+      settings,
+    )
+    this.#reqresp = new ReqResp({ node, handler: deps.sync, logger: this.#logger }, { ...settings, limits: limits.sync })
     // One bootstrap list for the whole network is convenient; our own entry is skipped.
     const others = targets.filter((target) => !target.peerId.equals(node.peerId))
     this.#dialer = new BootstrapDialer({ node, logger: this.#logger }, others)
@@ -74,7 +125,8 @@ export class P2PHost {
     }
     const targets = options.bootstrap.map(parseBootstrapAddress)
     const access = new PeerAccess((peerId) => options.isAllowedPeer(peerId))
-    return new P2PHost(await createNode(options, access), access, targets, options, deps)
+    const limits: PeerLimits = { ...DEFAULT_PEER_LIMITS, ...options.limits }
+    return new P2PHost(await createNode(options, access, limits), access, targets, options, limits, deps)
   }
 
   /** Opens the listeners and starts dialing. If any part fails (port taken), stops what started. */
@@ -183,15 +235,20 @@ export class P2PHost {
 type Libp2pNode = Awaited<ReturnType<typeof createNode>>
 
 /** Built stopped: `P2PHost.start()` decides when sockets open. */
-function createNode(options: P2POptions, access: PeerAccess) {
+function createNode(options: P2POptions, access: PeerAccess, limits: PeerLimits) {
   return createLibp2p({
+    connectionManager: {
+      allow: [...limits.allow],
+      maxIncomingPendingConnections: limits.maxPendingInbound,
+      inboundUpgradeTimeout: limits.inboundUpgradeTimeoutMs,
+    },
     start: false,
     privateKey: privateKeyFromRaw(concatBytes(options.nodeKey.secretKey, options.nodeKey.publicKey)),
     addresses: { listen: [...options.listen] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: connectionGater(access),
+    connectionGater: connectionGater(access, new InboundSlots(limits.maxPendingInboundPerHost)),
     services: {
       identify: identify(),
       pubsub: gossipService({ chainId: options.chainId, maxMessageBytes: options.maxMessageBytes }),

@@ -1,4 +1,5 @@
-export { P2PHost, type P2PDeps, type P2POptions } from './host.js'
-export { GOSSIP_TOPICS, MAX_GOSSIP_MESSAGE_BYTES, gossipTopicName, type GossipTopic, type Verdict } from './gossip.js'
-export { DEFAULT_REQUEST_TIMEOUT_MS, syncProtocol, type RequestOptions, type SyncHandler } from './reqresp.js'
+export { DEFAULT_PEER_LIMITS, P2PHost, type P2PDeps, type P2POptions, type PeerLimits, type PeerMetrics } from './host.js'
+export { GOSSIP_TOPICS, MAX_GOSSIP_MESSAGE_BYTES, gossipTopicName, type GossipMetrics, type GossipTopic, type Verdict } from './gossip.js'
+export { DEFAULT_PENALTY_OPTIONS, PeerPenalties, type PenaltyOptions } from './penalties.js'
+export { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SYNC_SERVE_LIMITS, ServeBudget, syncProtocol, type RequestOptions, type SyncHandler, type SyncServeLimits } from './reqresp.js'
 export { P2PError, isP2PError, type P2PErrorCode } from './errors.js'

@@ -19,7 +19,63 @@ export const SERVE_TIMEOUT_MS = 10_000
  * and, on success, the response. The status lets the client tell "the server refused or failed"
  * apart from a broken stream, without the server revealing why (the detail stays in its log).
  */
-const STATUS = { ok: 0, frameTooLarge: 1, serverError: 2 } as const
+const STATUS = { ok: 0, frameTooLarge: 1, serverError: 2, busy: 3 } as const
+
+/**
+ * What one peer may take from this node's sync server. Honest sync is one request at a time
+ * per peer (plus a status poll), a response at most a few MiB: these leave room for that and
+ * stop one member from pulling gigabytes over parallel streams.
+ */
+export interface SyncServeLimits {
+  /** Requests served at once to one peer; more are answered "busy" without reading them. */
+  readonly maxConcurrentPerPeer: number
+  /** Response bytes per second one peer may receive (token bucket)... */
+  readonly bytesPerSecondPerPeer: number
+  /** ...with bursts up to this many bytes. */
+  readonly burstBytesPerPeer: number
+}
+
+export const DEFAULT_SYNC_SERVE_LIMITS: SyncServeLimits = Object.freeze({
+  maxConcurrentPerPeer: 4,
+  bytesPerSecondPerPeer: 8 * 1024 * 1024,
+  burstBytesPerPeer: 16 * 1024 * 1024,
+})
+
+/** Per-peer serving budget: streams in flight and a byte bucket refilled over time. */
+export class ServeBudget {
+  readonly #limits: SyncServeLimits
+  readonly #now: () => number
+  readonly #peers = new Map<string, { active: number; tokens: number; at: number }>()
+
+  constructor(limits: SyncServeLimits, now: () => number = Date.now) {
+    this.#limits = limits
+    this.#now = now
+  }
+
+  /** Takes a stream slot for `peer` if it has one and bytes left; call `end` with the bytes sent. */
+  begin(peer: string): boolean {
+    const state = this.#state(peer)
+    if (state.active >= this.#limits.maxConcurrentPerPeer || state.tokens <= 0) return false
+    state.active++
+    return true
+  }
+
+  end(peer: string, bytesSent: number): void {
+    const state = this.#state(peer)
+    state.active = Math.max(0, state.active - 1)
+    state.tokens -= bytesSent
+    if (state.active === 0 && state.tokens >= this.#limits.burstBytesPerPeer) this.#peers.delete(peer)
+  }
+
+  #state(peer: string): { active: number; tokens: number; at: number } {
+    const now = this.#now()
+    let state = this.#peers.get(peer)
+    if (!state) this.#peers.set(peer, (state = { active: 0, tokens: this.#limits.burstBytesPerPeer, at: now }))
+    state.tokens = Math.min(this.#limits.burstBytesPerPeer, state.tokens + ((now - state.at) / 1000) * this.#limits.bytesPerSecondPerPeer)
+    state.at = now
+    return state
+  }
+}
 
 export interface SyncHandler {
   handle(request: Uint8Array, from: string): Promise<Uint8Array>
@@ -37,17 +93,19 @@ export class ReqResp {
   readonly #logger: Logger
   readonly #protocol: string
   readonly #maxFrameBytes: number
+  readonly #budget: ServeBudget
   #running: AbortController | undefined
 
   constructor(
     components: { node: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>; handler: SyncHandler; logger: Logger },
-    options: { chainId: string; maxMessageBytes: number },
+    options: { chainId: string; maxMessageBytes: number; limits?: SyncServeLimits },
   ) {
     this.#node = components.node
     this.#handler = components.handler
     this.#logger = components.logger
     this.#protocol = syncProtocol(options.chainId)
     this.#maxFrameBytes = options.maxMessageBytes
+    this.#budget = new ServeBudget(options.limits ?? DEFAULT_SYNC_SERVE_LIMITS)
   }
 
   async start(): Promise<void> {
@@ -102,6 +160,17 @@ export class ReqResp {
     const from = connection.remotePeer.toString()
     // A stream that races with stop() finds no running signal and is dropped at once.
     const signal = AbortSignal.any([AbortSignal.timeout(SERVE_TIMEOUT_MS), this.#running?.signal ?? AbortSignal.abort()])
+    if (!this.#budget.begin(from)) {
+      this.#logger.debug({ from }, 'sync request refused: peer over its budget')
+      try {
+        await stream.closeRead({ signal })
+        await respond(stream, STATUS.busy, signal)
+      } catch (err) {
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+      return
+    }
+    let sent = 0
     try {
       let request: Uint8Array
       try {
@@ -131,10 +200,13 @@ export class ReqResp {
         await respond(stream, STATUS.serverError, signal)
         return
       }
+      sent = response.length
       await respond(stream, STATUS.ok, signal, response)
     } catch (err) {
       this.#logger.debug({ err, from }, 'sync request dropped')
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.#budget.end(from, sent)
     }
   }
 }
@@ -147,6 +219,8 @@ function decodeResponse(frame: Uint8Array, peerId: string): Uint8Array {
       throw new P2PError('P2P_FRAME_TOO_LARGE', `${peerId} refused the request as too large`)
     case STATUS.serverError:
       throw new P2PError('P2P_REMOTE_ERROR', `${peerId} failed to handle the request`)
+    case STATUS.busy:
+      throw new P2PError('P2P_BUSY', `${peerId} refused the request: over this node's budget there, retry later`)
     default:
       throw new P2PError('P2P_PROTOCOL_ERROR', `${peerId} answered with an unknown status`)
   }

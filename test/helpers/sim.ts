@@ -210,7 +210,13 @@ export class SimNetwork {
     const guard = await SignerGuard.open(join(this.dir, `${node.id}.json`), node.key.secretKey)
     return new ConsensusEngine(SIM_OPTIONS, {
       app: node.app,
-      signer: { publicKey: node.key.publicKey, sign: (h, r, s, b) => guard.sign(h, r, s, b) },
+      signer: {
+        publicKey: node.key.publicKey,
+        sign: (h, r, s, b, lock) => guard.sign(h, r, s, b, lock),
+        get lock() {
+          return guard.lock
+        },
+      },
       broadcast: (m) => this.send(node, m),
       broadcastCommit: (block, commit) => {
         for (const to of this.nodes) {

@@ -5,7 +5,7 @@
 import { pino, type Logger } from 'pino'
 import { generateKeyPair, type KeyPair } from '../../../src/core/crypto.js'
 import { peerIdOf } from '../../../src/node/keys.js'
-import { GOSSIP_TOPICS, P2PHost, type GossipTopic, type P2PDeps, type SyncHandler, type Verdict } from '../../../src/p2p/index.js'
+import { GOSSIP_TOPICS, P2PHost, type GossipTopic, type P2PDeps, type PeerLimits, type SyncHandler, type Verdict } from '../../../src/p2p/index.js'
 
 export const CHAIN_ID = 'certchain-p2p-test'
 export const LOCAL = '/ip4/127.0.0.1/tcp/0'
@@ -46,14 +46,16 @@ export interface HostOptions {
   readonly sync?: SyncHandler
   readonly metrics?: P2PDeps['metrics']
   readonly logger?: Logger
+  readonly limits?: Partial<PeerLimits>
 }
 
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
 export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 
-/** Chain logic stand-in: the verdict is the payload's prefix ("reject:…", "ignore:…", else accept). */
+/** Chain logic stand-in: the verdict is the payload's prefix ("reject:…", "ignore:…", "charge:…", else accept). */
 export function verdictOf(text: string): Verdict {
-  if (text.startsWith('reject:')) return { result: 'reject', reason: 'test says reject' }
+  if (text.startsWith('reject:')) return { result: 'reject', code: 'test_reject', reason: 'test says reject' }
+  if (text.startsWith('charge:')) return { result: 'ignore', code: 'test_charge', reason: 'test says ignore, charged', charge: true }
   if (text.startsWith('ignore:')) return { result: 'ignore', reason: 'test says ignore' }
   return { result: 'accept' }
 }
@@ -74,6 +76,7 @@ export class Hosts {
         nodeKey: identity.key,
         isAllowedPeer: typeof members === 'function' ? members : (peerId) => members.has(peerId),
         maxMessageBytes: options.maxMessageBytes ?? 64 * 1024,
+        ...(options.limits ? { limits: options.limits } : {}),
       },
       {
         logger: options.logger ?? pino({ level: 'silent' }),

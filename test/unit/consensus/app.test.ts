@@ -56,7 +56,7 @@ async function harness(start = Date.now()): Promise<Harness> {
     mempool,
     events,
     time: start,
-    app: new LedgerApp(ledger, mempool, { maxClockDriftMs: DRIFT }, (e) => events.push(e), () => h.time),
+    app: new LedgerApp(ledger, mempool, { maxClockDriftMs: DRIFT, maxBlockAgeMs: DRIFT }, (e) => events.push(e), () => h.time),
   }
   return h
 }
@@ -152,6 +152,17 @@ describe('LedgerApp', () => {
     h.time += 1
     expect(await h.app.validateBlock(ahead)).toBe(true)
     expect(execute).toHaveBeenCalledTimes(1)
+  })
+
+  it('isTimely: a block dated more than maxBlockAgeMs before this clock is not timely (previous + 1 ms is refused)', async () => {
+    const block = await h.app.createBlock(1, chain.proposer)
+    expect(h.app.isTimely(block)).toBe(true)
+    const backdated = { ...block, header: { ...block.header, time: h.ledger.head.time + 1 } }
+    expect(h.app.isTimely(backdated)).toBe(false)
+    h.time = block.header.time + DRIFT
+    expect(h.app.isTimely(block)).toBe(true)
+    h.time += 1
+    expect(h.app.isTimely(block)).toBe(false)
   })
 
   it('commitBlock of its own block: stores block and commit, drops included and refused txs, records rejections, reports', async () => {

@@ -38,7 +38,7 @@ async function follower(network: SyncNetwork, of = chain): Promise<{ ledger: Led
   const o = await openLedger(of)
   opened.push(o)
   const mempool = new Mempool(DEFAULT_MEMPOOL_OPTIONS)
-  const app = new LedgerApp(o.ledger, mempool, { maxClockDriftMs: Number.MAX_SAFE_INTEGER }, () => undefined)
+  const app = new LedgerApp(o.ledger, mempool, { maxClockDriftMs: Number.MAX_SAFE_INTEGER, maxBlockAgeMs: Number.MAX_SAFE_INTEGER }, () => undefined)
   const engine = new ConsensusEngine(DEFAULT_ENGINE_OPTIONS, { app, broadcast: () => undefined, logger })
   engine.start()
   const sync = new BlockSync({ ...DEFAULT_SYNC_OPTIONS, batchBlocks: 4, pollIntervalMs: 50 }, { ledger: o.ledger, engine, network, logger, maxBlockBytes: chain.genesis.params.maxBlockBytes })
