@@ -25,6 +25,7 @@ export {
   didKey,
   ed25519Multikey,
   CERTCHAIN_CONTEXT,
+  CERTCHAIN_CONTEXT_URL,
   CERTCHAIN_STATUS_TYPE,
   type Credential,
   type VerifiableCredential,

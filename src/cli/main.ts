@@ -23,6 +23,7 @@ import { RpcClient } from '../rpc/index.js'
 import { DEFAULT_RPC, loadIssuerIdentity, parseDate, positiveInt, submitAndWait } from './common.js'
 import { registerGenesisCommands } from './genesis.js'
 import { registerGovernanceCommands } from './gov.js'
+import { writeCredentialFile } from './credential.js'
 import { registerProofCommands, verifyOffline, type OfflineVerifyOptions } from './proof.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, reportError } from './output.js'
 
@@ -252,7 +253,8 @@ function buildProgram(): Command {
     .option('--out <file>', 'certificate file to write')
     .option('--batch <file.jsonl>', 'one certificate per line: {"document","type"?,"holder"?,"validFrom"?,"validUntil"?}')
     .option('--out-dir <dir>', 'directory for the certificate files of a batch')
-    .action(async (o: Record<string, string | undefined>) => {
+    .option('--vc', 'also write each certificate as a W3C VC 2.0 credential, CERT.vc.json, signed with the issuer key')
+    .action(async (o: Record<string, string | undefined> & { vc?: boolean }) => {
       const identity = await loadIssuerIdentity(o.key!, o.issuer)
       const client = new RpcClient(o.rpc!)
       const [{ chainId }, { types }] = await Promise.all([client.status(), client.types()])
@@ -280,6 +282,7 @@ function buildProgram(): Command {
         if (!o.outDir) throw new UsageError('--batch needs --out-dir')
         const lines = (await readFile(o.batch, 'utf8')).split('\n').map((l) => l.trim())
         const specs: NewCertificate[] = []
+        const holders: (string | undefined)[] = []
         for (const [i, l] of lines.entries()) {
           if (!l) continue
           let spec: unknown
@@ -292,14 +295,17 @@ function buildProgram(): Command {
             throw new UsageError(`${o.batch}:${i + 1}: expected {"document": path, "type"?, "holder"?, "validFrom"?, "validUntil"?} with string values`)
           }
           specs.push(await describe(spec, dirname(resolve(o.batch)), `${o.batch}:${i + 1}`))
+          holders.push(spec.holder)
         }
         if (specs.length === 0) throw new UsageError(`${o.batch} lists no certificates`)
         await mkdir(o.outDir, { recursive: true })
         for (let start = 0; start < specs.length; start += BATCH_CHUNK) {
           const prepared = prepareIssuance(chainId, identity, specs.slice(start, start + BATCH_CHUNK))
           const committed = await submitAndWait(client, prepared)
-          for (const file of certificateFiles(chainId, prepared, committed.height)) {
-            await writeJson(join(o.outDir, `${toHex(file.certificateId)}.json`), certificateFileToJson(file))
+          for (const [n, file] of certificateFiles(chainId, prepared, committed.height).entries()) {
+            const path = join(o.outDir, `${toHex(file.certificateId)}.json`)
+            await writeJson(path, certificateFileToJson(file))
+            if (o.vc) await writeCredentialFile(path, file, identity.key, holders[start + n])
           }
           console.log(`issued ${prepared.records.length} certificates in transaction ${committed.id} at height ${committed.height}`)
         }
@@ -314,6 +320,7 @@ function buildProgram(): Command {
       await writeJson(o.out, certificateFileToJson(file!))
       console.log(`issued certificate ${toHex(file!.certificateId)} at height ${committed.height}`)
       console.log(`certificate file: ${o.out}`)
+      if (o.vc) console.log(`credential: ${await writeCredentialFile(o.out, file!, identity.key, o.holder)}`)
     })
 
   const statusCommand = (

@@ -14,30 +14,40 @@ import type { Millis } from '../core/types.js'
 
 export const VC_V2_CONTEXT = 'https://www.w3.org/ns/credentials/v2'
 
-/** Namespace of certchain's terms: identifiers only, never fetched (the context is inline). */
+/** Namespace of certchain's terms: identifiers, never fetched. */
 export const CERTCHAIN_VOCAB = 'https://w3id.org/certchain/vocab#'
+
+/**
+ * URL naming certchain's context. Verifiers never fetch it: the document is
+ * {@link CERTCHAIN_CONTEXT}, shipped with certchain, for their document loader (as VC verifiers
+ * keep the VC 2.0 context itself).
+ */
+export const CERTCHAIN_CONTEXT_URL = 'https://w3id.org/certchain/v1'
 
 /** credentialStatus type: ask a certchain node (`GET /v1/certificates/:id`) of chain `chainId`. */
 export const CERTCHAIN_STATUS_TYPE = 'CertchainStatus2026'
 export const CERTCHAIN_CREDENTIAL_TYPE = 'CertchainCertificate'
 
 /**
- * The certchain terms, given inline in every credential rather than by URL: the VC 2.0 context no
- * longer maps undefined terms through `@vocab` (removed before it became a Recommendation), and an
- * inline context needs no document loader entry, so any verifier processes the credential offline
- * with nothing but the standard VC 2.0 context. Protected, like the VC 2.0 context, so a later
- * context cannot redefine a term.
+ * The context document of {@link CERTCHAIN_CONTEXT_URL}, defining certchain's terms: the VC 2.0
+ * context no longer maps undefined terms through `@vocab` (removed before it became a
+ * Recommendation), so a Linked Data verifier needs each term defined. Named by URL rather than
+ * given inline: eddsa-jcs-2022 verifiers compare the proof's and the credential's `@context`
+ * entries, and an inline object parsed twice is not the same entry to every implementation.
+ * Protected, like the VC 2.0 context, so a later context cannot redefine a term.
  */
 export const CERTCHAIN_CONTEXT = Object.freeze({
-  '@protected': true,
-  [CERTCHAIN_CREDENTIAL_TYPE]: `${CERTCHAIN_VOCAB}${CERTCHAIN_CREDENTIAL_TYPE}`,
-  [CERTCHAIN_STATUS_TYPE]: `${CERTCHAIN_VOCAB}${CERTCHAIN_STATUS_TYPE}`,
-  certificateId: `${CERTCHAIN_VOCAB}certificateId`,
-  certificateType: `${CERTCHAIN_VOCAB}certificateType`,
-  certchainIssuer: `${CERTCHAIN_VOCAB}certchainIssuer`,
-  documentHash: `${CERTCHAIN_VOCAB}documentHash`,
-  documentSalt: `${CERTCHAIN_VOCAB}documentSalt`,
-  chainId: `${CERTCHAIN_VOCAB}chainId`,
+  '@context': Object.freeze({
+    '@protected': true,
+    [CERTCHAIN_CREDENTIAL_TYPE]: `${CERTCHAIN_VOCAB}${CERTCHAIN_CREDENTIAL_TYPE}`,
+    [CERTCHAIN_STATUS_TYPE]: `${CERTCHAIN_VOCAB}${CERTCHAIN_STATUS_TYPE}`,
+    certificateId: `${CERTCHAIN_VOCAB}certificateId`,
+    certificateType: `${CERTCHAIN_VOCAB}certificateType`,
+    certchainIssuer: `${CERTCHAIN_VOCAB}certchainIssuer`,
+    documentHash: `${CERTCHAIN_VOCAB}documentHash`,
+    documentSalt: `${CERTCHAIN_VOCAB}documentSalt`,
+    chainId: `${CERTCHAIN_VOCAB}chainId`,
+  }),
 })
 
 export const DATA_INTEGRITY_CRYPTOSUITE = 'eddsa-jcs-2022'
@@ -63,7 +73,7 @@ export interface CertchainStatus {
 }
 
 export interface Credential {
-  '@context': [typeof VC_V2_CONTEXT, typeof CERTCHAIN_CONTEXT]
+  '@context': [typeof VC_V2_CONTEXT, typeof CERTCHAIN_CONTEXT_URL]
   type: ['VerifiableCredential', typeof CERTCHAIN_CREDENTIAL_TYPE]
   issuer: string
   validFrom: string
@@ -143,7 +153,7 @@ export function credentialFor(file: CertificateFile, options: CredentialOptions 
     subject.id = didKey(options.holderPublicKey)
   }
   return {
-    '@context': [VC_V2_CONTEXT, CERTCHAIN_CONTEXT],
+    '@context': [VC_V2_CONTEXT, CERTCHAIN_CONTEXT_URL],
     type: ['VerifiableCredential', CERTCHAIN_CREDENTIAL_TYPE],
     issuer: didKey(file.issuance.key),
     validFrom: isoTime(record.validFrom),

@@ -5,11 +5,13 @@ import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey'
 import { createVerifyCryptosuite } from '@digitalbazaar/eddsa-jcs-2022-cryptosuite'
 import * as vc from '@digitalbazaar/vc'
 import jsonld from 'jsonld'
+import { CERTCHAIN_CONTEXT, CERTCHAIN_CONTEXT_URL } from '../../src/client/index.js'
 
 // An independent verifier of certchain's VC 2.0 credentials: Digital Bazaar's implementation of
 // VC 2.0, Data Integrity and eddsa-jcs-2022, with an offline document loader that knows only the
-// W3C contexts bundled by @digitalbazaar/credentials-context and resolves did:key itself. Any
-// other URL is refused, so a credential that needs the network does not verify.
+// W3C contexts bundled by @digitalbazaar/credentials-context and the certchain context certchain
+// ships, and resolves did:key itself. Any other URL is refused, so a credential that needs the
+// network does not verify. Credentials are checked as JSON text parsed afresh, as a wallet gets them.
 
 const didKey = didMethodKey.driver()
 didKey.use({ multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from })
@@ -19,7 +21,7 @@ export const requestedUrls: string[] = []
 
 export async function offlineDocumentLoader(url: string): Promise<{ contextUrl: null; documentUrl: string; document: unknown }> {
   requestedUrls.push(url)
-  const context = contexts.get(url)
+  const context = url === CERTCHAIN_CONTEXT_URL ? CERTCHAIN_CONTEXT : contexts.get(url)
   if (context !== undefined) return { contextUrl: null, documentUrl: url, document: context }
   if (url.startsWith('did:key:')) return { contextUrl: null, documentUrl: url, document: await didKey.get({ url }) }
   throw new Error(`offline document loader: ${url} is not bundled`)
@@ -52,7 +54,7 @@ export async function verifyIndependently(
   options: { now?: Date; isValid?: (chainId: string, certificateId: string) => boolean } = {},
 ): Promise<IndependentVerdict> {
   const result = await vc.verifyCredential({
-    credential: structuredClone(credential),
+    credential: JSON.parse(JSON.stringify(credential)),
     suite: new DataIntegrityProof({ cryptosuite: createVerifyCryptosuite() }),
     documentLoader: offlineDocumentLoader,
     checkStatus: certchainStatusChecker(options.isValid ?? (() => true)),
@@ -61,8 +63,8 @@ export async function verifyIndependently(
   return { verified: result.verified, error: errorMessages(result) }
 }
 
-/** Every message in Digital Bazaar's verdict (its top error, the errors it wraps, each proof's). */
-function errorMessages(result: { error?: unknown; results?: unknown[] }): string[] {
+/** Every message in Digital Bazaar's verdict (its top error, the errors it wraps, each proof's, the status check's). */
+function errorMessages(result: { error?: unknown; results?: unknown[]; statusResult?: { error?: unknown } }): string[] {
   const messages: string[] = []
   const collect = (e: unknown): void => {
     if (!(e instanceof Error)) return
@@ -71,6 +73,7 @@ function errorMessages(result: { error?: unknown; results?: unknown[] }): string
   }
   collect(result.error)
   for (const r of result.results ?? []) collect((r as { error?: unknown }).error)
+  collect(result.statusResult?.error)
   return messages
 }
 
@@ -79,5 +82,5 @@ function errorMessages(result: { error?: unknown; results?: unknown[] }): string
  * fails on any term no context defines. Offline, with the same loader.
  */
 export async function expandSafely(credential: unknown): Promise<Record<string, unknown>[]> {
-  return jsonld.expand(structuredClone(credential), { documentLoader: offlineDocumentLoader, safe: true })
+  return jsonld.expand(JSON.parse(JSON.stringify(credential)), { documentLoader: offlineDocumentLoader, safe: true })
 }

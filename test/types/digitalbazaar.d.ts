@@ -7,7 +7,7 @@ declare module '@digitalbazaar/vc' {
     documentLoader: (url: string) => Promise<unknown>
     checkStatus?: (options: { credential: Record<string, unknown> }) => Promise<{ verified: boolean; error?: unknown }>
     now?: Date
-  }): Promise<{ verified: boolean; error?: unknown; results?: unknown[] }>
+  }): Promise<{ verified: boolean; error?: unknown; results?: unknown[]; statusResult?: { verified: boolean; error?: unknown } }>
   export function issue(options: { credential: unknown; suite: unknown; documentLoader: (url: string) => Promise<unknown> }): Promise<Record<string, unknown>>
 }
 declare module '@digitalbazaar/data-integrity' {
