@@ -1,9 +1,11 @@
+import { readFile } from 'node:fs/promises'
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey'
 import { DataIntegrityProof } from '@digitalbazaar/data-integrity'
 import { createSignCryptosuite } from '@digitalbazaar/eddsa-jcs-2022-cryptosuite'
 import * as vc from '@digitalbazaar/vc'
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
+  CERTCHAIN_CONTEXT,
   certificateFiles,
   credentialFor,
   didKey,
@@ -194,6 +196,13 @@ describe('W3C VC 2.0 credentials (eddsa-jcs-2022), checked by an independent imp
     expect(() => credentialFor(issue(holderKey), { holderPublicKey: holderKey.publicKey.slice(1) })).toThrow(
       expect.objectContaining({ code: 'INVALID_REQUEST', message: expect.stringMatching(/32-byte/) }),
     )
+  })
+
+  it("README's copy of the certchain context document is the one certchain ships", async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8')
+    const block = /its\ndocument is:\n\n```json\n([\s\S]*?)```/.exec(readme)
+    expect(block, 'the context block in README').not.toBeNull()
+    expect(JSON.parse(block![1]!)).toEqual(CERTCHAIN_CONTEXT)
   })
 
   it('signing a credential that already has a proof replaces the proof', () => {
