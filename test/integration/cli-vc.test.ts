@@ -2,7 +2,8 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { exited, freePort, runCli, spawnCli, waitForHttp } from '../helpers/process.js'
+import { startCliNode, type CliNode } from '../helpers/cli-node.js'
+import { runCli } from '../helpers/process.js'
 import { verifyIndependently } from '../helpers/vc-verifier.js'
 
 // `certchain issue --vc` against a running node: the credentials it writes are checked by an
@@ -11,7 +12,7 @@ import { verifyIndependently } from '../helpers/vc-verifier.js'
 describe('certchain issue --vc', () => {
   let dir: string
   let rpc: string
-  let node: ReturnType<typeof spawnCli>
+  let node: CliNode
   let issuerKey: string
   let holderPublicKey: string
 
@@ -29,18 +30,9 @@ describe('certchain issue --vc', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'certchain-vc-'))
-    const testnet = await runCli(['testnet', '--validators', '1', '--out', join(dir, 'net'), '--chain-id', 'certchain-vc'])
-    expect(testnet.code, testnet.stderr).toBe(0)
-    // Off the default p2p port, which other test files' nodes use too.
-    const configFile = join(dir, 'net', 'validator0', 'config.json')
-    const config = JSON.parse(await readFile(configFile, 'utf8')) as { p2p: { listen: string[] } }
-    config.p2p.listen = [`/ip4/127.0.0.1/tcp/${await freePort()}`]
-    await writeFile(configFile, JSON.stringify(config, null, 2))
-    const port = await freePort()
-    rpc = `http://127.0.0.1:${port}`
-    node = spawnCli(['start', '--home', join(dir, 'net', 'validator0'), '--rpc-port', String(port), '--log-level', 'warn'])
-    await waitForHttp(`${rpc}/healthz`, node)
-    issuerKey = join(dir, 'net', 'issuers', 'kr.seoul.jongno.json')
+    node = await startCliNode(dir, 'certchain-vc')
+    rpc = node.rpc
+    issuerKey = join(node.net, 'issuers', 'kr.seoul.jongno.json')
     await writeFile(join(dir, 'doc.txt'), 'resident registration sample')
     const holder = join(dir, 'holder.json')
     expect((await runCli(['keys', 'new', '--out', holder])).code).toBe(0)
@@ -48,8 +40,7 @@ describe('certchain issue --vc', () => {
   })
 
   afterAll(async () => {
-    node.kill('SIGTERM')
-    await exited(node)
+    await node?.stop()
     await rm(dir, { recursive: true, force: true })
   })
 
