@@ -269,7 +269,7 @@ function buildProgram(): Command {
         const validFrom = spec.validFrom ? parseDate(spec.validFrom, 'validFrom') : now
         const validUntil = spec.validUntil ? parseDate(spec.validUntil, 'validUntil') : validFrom + days * DAY_MS
         if (validUntil <= validFrom) throw new UsageError(`${line}: validity must end after it starts`)
-        const holder = spec.holder ? sha256(fromHex(spec.holder, 'holder public key')) : undefined
+        const holder = spec.holder ? sha256(fromHex(spec.holder, 'holder public key', 32)) : undefined
         return {
           type,
           document: await readFile(resolve(base, spec.document)),

@@ -105,6 +105,15 @@ describe('certchain issue --vc', () => {
     expect(bound).toBe(1)
   })
 
+  it('a holder key that is not 32 bytes is refused before anything is issued (INVALID_REQUEST, no files)', async () => {
+    const cert = join(dir, 'short-holder.json')
+    const run = await runCli(['issue', '--rpc', rpc, '--key', issuerKey, '--type', 'kr.residence', '--document', join(dir, 'doc.txt'), '--holder', holderPublicKey.slice(2), '--out', cert, '--vc'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/INVALID_REQUEST: holder public key must be 32 bytes/)
+    await expect(stat(cert)).rejects.toThrow(/ENOENT/)
+    await expect(stat(join(dir, 'short-holder.vc.json'))).rejects.toThrow(/ENOENT/)
+  })
+
   it('without --vc no credential is written', async () => {
     const cert = join(dir, 'plain.json')
     const run = await runCli(['issue', '--rpc', rpc, '--key', issuerKey, '--type', 'kr.residence', '--document', join(dir, 'doc.txt'), '--out', cert])
