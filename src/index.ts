@@ -20,6 +20,17 @@ export {
   type ValidatorIdentity,
   type IssuerKeyChanges,
   type TxTimingOptions,
+  credentialFor,
+  signCredential,
+  didKey,
+  ed25519Multikey,
+  CERTCHAIN_CONTEXT,
+  CERTCHAIN_CONTEXT_URL,
+  CERTCHAIN_STATUS_TYPE,
+  type Credential,
+  type VerifiableCredential,
+  type CredentialOptions,
+  type SignCredentialOptions,
 } from './client/index.js'
 export { GOV_ACTION_TYPES, GOVERNABLE_PARAMS, type GovAction, type GovActionType } from './core/governance.js'
 export { generateKeyPair, sign, verify, type KeyPair } from './core/crypto.js'

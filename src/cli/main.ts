@@ -25,6 +25,7 @@ import { RpcClient, RpcError } from '../rpc/index.js'
 import { CliCommand, DEFAULT_RPC, hashDocument, hexArgument, holderPublicKey, loadIssuerIdentity, parseDate, positiveInt, rpcOption, submitAndWait } from './common.js'
 import { registerGenesisCommands } from './genesis.js'
 import { registerGovernanceCommands } from './gov.js'
+import { writeCredentialFile } from './credential.js'
 import { registerProofCommands, verifyOffline, type OfflineVerifyOptions } from './proof.js'
 import { registerWalletCommands } from './wallet.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, guardTerminal, printable, reportError } from './output.js'
@@ -323,7 +324,8 @@ function buildProgram(): Command {
     .option('--batch <file.jsonl>', 'one certificate per line: {"document","type"?,"holder"?,"validFrom"?,"validUntil"?}')
     .option('--out-dir <dir>', 'directory for the certificate files of a batch')
     .option('--force', 'overwrite existing certificate files')
-    .action(async (o: Record<string, string | undefined> & { force?: boolean }) => {
+    .option('--vc', 'also write each certificate as a W3C VC 2.0 credential, CERT.vc.json, signed with the issuer key')
+    .action(async (o: Record<string, string | undefined> & { force?: boolean; vc?: boolean }) => {
       const force = o.force === true
       if (!o.batch && (!o.document || !o.out)) throw new UsageError('issue needs --document and --out (or --batch and --out-dir)')
       if (o.batch && !o.outDir) throw new UsageError('--batch needs --out-dir')
@@ -376,8 +378,9 @@ function buildProgram(): Command {
           refuseExisting(prepared.certificateIds.map(path), force)
           const outcome = await submitIssuance(client, prepared)
           const height = 'height' in outcome ? outcome.height : 0
-          for (const file of certificateFiles(chainId, prepared, height)) {
+          for (const [n, file] of certificateFiles(chainId, prepared, height).entries()) {
             await writeCertificateFile(path(file.certificateId), certificateFileToJson(file), force)
+            if (o.vc) await writeCredentialFile(path(file.certificateId), file, identity.key, specs[start + n]!.holderKey)
           }
           if ('pending' in outcome) throw pendingError(toHex(prepared.id), outcome.pending, `its ${prepared.records.length} certificate files in ${outDir}/ are`)
           console.log(`issued ${prepared.records.length} certificates in transaction ${toHex(prepared.id)} at height ${height}`)
@@ -391,9 +394,11 @@ function buildProgram(): Command {
       const outcome = await submitIssuance(client, prepared)
       const [file] = certificateFiles(chainId, prepared, 'height' in outcome ? outcome.height : 0)
       await writeCertificateFile(out, certificateFileToJson(file!), force)
+      const credential = o.vc ? await writeCredentialFile(out, file!, identity.key, spec.holderKey) : undefined
       if ('pending' in outcome) throw pendingError(toHex(prepared.id), outcome.pending, `the certificate file ${out} is`)
       console.log(`issued certificate ${toHex(file!.certificateId)} at height ${outcome.height}`)
       console.log(`certificate file: ${out}`)
+      if (credential) console.log(`credential: ${credential}`)
     })
 
   const statusCommand = (

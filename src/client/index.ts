@@ -1,1 +1,2 @@
 export * from './transactions.js'
+export * from './vc.js'

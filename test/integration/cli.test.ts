@@ -2,7 +2,8 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, runCli, spawnCli, waitForHttp, exited, type CliRun } from '../helpers/process.js'
+import { startCliNode, type CliNode } from '../helpers/cli-node.js'
+import { freePort, runCli, type CliRun } from '../helpers/process.js'
 
 const NO_STACK = /\n\s+at /
 
@@ -15,31 +16,21 @@ function expectOneLineError(run: CliRun, code: number, pattern: RegExp): void {
 describe('certchain CLI', () => {
   let dir: string
   let rpc: string
-  let node: ReturnType<typeof spawnCli>
+  let node: CliNode
   let jongno: string
   let court: string
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'certchain-cli-'))
-    const testnet = await runCli(['testnet', '--validators', '1', '--out', join(dir, 'net'), '--chain-id', 'certchain-cli'])
-    expect(testnet.code, testnet.stderr).toBe(0)
-    // The node always runs libp2p: move it off the default p2p port, which other test files' nodes use too.
-    const configFile = join(dir, 'net', 'validator0', 'config.json')
-    const config = JSON.parse(await readFile(configFile, 'utf8')) as { p2p: { listen: string[] } }
-    config.p2p.listen = [`/ip4/127.0.0.1/tcp/${await freePort()}`]
-    await writeFile(configFile, JSON.stringify(config, null, 2))
-    const port = await freePort()
-    rpc = `http://127.0.0.1:${port}`
-    node = spawnCli(['start', '--home', join(dir, 'net', 'validator0'), '--rpc-port', String(port), '--log-level', 'warn'])
-    await waitForHttp(`${rpc}/healthz`, node)
+    node = await startCliNode(dir, 'certchain-cli')
+    rpc = node.rpc
     jongno = join(dir, 'net', 'issuers', 'kr.seoul.jongno.json')
     court = join(dir, 'net', 'issuers', 'kr.court.seoul-family.json')
     await writeFile(join(dir, 'doc.txt'), 'family relationship certificate sample')
   })
 
   afterAll(async () => {
-    node.kill('SIGTERM')
-    await exited(node)
+    await node.stop()
     await rm(dir, { recursive: true, force: true })
   })
 
