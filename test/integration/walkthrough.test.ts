@@ -25,6 +25,7 @@ function shape(output: string): string {
     .replace(/[0-9a-f]{16,}/g, '<hex>')
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>')
     .replace(/height \d+/g, 'height <n>')
+    .replace(/\d+ s old/g, '<n> s old')
 }
 
 describe('README walkthrough', () => {
