@@ -10,6 +10,7 @@ import { AT, proofRoutes, resolveAt } from './proof-routes.js'
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
+import { webRoutes } from './web-routes.js'
 
 export interface RpcOptions {
   readonly host: string
@@ -235,6 +236,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
   await app.register(registryRoutes, { backend })
   await app.register(proofRoutes, { backend })
   await app.register(presentationRoutes, { backend })
+  await app.register(webRoutes, {})
 
   const sendBlock = async (height: number) => {
     const block = height > 0 ? await ledger.getBlock(height) : undefined
