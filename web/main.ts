@@ -35,6 +35,8 @@ const $ = <T extends HTMLElement>(id: string): T => {
 let lang: Lang = defaultLang(navigator.language)
 let trust: Trust | undefined
 /** The last verification, re-rendered when the language changes. */
+/** What the request area says (a key, and the node's refusal when there is one), re-rendered likewise. */
+let requestStatus: { key: UiKey; extra?: string } | undefined
 let last: { kind: 'presentation' | 'certificate'; browser: Side; node: Side } | { message: UiKey; extra?: string } | undefined
 
 // The requests this page created, this session: the browser-side nonce store. The node keeps its
@@ -68,6 +70,7 @@ function applyLang(): void {
     if (el.dataset.loaded !== 'true') el.textContent = t(lang, key)
   }
   $<HTMLImageElement>('qr').alt = t(lang, 'qrAlt')
+  renderRequestStatus()
   renderResult()
 }
 
@@ -102,9 +105,19 @@ function showChainError(text: string): void {
 
 // ---- 1. a presentation request
 
+function setRequestStatus(status: typeof requestStatus): void {
+  requestStatus = status
+  renderRequestStatus()
+}
+
+function renderRequestStatus(): void {
+  $('request-status').textContent = requestStatus ? t(lang, requestStatus.key) + (requestStatus.extra ?? '') : ''
+  const expires = $<HTMLTimeElement>('expires')
+  if (expires.dateTime) expires.textContent = new Date(expires.dateTime).toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-GB')
+}
+
 async function createRequest(event: SubmitEvent): Promise<void> {
   event.preventDefault()
-  const status = $('request-status')
   const button = $<HTMLButtonElement>('create-request')
   const types = $<HTMLInputElement>('types')
     .value.split(',')
@@ -114,7 +127,7 @@ async function createRequest(event: SubmitEvent): Promise<void> {
   const ttl = Number($<HTMLInputElement>('ttl').value)
   const body = { ...(types.length ? { types } : {}), ...(purpose ? { purpose } : {}), ...(Number.isInteger(ttl) && ttl > 0 ? { ttlSeconds: ttl } : {}) }
   button.disabled = true
-  status.textContent = t(lang, 'creating')
+  setRequestStatus({ key: 'creating' })
   try {
     const answer = (await api('/v1/presentation-requests', body)) as { request: unknown; uri: string; qrSvg: string }
     const request = requestFromJson(answer.request)
@@ -123,16 +136,14 @@ async function createRequest(event: SubmitEvent): Promise<void> {
     // The node's SVG is shown as an image, never as markup in this page: an image cannot run script.
     $<HTMLImageElement>('qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(answer.qrSvg)}`
     $('request-json').textContent = json
-    const expires = $<HTMLTimeElement>('expires')
-    expires.dateTime = new Date(request.expiresAt).toISOString()
-    expires.textContent = new Date(request.expiresAt).toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-GB')
+    $<HTMLTimeElement>('expires').dateTime = new Date(request.expiresAt).toISOString()
     const link = $<HTMLAnchorElement>('download-request')
     if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href)
     link.href = URL.createObjectURL(new Blob([json + '\n'], { type: 'application/json' }))
     $('request-out').hidden = false
-    status.textContent = t(lang, 'requestCreated')
+    setRequestStatus({ key: 'requestCreated' })
   } catch (err) {
-    status.textContent = t(lang, 'requestFailed') + errorText(err)
+    setRequestStatus({ key: 'requestFailed', extra: errorText(err) })
   } finally {
     button.disabled = false
   }
