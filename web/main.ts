@@ -270,8 +270,11 @@ function renderSide(id: string, heading: string, s: Side): HTMLElement {
     const item = el('li', c.ok ? 'ok' : 'bad')
     item.dataset.check = c.name
     item.dataset.ok = String(c.ok)
-    const mark = el('span', 'mark', c.ok ? '✓' : '✗')
-    mark.setAttribute('aria-label', t(lang, c.ok ? 'passed' : 'failed'))
+    // The sign is for the eye; a screen reader says "passed" or "failed" instead.
+    const mark = el('span', 'mark')
+    const sign = el('span', '', c.ok ? '✓' : '✗')
+    sign.setAttribute('aria-hidden', 'true')
+    mark.append(sign, el('span', 'sr-only', t(lang, c.ok ? 'passed' : 'failed')))
     const say = el('span', 'say', checkSentence(lang, c, answer.status) ?? c.name)
     const detail = el('span', 'detail', `${c.name}${c.code ? ` (${c.code})` : ''}: ${c.detail}`)
     detail.title = t(lang, 'technical')
