@@ -285,17 +285,20 @@ function renderSide(id: string, heading: string, s: Side): HTMLElement {
   return section
 }
 
-// ---- drag and drop: the JSON file is the submission, any other file the document
+// ---- drag and drop
 
 function onDrop(event: DragEvent): void {
   event.preventDefault()
   $('check-form').classList.remove('dragging')
   const files = [...(event.dataTransfer?.files ?? [])]
-  for (const file of files) {
-    const target = file.name.toLowerCase().endsWith('.json') && !$<HTMLInputElement>('submission').files?.length ? 'submission' : 'document'
+  // The first JSON file is the submission; the first other file (or a second JSON file) the document.
+  const submission = files.find((f) => f.name.toLowerCase().endsWith('.json'))
+  const document = files.find((f) => f !== submission)
+  for (const [id, file] of [['submission', submission], ['document', document]] as const) {
+    if (!file) continue
     const transfer = new DataTransfer()
     transfer.items.add(file)
-    $<HTMLInputElement>(target).files = transfer.files
+    $<HTMLInputElement>(id).files = transfer.files
   }
 }
 

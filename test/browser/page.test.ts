@@ -17,7 +17,7 @@ import { certificateFileToJson, toHex, type CertificateFile } from '../../src/co
 import { proofFromJson } from '../../src/light/index.js'
 import { preparePresentation, presentationToJson, requestFromJson } from '../../src/wallet/presentation.js'
 import { startTestNode, type TestNode } from '../helpers/node.js'
-import { DAY, httpGet, postTx, randomDocument } from '../integration/rpc/helpers.js'
+import { DAY, httpGet, httpPost, postTx, randomDocument } from '../integration/rpc/helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -249,6 +249,55 @@ describe.skipIf(!installed)('the verifier page in headless Chromium', () => {
     await page.getByLabel('언어').selectOption('en')
   })
 
+  it('a presentation for a request this page did not make: the browser says NONCE_UNKNOWN, the node accepts, the verdict is "disagree"', async () => {
+    const held = await issueHeld()
+    // made at the node directly (as `certchain request new` does), so unknown to this tab
+    const made = await httpPost(node.url, '/v1/presentation-requests', { types: ['kr.residence'] })
+    await clerkChecks(await present(held, made.body.request), held.document)
+    expect(await verdict()).toEqual({ kind: 'disagree', text: '✗ Do not accept: this browser and the node disagree. Ask your IT contact.' })
+    expect(failing(await lines('browser'))).toEqual(['request'])
+    expect((await lines('browser')).get('request')?.text).toContain('(NONCE_UNKNOWN)')
+    expect(failing(await lines('node'))).toEqual([])
+  })
+
+  it('files that are not a submission get a plain message and no verdict', async () => {
+    const held = await issueHeld()
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.from('%PDF-1.7 not json'), /not a JSON file/],
+      [Buffer.from(JSON.stringify({ format: 'certchain/proof@1' })), /neither a presentation .* nor a certificate file/],
+      [Buffer.from(JSON.stringify({ format: 'certchain/presentation@1', holderKey: 'zz' })), /damaged or incomplete: /],
+    ]
+    for (const [submission, message] of cases) {
+      await page.getByLabel(/Presentation or certificate file/).setInputFiles({ name: 'x.json', mimeType: 'application/json', buffer: submission })
+      await page.getByLabel(/The document/).setInputFiles({ name: 'document.pdf', mimeType: 'application/pdf', buffer: Buffer.from(held.document) })
+      await page.getByRole('button', { name: 'Check', exact: true }).click()
+      await expect.poll(() => page.locator('#result').textContent()).toMatch(message)
+      expect(await page.locator('#verdict').count()).toBe(0)
+    }
+    await shot('8-not-a-submission')
+  })
+
+  it('a request the node refuses (ttl over 600 s) shows the node\'s code', async () => {
+    await page.getByLabel(/Valid for/).fill('601')
+    await page.getByRole('button', { name: 'Create request' }).click()
+    await expect.poll(() => page.locator('#request-status').textContent()).toMatch(/^The node refused the request: INVALID_REQUEST/)
+  })
+
+  it('dropping both files on the form fills the two fields', async () => {
+    const held = await issueHeld()
+    const json = JSON.stringify(certificateFileToJson(held.file))
+    await page.evaluate(`(() => {
+      const t = new DataTransfer()
+      t.items.add(new File([${JSON.stringify(json)}], 'CERT.json', { type: 'application/json' }))
+      t.items.add(new File([new Uint8Array(${JSON.stringify([...held.document])})], 'scan.pdf'))
+      document.getElementById('check-form').dispatchEvent(new DragEvent('drop', { dataTransfer: t, bubbles: true, cancelable: true }))
+    })()`)
+    expect(await page.evaluate<string[]>("['submission', 'document'].map((id) => document.getElementById(id).files[0]?.name)")).toEqual(['CERT.json', 'scan.pdf'])
+    await page.getByRole('button', { name: 'Check', exact: true }).click()
+    await page.locator('#verdict').waitFor()
+    expect((await verdict()).kind).toBe('accept')
+  })
+
   it('keyboard: every control is reached by Tab in reading order, with a visible focus ring', async () => {
     await page.goto(node.url + '/')
     const order: string[] = []
@@ -260,6 +309,20 @@ describe.skipIf(!installed)('the verifier page in headless Chromium', () => {
     const outline = await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle')
     expect(outline).toBe('solid')
     expect(await page.locator('#result').getAttribute('aria-live')).toBe('polite')
+  })
+
+  it('warns the clerk when the node reports another genesis hash than the genesis it served', async () => {
+    await page.route('**/v1/status', async (route) => {
+      const real = (await (await route.fetch()).json()) as Record<string, unknown>
+      await route.fulfill({ json: { ...real, genesisHash: 'ff'.repeat(32) } })
+    })
+    try {
+      await page.goto(node.url + '/')
+      await page.locator('#chain-error').waitFor({ state: 'visible' })
+      expect(await page.locator('#chain-error').textContent()).toContain('reports a different genesis hash')
+    } finally {
+      await page.unroute('**/v1/status')
+    }
   })
 
   it('asked nothing of any origin but the node, and threw no script error', () => {
