@@ -35,6 +35,9 @@ let page: Page
 let profile: string
 /** Every URL the page asked for: all must be the node's own origin. */
 const requested: string[] = []
+/** Every body the page sent, and every console error (a CSP violation is one). */
+const bodies: string[] = []
+const consoleErrors: string[] = []
 
 interface Held {
   readonly file: CertificateFile
@@ -126,7 +129,11 @@ describe.skipIf(!installed)('the verifier page in headless Chromium', () => {
     })
     page = context.pages()[0] ?? (await context.newPage())
     page.on('request', (r) => requested.push(r.url()))
+    page.on('request', (r) => bodies.push(r.postData() ?? ''))
     page.on('pageerror', (err) => requested.push(`pageerror: ${err.message}`))
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text())
+    })
     await page.goto(node.url + '/')
     await page.waitForFunction(`document.getElementById('chain-id')?.textContent === ${JSON.stringify(chainId)}`)
   }, 120_000)
@@ -179,6 +186,12 @@ describe.skipIf(!installed)('the verifier page in headless Chromium', () => {
     // the document itself never left the browser: only its hash went to the node
     const posted = requested.slice(before)
     expect(posted.some((u) => u.endsWith('/v1/presentations/verify'))).toBe(true)
+    const sent = bodies.join('\n')
+    expect(sent).toContain(`"documentHash":"${toHex(held.file.record.docHash)}"`)
+    for (const form of [Buffer.from(held.document).toString('base64'), toHex(held.document), Buffer.from(held.document).toString('base64').slice(0, 40)]) {
+      expect(sent).not.toContain(form)
+    }
+    expect(sent).not.toContain('"document"')
     await shot('2-valid')
     await page.setViewportSize({ width: 375, height: 800 })
     await shot('2-valid-375px')
@@ -325,8 +338,9 @@ describe.skipIf(!installed)('the verifier page in headless Chromium', () => {
     }
   })
 
-  it('asked nothing of any origin but the node, and threw no script error', () => {
+  it('asked nothing of any origin but the node, threw no script error, broke no CSP rule', () => {
     const origin = new URL(node.url).origin
     expect(requested.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:' + origin) && !u.startsWith('data:'))).toEqual([])
+    expect(consoleErrors.filter((m) => !m.includes('status of 4'))).toEqual([])
   })
 })
