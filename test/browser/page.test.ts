@@ -273,6 +273,23 @@ describe.skipIf(!installed)('the verifier page in headless Chromium', () => {
     expect(failing(await lines('node'))).toEqual([])
   })
 
+  it('a presentation after its request expired: REQUEST_EXPIRED in both columns', async () => {
+    const held = await issueHeld()
+    await page.getByLabel(/Valid for/).fill('1')
+    await page.getByRole('button', { name: 'Create request' }).click()
+    await expect.poll(() => page.locator('#request-status').textContent()).toContain('Request created')
+    const request = JSON.parse((await page.locator('#request-json').textContent()) ?? '') as { expiresAt: number }
+    const submission = await present(held, request)
+    await new Promise((r) => setTimeout(r, Math.max(0, request.expiresAt - Date.now()) + 100))
+    await clerkChecks(submission, held.document)
+    expect((await verdict()).kind).toBe('reject')
+    const browser = await lines('browser')
+    expect(failing(browser)).toEqual(['request'])
+    expect(browser.get('request')?.text).toContain('The request it answers has expired')
+    expect((await lines('node')).get('request')?.text).toContain('(REQUEST_EXPIRED)')
+    await page.getByLabel(/Valid for/).fill('300')
+  })
+
   it('files that are not a submission get a plain message and no verdict', async () => {
     const held = await issueHeld()
     const cases: [Buffer, RegExp][] = [
