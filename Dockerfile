@@ -7,7 +7,11 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
+COPY web ./web
+COPY scripts/build-web.js ./scripts/
+# The verifier page is bundled (esbuild, a devDependency) before the dev dependencies are pruned.
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
+ && node scripts/build-web.js \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # Runtime stage: only production dependencies and the compiled code, as a non-root user.

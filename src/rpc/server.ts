@@ -26,6 +26,7 @@ import {
 import { registryRoutes } from './registry-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
+import { webRoutes } from './web-routes.js'
 
 export interface RpcOptions extends RpcLimits {
   readonly host: string
@@ -327,6 +328,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
   await app.register(registryRoutes, { backend })
   await app.register(proofRoutes, { backend })
   await app.register(presentationRoutes, { backend })
+  await app.register(webRoutes, {})
 
   const blockViews = new BlockViews(BLOCK_VIEWS_CHARS)
   const sendBlock = async (height: number, reply: FastifyReply) => {

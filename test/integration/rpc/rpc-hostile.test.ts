@@ -227,7 +227,7 @@ describe('request bodies', () => {
 describe('routes, parameters and query strings', () => {
   it('unknown routes and methods: 404 NOT_FOUND', async () => {
     const cases: [string, string][] = [
-      ['GET', '/'],
+      ['GET', '/index.html'],
       ['GET', '/v1'],
       ['GET', '/v1/nope'],
       ['GET', '/v2/status'],
