@@ -1,7 +1,7 @@
 import canonicalize from 'canonicalize'
 import { base58btc } from 'multiformats/bases/base58'
-import { toHex, type Bytes } from '../core/bytes.js'
-import type { CertificateFile } from '../core/certificate.js'
+import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
+import { holderCommitment, type CertificateFile } from '../core/certificate.js'
 import { PUBLIC_KEY_LENGTH, sign, type KeyPair } from '../core/crypto.js'
 import { CertchainError } from '../core/errors.js'
 import { sha256 } from '../core/hash.js'
@@ -147,8 +147,11 @@ export function credentialFor(file: CertificateFile, options: CredentialOptions 
   }
   if (options.holderPublicKey !== undefined) {
     requireKey(options.holderPublicKey, 'holder public key')
-    if (record.holder === undefined) {
+    if (record.holder === undefined || file.holderSalt === undefined) {
       throw new CertchainError('INVALID_REQUEST', `certificate ${certificateId} is not bound to a holder; a holder key cannot be its subject`)
+    }
+    if (!bytesEqual(holderCommitment(sha256, file.holderSalt, options.holderPublicKey), record.holder)) {
+      throw new CertchainError('INVALID_REQUEST', `certificate ${certificateId} is bound to another holder key`)
     }
     subject.id = didKey(options.holderPublicKey)
   }

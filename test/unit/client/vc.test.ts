@@ -17,7 +17,6 @@ import {
 import { toHex } from '../../../src/core/bytes.js'
 import type { CertificateFile } from '../../../src/core/certificate.js'
 import { generateKeyPair, type KeyPair } from '../../../src/core/crypto.js'
-import { sha256 } from '../../../src/core/hash.js'
 import { expandSafely, offlineDocumentLoader, requestedUrls, verifyIndependently } from '../../helpers/vc-verifier.js'
 
 const CHAIN = 'certchain-vc-test'
@@ -37,7 +36,7 @@ function issue(holder?: KeyPair): CertificateFile {
       document: new TextEncoder().encode('resident registration of a test citizen'),
       validFrom,
       validUntil,
-      ...(holder ? { holder: sha256(holder.publicKey) } : {}),
+      ...(holder ? { holderKey: holder.publicKey } : {}),
     },
   ])
   return certificateFiles(CHAIN, prepared, 7)[0]!
