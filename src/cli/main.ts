@@ -68,8 +68,6 @@ async function readCertificateFile(path: string): Promise<{ json: CertificateFil
   return { json: json as CertificateFileJson, file: certificateFileFromJson(json) }
 }
 
-/** SHA-256(salt || document), streamed: the document never needs to fit in memory, nor leave this machine. */
-
 /**
  * Certificate files hold the salt, which is what keeps the document's hash unguessable: readable
  * by their owner only, and never silently replacing another certificate's file.
@@ -457,7 +455,9 @@ function buildProgram(): Command {
       const certificate = await readCertificateFile(certPath)
       // Hashed here: the document never leaves this machine, only SHA-256(salt || document) does.
       const documentHash = o.document ? await hashDocument(certificate.file.salt, o.document) : hexArgument(o.documentHash!, '--document-hash', 32)
-      const result = await new RpcClient(o.rpc).verify(certificate.json, { documentHash }, o.at)
+      // Neither salt leaves this machine: with the hash, the node needs the record, not the secrets.
+      const { salt: _salt, holderSalt: _holderSalt, ...withoutSalts } = certificate.json
+      const result = await new RpcClient(o.rpc).verify(withoutSalts, { documentHash }, o.at)
       if (o.json) console.log(JSON.stringify(result, null, 2))
       else {
         const p = (v: unknown): string => printable(String(v))

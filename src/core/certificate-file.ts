@@ -118,8 +118,12 @@ function hexField(value: unknown, what: string, length?: number): Bytes {
   }
 }
 
-/** Parses a certificate file (already JSON-parsed) with a clear error naming the bad field. */
-export function certificateFileFromJson(json: unknown): CertificateFile {
+/**
+ * Parses a certificate file (already JSON-parsed) with a clear error naming the bad field.
+ * `withoutSalt`: a verifier given the document's salted hash needs no salt, and a client that
+ * hashed locally sends the file without it; its `salt` is then empty.
+ */
+export function certificateFileFromJson(json: unknown, options: { withoutSalt?: boolean } = {}): CertificateFile {
   if (!isObject(json)) throw bad('not a JSON object')
   if (json.format !== CERTIFICATE_FILE_FORMAT) throw bad(`format must be "${CERTIFICATE_FILE_FORMAT}"`)
   const r = field(json.record, isObject, 'record')
@@ -133,8 +137,8 @@ export function certificateFileFromJson(json: unknown): CertificateFile {
     validUntil: field(r.validUntil, isInt, 'record.validUntil'),
   }
   const proof = field(i.proof, Array.isArray, 'issuance.proof') as unknown[]
-  const salt = hexField(json.salt, 'salt')
-  if (salt.length < MIN_SALT_LENGTH) throw bad(`salt must be at least ${MIN_SALT_LENGTH} bytes`)
+  const salt = options.withoutSalt && json.salt === undefined ? new Uint8Array(0) : hexField(json.salt, 'salt')
+  if (salt.length < MIN_SALT_LENGTH && !(options.withoutSalt && salt.length === 0)) throw bad(`salt must be at least ${MIN_SALT_LENGTH} bytes`)
   const holderSalt = json.holderSalt === undefined ? undefined : hexField(json.holderSalt, 'holderSalt')
   if (holderSalt !== undefined && holderSalt.length < MIN_SALT_LENGTH) throw bad(`holderSalt must be at least ${MIN_SALT_LENGTH} bytes`)
   if (holderSalt !== undefined && record.holder === undefined) throw bad('holderSalt without record.holder')

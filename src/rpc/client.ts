@@ -103,7 +103,7 @@ export class RpcClient {
   }
 
   /** Verification by the node, now or as of `at` (a height or an ISO-8601 time). */
-  verify(certificate: CertificateFileJson, evidence: { document: Bytes } | { documentHash: Bytes }, at?: string): Promise<VerifyResponse> {
+  verify(certificate: CertificateFileJson | Omit<CertificateFileJson, 'salt' | 'holderSalt'>, evidence: { document: Bytes } | { documentHash: Bytes }, at?: string): Promise<VerifyResponse> {
     const body = {
       certificate,
       ...('document' in evidence ? { document: toBase64(evidence.document) } : { documentHash: toHex(evidence.documentHash) }),

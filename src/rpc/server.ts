@@ -307,7 +307,8 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     },
     async (request) => {
       const body = request.body as { certificate: unknown; document?: string; documentHash?: string; at?: string }
-      const file = certificateFileFromJson(body.certificate)
+      // With the salted hash, the file may come without its salt (certchain verify sends it so).
+      const file = certificateFileFromJson(body.certificate, { withoutSalt: body.documentHash !== undefined })
       const evidence =
         body.document !== undefined
           ? { document: fromBase64(body.document, 'document') }

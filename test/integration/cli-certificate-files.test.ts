@@ -71,6 +71,9 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     const expected = createHash('sha256').update(salt).update(await readFile(doc)).digest('hex')
     expect(body.documentHash).toBe(expected)
     expect(JSON.stringify(body)).not.toContain(Buffer.from(await readFile(doc)).toString('base64'))
+    // nor the salt: the node needs the record, not the secret that keeps the hash unguessable
+    expect(body.certificate).not.toHaveProperty('salt')
+    expect(JSON.stringify(body)).not.toContain(Buffer.from(salt).toString('hex'))
   }, 60_000)
 
   it("verify's INVALID line says which checks failed, and that the status is the certificate's on chain (issue 12 B10)", async () => {

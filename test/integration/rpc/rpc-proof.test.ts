@@ -67,6 +67,17 @@ describe('GET /v1/certificates/:id/proof', () => {
   })
 })
 
+describe('POST /v1/verify without the salt', () => {
+  it('verifies from the salted hash alone; a document without the salt to hash it is INVALID_CERTIFICATE_FILE', async () => {
+    const { file, document } = await issued()
+    const { salt: _salt, ...withoutSalt } = certificateFileToJson(file)
+    const ok = await httpPost(url, '/v1/verify', { certificate: withoutSalt, documentHash: toHex(file.record.docHash) })
+    expect(ok.status, ok.text).toBe(200)
+    expect(ok.body.verdict).toBe('valid')
+    expectError(await httpPost(url, '/v1/verify', { certificate: withoutSalt, document: Buffer.from(document).toString('base64') }), 'INVALID_CERTIFICATE_FILE')
+  })
+})
+
 describe('GET /v1/checkpoint', () => {
   it('at the head: a checkpoint that proofs verify against', async () => {
     const { file, document } = await issued()
