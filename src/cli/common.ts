@@ -188,6 +188,7 @@ export async function hashDocument(salt: Uint8Array, path: string): Promise<Uint
  */
 export async function holderPublicKey(value: string, base: string, where: string): Promise<Bytes> {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return hexArgument(value, `${where}: holder public key`, 32)
+  if (/^[0-9a-fA-F]+$/.test(value)) throw new UsageError(`${where}: the holder public key must be 32 bytes (64 hex characters), not ${value.length} hex characters`, 'INVALID_ARGUMENT')
   const text = (await readText(resolve(base, value), 'holder public key file', 64 * 1024)).trim()
   if (/^[0-9a-fA-F]{64}$/.test(text)) return hexArgument(text, `${where}: holder public key`, 32)
   let json: unknown

@@ -105,11 +105,11 @@ describe('certchain issue --vc', () => {
     expect(bound).toBe(1)
   })
 
-  it('a holder key that is not 32 bytes is refused before anything is issued (INVALID_REQUEST, no files)', async () => {
+  it('a holder key that is not 32 bytes is refused before anything is issued (INVALID_ARGUMENT, exit 2, no files)', async () => {
     const cert = join(dir, 'short-holder.json')
     const run = await runCli(['issue', '--rpc', rpc, '--key', issuerKey, '--type', 'kr.residence', '--document', join(dir, 'doc.txt'), '--holder', holderPublicKey.slice(2), '--out', cert, '--vc'])
-    expect(run.code).toBe(1)
-    expect(run.stderr).toMatch(/INVALID_REQUEST: holder public key must be 32 bytes/)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/INVALID_ARGUMENT: .*holder public key must be 32 bytes/)
     await expect(stat(cert)).rejects.toThrow(/ENOENT/)
     await expect(stat(join(dir, 'short-holder.vc.json'))).rejects.toThrow(/ENOENT/)
   })
