@@ -3,21 +3,15 @@ import { documentHash, fileChecks, type CertificateFile } from '../core/certific
 import { verify } from '../core/crypto.js'
 import { sha256 } from '../core/hash.js'
 import type { Millis } from '../core/types.js'
+import type { LightCheckName } from '../light/verify.js'
 import type { Ledger } from './ledger.js'
 import { certificateStatus, type CertificateStatus } from './status.js'
 import { isCurrentKey } from './registry.js'
 import type { CertificateEntry } from './store.js'
 
 export interface VerificationCheck {
-  readonly name:
-    | 'chain'
-    | 'certificate_id'
-    | 'document_hash'
-    | 'issuer_signature'
-    | 'on_chain'
-    | 'issuer_authorized'
-    | 'status'
-    | 'validity_period'
+  /** The light verifier's checks but `commit` and `freshness`: a node trusts its own chain. */
+  readonly name: Exclude<LightCheckName, 'commit' | 'freshness'>
   readonly ok: boolean
   readonly detail: string
 }
