@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CertchainError } from '../../src/core/errors.js'
+import { concatBytes } from '../../src/core/bytes.js'
 
 /** How a target's values become bytes, and which values may replace a node of them. */
 export interface Format {
@@ -151,7 +152,7 @@ export function mutateBytes(input: Uint8Array, m: ByteMutation): Uint8Array {
     case 'cut':
       return input.slice(0, at)
     case 'insert':
-      return concat(input.subarray(0, at), m.bytes, input.subarray(at))
+      return concatBytes(input.subarray(0, at), m.bytes, input.subarray(at))
     case 'overwrite': {
       const out = input.slice()
       out.set(m.bytes.subarray(0, out.length - at), at)
@@ -159,18 +160,8 @@ export function mutateBytes(input: Uint8Array, m: ByteMutation): Uint8Array {
     }
     case 'splice':
       // A part of the input repeated: lengths and counts that no longer match.
-      return concat(input.subarray(0, at), input.subarray(at), input.subarray(at))
+      return concatBytes(input.subarray(0, at), input.subarray(at), input.subarray(at))
   }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
 }
 
 export type InputKind = 'valid' | 'structure' | 'bytes' | 'random'

@@ -41,6 +41,8 @@ export class Ledger {
     private readonly store: LedgerStore,
     private readonly history: RegistryHistory,
     private proposalsState: ProposalsState,
+    /** Heights of set-change headers, ascending: read once at open, then kept as blocks commit. */
+    private readonly setChangeHeights: number[],
   ) {
     this.ctx = {
       chainId: genesis.chainId,
@@ -56,7 +58,7 @@ export class Ledger {
     const genesisRegistry = new Registry(genesis.chainId, registryStateFromGenesis(genesis))
     const store = await LedgerStore.open(dataDir, genesis.hash, genesis.genesisTime, genesisStateRoot(genesis))
     const history = await RegistryHistory.open(store, genesisRegistry)
-    return new Ledger(genesis, store, history, (await store.getProposalsState()) ?? EMPTY_PROPOSALS)
+    return new Ledger(genesis, store, history, (await store.getProposalsState()) ?? EMPTY_PROPOSALS, await store.setChangeHeights())
   }
 
   get chainId(): string {
@@ -258,6 +260,8 @@ export class Ledger {
     }
     await this.store.commit(writes, commit, () => {
       this.headSigned = { header: writes.block.header, commit }
+      const { header } = writes.block
+      if (!bytesEqual(header.validatorsHash, header.nextValidatorsHash)) this.setChangeHeights.push(header.height)
       this.ctx.tree.committed(writes.treeNodes)
       this.ctx.history.committed(writes.historyNodes)
       const gov = writes.governance
@@ -357,7 +361,7 @@ export class Ledger {
 
   /** Headers after `from` and before `to` whose next validator set differs, with commits and the next sets. */
   private async validatorChanges(from: number, to: number): Promise<ValidatorChange[]> {
-    const heights = (await this.store.setChangeHeights()).filter((h) => h > from && h < to)
+    const heights = this.setChangeHeights.filter((h) => h > from && h < to)
     const out: ValidatorChange[] = []
     for (const h of heights) {
       let change = this.setChanges.get(h)

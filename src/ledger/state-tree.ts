@@ -1,4 +1,4 @@
-import type { Bytes } from '../core/bytes.js'
+import { bytesEqual, type Bytes } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
 import { merkleNode } from '../core/merkle.js'
 import { SPARSE_DEPTH, sparseZeros, type SparsePath } from '../core/merkle-path.js'
@@ -65,18 +65,20 @@ export class StateTree {
 
   /**
    * The compressed path of leaf `index` in the committed tree (siblings that are empty subtrees
-   * left out). Read in one batch per level; a caller that needs it to match a given root checks.
+   * left out). The 40 levels are read concurrently; a caller that needs it to match a given root checks.
    */
   async path(index: number): Promise<SparsePath> {
+    const levels = Array.from({ length: TREE_DEPTH }, (_, level) => {
+      const position = Math.floor(index / 2 ** level)
+      const sibling = position % 2 === 0 ? position + 1 : position - 1
+      return this.nodes(level, [sibling]).then((found) => found.get(sibling)!)
+    })
     let present = 0
     const siblings: Bytes[] = []
-    for (let level = 0, position = index; level < TREE_DEPTH; level++, position = Math.floor(position / 2)) {
-      const sibling = position % 2 === 0 ? position + 1 : position - 1
-      const hash = (await this.nodes(level, [sibling])).get(sibling)!
-      if (!isZero(hash, level)) {
-        present += 2 ** level
-        siblings.push(hash)
-      }
+    for (const [level, hash] of (await Promise.all(levels)).entries()) {
+      if (bytesEqual(hash, ZERO[level]!)) continue
+      present += 2 ** level
+      siblings.push(hash)
     }
     return { index, present, siblings }
   }
@@ -101,10 +103,4 @@ export class StateTree {
     }
     return out
   }
-}
-
-function isZero(hash: Bytes, level: number): boolean {
-  const zero = ZERO[level]!
-  for (let i = 0; i < 32; i++) if (hash[i] !== zero[i]) return false
-  return true
 }
