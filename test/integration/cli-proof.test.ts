@@ -40,10 +40,18 @@ describe('certchain proof and offline verify', () => {
     const before = await runCli(['verify', f('cert.json'), '--document', f('doc.txt'), '--at', String(height - 1), '--rpc', rpc])
     expect(before.code).toBe(1)
     expect(before.stdout).toContain('not_yet_issued')
+    // a verifier's request with its QR code as a PNG (the terminal QR needs a TTY)
+    const request = await runCli(['request', 'new', '--types', 'kr.residence', '--ttl', '120', '--out', f('request.json'), '--qr', f('request.png'), '--rpc', rpc])
+    expect(request.code, request.stderr).toBe(0)
+    expect(JSON.parse(await readFile(f('request.json'), 'utf8'))).toMatchObject({ format: 'certchain/presentation-request@1', types: ['kr.residence'] })
+    expect((await readFile(f('request.png'))).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+    const tooLong = await runCli(['request', 'new', '--ttl', '601', '--out', f('r2.json'), '--rpc', rpc])
+    expect(tooLong.code).toBe(2)
+    expect(tooLong.stderr).toMatch(/--ttl is at most 600 seconds/)
     node.kill('SIGTERM')
     await exited(node)
     node = undefined
-  }, 60_000)
+  }, 90_000)
 
   afterAll(async () => {
     if (node) {
