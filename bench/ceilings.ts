@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { createSigner, generateKeyPair, verify } from '../src/core/crypto.js'
-import type { HttpClient } from './http.js'
+import { withCpu } from './cpu.js'
+import { progress, spawnNode, stopChild, type Cleanup } from './harness.js'
+import { HttpClient } from './http.js'
 import { closedLoop, round } from './load.js'
 
 /**
@@ -124,3 +128,29 @@ const server = createServer((req, res) => {
 server.listen(0, '127.0.0.1', () => console.log(server.address().port))
 process.on('SIGTERM', () => process.exit(0))
 `
+
+/**
+ * Every ceiling a bench reports its results against, measured before any node runs: one core's
+ * Ed25519 verifications, this disk's LevelDB, and this client against a bare HTTP server.
+ */
+export async function measureCeilings(settings: { readonly ceilingMs: number; readonly concurrency: number }, tmp: string, cleanup: Cleanup) {
+  progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
+  const verify = await withCpu(undefined, () => verifyCeiling(settings.ceilingMs))
+  progress('ceilings: LevelDB batched writes and reads')
+  const level = await withCpu(undefined, () => levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs))
+  progress('ceilings: bare HTTP server')
+  const bare = spawnNode(['--input-type=module', '-e', BARE_HTTP_SERVER], cleanup, 'bare-http')
+  const [portLine] = (await Promise.race([once(bare.child.stdout, 'data'), bare.died])) as [Buffer]
+  const client = new HttpClient(`http://127.0.0.1:${portLine.toString().trim()}`, settings.concurrency)
+  // Unmeasured first second: JIT compilation and connection setup do not count.
+  await Promise.race([closedLoop(settings.concurrency, { durationMs: 1000 }, bareGet(client)), bare.died])
+  const http = await withCpu(bare.child.pid, () => Promise.race([httpCeiling(client, settings.concurrency, settings.ceilingMs), bare.died]))
+  client.close()
+  await stopChild(bare.child)
+  return {
+    ed25519VerifyPerSecOneCore: verify.result.perSec,
+    level: level.result,
+    bareHttpRequestsPerSec: http.result,
+    cpu: { verify: verify.cpu, level: level.cpu, bareHttp: http.cpu },
+  }
+}

@@ -8,7 +8,6 @@
  *   options: --single-txs N --batch-txs N --concurrency N --phase-seconds S
  *            --block-interval-ms MS --cpu-prof DIR (profile the validator into DIR)
  */
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -16,7 +15,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { loadKeyFile, toBase64, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
-import { BARE_HTTP_SERVER, bareGet, httpCeiling, levelCeiling, verifyCeiling } from './ceilings.js'
+import { measureCeilings } from './ceilings.js'
 import { backgroundCores, withCpu, type CpuUse } from './cpu.js'
 import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
 import { HttpClient } from './http.js'
@@ -150,27 +149,6 @@ async function submitAll(client: HttpClient, txs: readonly PreparedIssuance[], c
     certsPerSec: round(certificates / seconds, 1),
     blocks: after.height - before.height,
     submitLatencyMs: run.latencyMs,
-  }
-}
-
-async function measureCeilings(settings: Settings, tmp: string, cleanup: Cleanup) {
-  progress(`ceilings (${settings.ceilingMs} ms each): ed25519 verify`)
-  const verify = await withCpu(undefined, () => verifyCeiling(settings.ceilingMs))
-  progress('ceilings: LevelDB batched writes and reads')
-  const level = await withCpu(undefined, () => levelCeiling(join(tmp, 'level-ceiling'), settings.ceilingMs))
-  progress('ceilings: bare HTTP server')
-  const bare = spawnNode(['--input-type=module', '-e', BARE_HTTP_SERVER], cleanup, 'bare-http')
-  const [portLine] = (await Promise.race([once(bare.child.stdout, 'data'), bare.died])) as [Buffer]
-  const client = new HttpClient(`http://127.0.0.1:${portLine.toString().trim()}`, settings.concurrency)
-  await warmUp(settings.concurrency, bareGet(client), bare.died)
-  const http = await withCpu(bare.child.pid, () => Promise.race([httpCeiling(client, settings.concurrency, settings.ceilingMs), bare.died]))
-  client.close()
-  await stopChild(bare.child)
-  return {
-    ed25519VerifyPerSecOneCore: verify.result.perSec,
-    level: level.result,
-    bareHttpRequestsPerSec: http.result,
-    cpu: { verify: verify.cpu, level: level.cpu, bareHttp: http.cpu },
   }
 }
 
