@@ -1,0 +1,346 @@
+/**
+ * Nation-scale bench: one validator builds a chain of millions of certificates, submitted in
+ * 1,000-record transactions as a ministry would, and the run then measures what that size does
+ * to a node: disk per certificate after compaction, lookup rates and tail latency, memory, and how
+ * long a new member takes to join by replaying every block from genesis. One JSON document on
+ * stdout, progress on stderr, every result beside the ceiling that bounds it (same run).
+ *
+ *   npm run bench:scale                5,000,000 certificates (under 20 minutes on 2 cores)
+ *   npm run bench:scale -- --quick     200,000 certificates (about two minutes)
+ *   options: --certs N --records-per-tx N --phase-seconds S
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { ClassicLevel } from 'classic-level'
+import { loadKeyFile, toBase64, toHex, type IssuerIdentity } from '../src/index.js'
+import { createTestnet, packageRoot, type TestnetNode } from '../src/node/home.js'
+import { measureCeilings } from './ceilings.js'
+import { backgroundCores } from './cpu.js'
+import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
+import { HttpClient } from './http.js'
+import { closedLoop, openLoop, round, sleep, type Call } from './load.js'
+import { scrape } from './metrics.js'
+
+const TARGETS = {
+  diskBytesPerCertificate: 200,
+  singleLookupsPerSec: 10_000,
+  batchIdsPerSec: 150_000,
+  openLoopP99Ms: 10,
+  totalMinutes: 20,
+} as const
+
+const STATUS_BATCH_IDS = 1000
+/** Certificate ids kept for the lookups, spread evenly over the whole chain. */
+const SAMPLED_IDS = 200_000
+/** Transactions submitted but not yet committed: enough to fill blocks, little enough to keep the mempool small. */
+const UNCOMMITTED_TXS = 48
+const JOIN_TIMEOUT_MS = 15 * 60 * 1000
+
+interface Settings {
+  readonly mode: 'full' | 'quick'
+  readonly certs: number
+  readonly recordsPerTx: number
+  readonly concurrency: number
+  readonly bulkConcurrency: number
+  readonly phaseMs: number
+  readonly ceilingMs: number
+}
+
+function settingsFrom(argv: readonly string[]): Settings {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      certs: { type: 'string' },
+      'records-per-tx': { type: 'string' },
+      'phase-seconds': { type: 'string' },
+    },
+  })
+  const int = (name: 'certs' | 'records-per-tx' | 'phase-seconds', fallback: number): number => {
+    const raw = values[name]
+    if (raw === undefined) return fallback
+    const n = Number(raw)
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`)
+    return n
+  }
+  const quick = values.quick === true
+  return {
+    mode: quick ? 'quick' : 'full',
+    certs: int('certs', quick ? 200_000 : 5_000_000),
+    recordsPerTx: int('records-per-tx', 1000),
+    concurrency: 128,
+    bulkConcurrency: 8,
+    phaseMs: int('phase-seconds', quick ? 3 : 10) * 1000,
+    ceilingMs: quick ? 1000 : 2000,
+  }
+}
+
+/** A node process of the testnet and its RPC client. */
+interface Running {
+  readonly node: TestnetNode
+  readonly client: HttpClient
+  readonly process: ReturnType<typeof spawnNode>
+}
+
+async function start(node: TestnetNode, concurrency: number, cleanup: Cleanup): Promise<Running> {
+  const bin = join(packageRoot(), 'bin', 'certchain.js')
+  const child = spawnNode([bin, 'start', '--home', node.home, '--log-level', 'warn'], cleanup, node.name)
+  child.child.stdout.on('data', (chunk: Buffer) => process.stderr.write(`[${node.name}] ${chunk.toString()}`))
+  const client = new HttpClient(node.rpcUrl, concurrency)
+  cleanup.add(() => client.close())
+  await Promise.race([waitUntilReady(client), child.died])
+  return { node, client, process: child }
+}
+
+async function stop(running: Running): Promise<void> {
+  running.client.close()
+  await stopChild(running.process.child)
+}
+
+/**
+ * Signs and submits `settings.certs` certificates while the validator commits them. Signing runs
+ * here, one transaction ahead of need: holding 5,000 signed transactions (and their salts) in
+ * memory would measure this process's garbage collector instead of the validator.
+ */
+async function buildChain(validator: Running, chainId: string, identity: IssuerIdentity, settings: Settings) {
+  const txs = Math.ceil(settings.certs / settings.recordsPerTx)
+  const sampleEvery = Math.max(1, Math.floor(settings.certs / SAMPLED_IDS))
+  const sample: string[] = []
+  let submitted = 0
+  let committed = (await status(validator.client)).certificates
+  const base = committed
+  let polling: Promise<void> | undefined
+  // One shared poll, so eight submitters waiting for room cost one status request.
+  const refresh = (): Promise<void> =>
+    (polling ??= status(validator.client).then((s) => {
+      committed = s.certificates
+      polling = undefined
+    }))
+  const started = performance.now()
+  let reported = started
+  const run = await closedLoop(settings.bulkConcurrency, { total: txs }, async (t) => {
+    const [prepared] = issue(chainId, identity, 1, settings.recordsPerTx)
+    prepared!.certificateIds.forEach((id, r) => {
+      if ((t * settings.recordsPerTx + r) % sampleEvery === 0) sample.push(toHex(id))
+    })
+    const body = Buffer.from(JSON.stringify({ tx: toBase64(prepared!.bytes) }))
+    while (submitted - (committed - base) > UNCOMMITTED_TXS * settings.recordsPerTx) {
+      await Promise.race([refresh(), validator.process.died])
+      await sleep(10)
+    }
+    const res = await validator.client.post('/v1/txs', body)
+    if (res.status !== 202) throw new Error(`POST /v1/txs: HTTP ${res.status} ${res.body.toString().slice(0, 200)}`)
+    submitted += settings.recordsPerTx
+    if (performance.now() - reported > 10_000) {
+      reported = performance.now()
+      const seconds = (reported - started) / 1000
+      progress(`built ${committed - base} of ${settings.certs} certificates (${round((committed - base) / seconds, 0)}/s)`)
+    }
+    return true
+  })
+  if (run.failures > 0) throw new Error(`chain build: ${run.firstFailure ?? 'a submission failed'}`)
+  for (;;) {
+    const s = await status(validator.client)
+    if (s.certificates - base >= submitted) {
+      const seconds = (performance.now() - started) / 1000
+      return { certificates: s.certificates, height: s.height, txs, seconds: round(seconds, 1), certsPerSec: round(submitted / seconds, 1), sample }
+    }
+    await sleep(50)
+  }
+}
+
+/** Single-id and 1,000-id lookups spread over the whole chain, then single ids at half the rate found. */
+async function lookups(validator: Running, ids: string[], settings: Settings) {
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+  }
+  const { client } = validator
+  const paths = ids.map((id) => `/v1/certificates/${id}`)
+  const single: Call = async (i) => (await client.get(paths[i % paths.length]!)).status === 200
+  const bodies = Array.from({ length: 64 }, (_, b) =>
+    Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
+  )
+  const batch: Call = async (i) => (await client.post('/v1/certificates/status', bodies[i % bodies.length]!)).status === 200
+  // The first pass over cold ids is part of what is measured: at this size most of them are not cached.
+  progress(`single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
+  const singleRun = await closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, single)
+  progress(`${singleRun.perSec} lookups/s; ${STATUS_BATCH_IDS}-id status requests`)
+  const batchRun = await closedLoop(settings.bulkConcurrency, { durationMs: settings.phaseMs }, batch)
+  const offered = Math.max(1, Math.round(singleRun.perSec / 2))
+  progress(`${round(batchRun.perSec * STATUS_BATCH_IDS)} ids/s; open-loop lookups at ${offered}/s`)
+  const fixed = await openLoop(offered, settings.phaseMs, single)
+  return { single: singleRun, batch: { ...batchRun, idsPerSec: round(batchRun.perSec * STATUS_BATCH_IDS, 1) }, fixed: { offeredPerSec: offered, ...fixed } }
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size
+  }
+  return total
+}
+
+/**
+ * Compacts the stopped validator's chain store (what LevelDB does on its own in time) and
+ * measures it on disk, with LevelDB's estimate of each key bucket's share (the first key byte
+ * names the bucket: see src/ledger/store.ts).
+ */
+async function diskUse(home: string, certificates: number) {
+  const dir = join(home, 'data', 'chain')
+  const before = await directoryBytes(dir)
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const started = performance.now()
+  try {
+    await db.compactRange(Uint8Array.of(0), Uint8Array.of(255))
+    const buckets: Record<string, number> = {}
+    for (let b = 0; b < 32; b++) {
+      const bytes = await db.approximateSize(Uint8Array.of(b), Uint8Array.of(b + 1))
+      if (bytes > 0) buckets[`bucket${b}`] = bytes
+    }
+    const compactSeconds = round((performance.now() - started) / 1000, 1)
+    await db.close()
+    const after = await directoryBytes(dir)
+    return {
+      bytesBeforeCompaction: before,
+      bytes: after,
+      bytesPerCertificate: round(after / certificates, 1),
+      compactSeconds,
+      approximateBytesByBucket: buckets,
+    }
+  } finally {
+    if (db.status === 'open') await db.close()
+  }
+}
+
+/** Starts a member from genesis and times it until it holds the validator's head. */
+async function joinByBlockSync(member: TestnetNode, head: { height: number; certificates: number }, settings: Settings, cleanup: Cleanup) {
+  const started = performance.now()
+  const running = await start(member, settings.concurrency, cleanup)
+  const deadline = Date.now() + JOIN_TIMEOUT_MS
+  let reported = performance.now()
+  for (;;) {
+    const s = await Promise.race([status(running.client), running.process.died])
+    if (s.height >= head.height) {
+      if (s.certificates !== head.certificates) throw new Error(`${member.name} replayed to ${s.height} with ${s.certificates} certificates, the validator has ${head.certificates}`)
+      const seconds = (performance.now() - started) / 1000
+      const rss = (await scrape(running.client)).get('certchain_process_resident_memory_bytes') ?? NaN
+      await stop(running)
+      return { height: s.height, seconds: round(seconds, 1), certsPerSec: round(head.certificates / seconds, 1), rssBytes: rss }
+    }
+    if (Date.now() > deadline) throw new Error(`${member.name} at height ${s.height} of ${head.height} after ${JOIN_TIMEOUT_MS / 60_000} minutes`)
+    if (performance.now() - reported > 10_000) {
+      reported = performance.now()
+      progress(`${member.name} block sync: height ${s.height} of ${head.height}`)
+    }
+    await sleep(100)
+  }
+}
+
+async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const started = performance.now()
+  const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-scale-'))
+  cleanup.add(() => rm(tmp, { recursive: true, force: true }))
+  const background = await backgroundCores(1000)
+  if (background > 0.1) progress(`warning: other processes keep ${background} cores busy; expect lower, noisier numbers`)
+  const ceilings = await measureCeilings(settings, tmp, cleanup)
+
+  progress('creating the testnet: one validator, one member to join later')
+  const manifest = await createTestnet({
+    validators: 1,
+    observers: 1,
+    out: join(tmp, 'testnet'),
+    chainId: 'certchain-bench-scale',
+    rpcBasePort: await freePort(),
+    p2pBasePort: await freePort(),
+    consensus: { blockIntervalMs: 50 },
+  })
+  const issuer = manifest.issuers.find((i) => i.types.includes('kr.residence'))
+  if (!issuer) throw new Error('the example genesis has no issuer for kr.residence')
+  const identity = { issuer: issuer.id, key: await loadKeyFile(issuer.keyFile) }
+  const [validatorNode, memberNode] = manifest.nodes as [TestnetNode, TestnetNode]
+
+  let validator = await start(validatorNode, settings.concurrency, cleanup)
+  progress(`building a chain of ${settings.certs} certificates in transactions of ${settings.recordsPerTx}`)
+  const built = await buildChain(validator, manifest.chainId, identity, settings)
+  progress(`built ${built.certificates} certificates in ${built.seconds} s (height ${built.height})`)
+  const rssAfterBuild = (await scrape(validator.client)).get('certchain_process_resident_memory_bytes') ?? NaN
+  await stop(validator)
+
+  progress('compacting and measuring the validator store')
+  const disk = await diskUse(validatorNode.home, built.certificates)
+  progress(`${disk.bytesPerCertificate} bytes per certificate (${disk.bytes} bytes)`)
+
+  validator = await start(validatorNode, settings.concurrency, cleanup)
+  const found = await lookups(validator, built.sample, settings)
+  const rssAfterLookups = (await scrape(validator.client)).get('certchain_process_resident_memory_bytes') ?? NaN
+
+  progress(`${memberNode.name} joins by block sync from genesis`)
+  const replay = await joinByBlockSync(memberNode, built, settings, cleanup)
+  progress(`block sync: ${replay.seconds} s`)
+  await stop(validator)
+
+  const totalSeconds = round((performance.now() - started) / 1000, 1)
+  const met = (ok: boolean, target: number, measured: number) => ({ target, measured, met: ok })
+  const targets = {
+    diskBytesPerCertificate: met(disk.bytesPerCertificate <= TARGETS.diskBytesPerCertificate, TARGETS.diskBytesPerCertificate, disk.bytesPerCertificate),
+    singleLookupsPerSec: met(found.single.perSec >= TARGETS.singleLookupsPerSec, TARGETS.singleLookupsPerSec, found.single.perSec),
+    batchIdsPerSec: met(found.batch.idsPerSec >= TARGETS.batchIdsPerSec, TARGETS.batchIdsPerSec, found.batch.idsPerSec),
+    openLoopP99Ms: met(found.fixed.failures === 0 && found.fixed.latencyMs.p99 <= TARGETS.openLoopP99Ms, TARGETS.openLoopP99Ms, found.fixed.latencyMs.p99),
+    totalMinutes: met(totalSeconds / 60 <= TARGETS.totalMinutes, TARGETS.totalMinutes, round(totalSeconds / 60, 2)),
+  }
+  const cpu = cpus()
+  return {
+    bench: 'certchain nation scale',
+    mode: settings.mode,
+    date: new Date().toISOString(),
+    totalSeconds,
+    machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, backgroundCoresBeforeStart: background },
+    settings: { certs: settings.certs, recordsPerTx: settings.recordsPerTx, phaseSeconds: settings.phaseMs / 1000, sampledIds: built.sample.length },
+    ceilings,
+    results: {
+      build: { ...built, sample: undefined, ratioToLevelNoSyncCeiling: ratio(built.certsPerSec, ceilings.level.noSyncPutsPerSec) },
+      disk,
+      memory: { validatorRssAfterBuildBytes: rssAfterBuild, validatorRssAfterLookupsBytes: rssAfterLookups },
+      singleIdLookups: { ...found.single, ratioToBareHttpCeiling: ratio(found.single.perSec, ceilings.bareHttpRequestsPerSec), ratioToLevelGetCeiling: ratio(found.single.perSec, ceilings.level.getsPerSec) },
+      batchStatusLookups: { ...found.batch, ratioToLevelGetManyCeiling: ratio(found.batch.idsPerSec, ceilings.level.getManyKeysPerSec) },
+      fixedRateLookups: found.fixed,
+      blockSyncFromGenesis: { ...replay, ratioToLevelNoSyncCeiling: ratio(replay.certsPerSec, ceilings.level.noSyncPutsPerSec) },
+    },
+    formulas: {
+      build: 'certificates committed / (first submission -> last committed), signing included (this process signs one transaction ahead of need)',
+      disk: "files under the validator's data/chain after LevelDB compactRange over every key, / certificates; buckets are LevelDB's approximateSize per first key byte",
+      singleIdLookups: 'closed loop of GET /v1/certificates/:id over ids sampled evenly from the whole chain; ratios to the bare HTTP server and to LevelDB point reads',
+      batchStatusLookups: `POST /v1/certificates/status with ${STATUS_BATCH_IDS} ids; ratio to LevelDB getMany keys/s`,
+      fixedRateLookups: 'open loop at half of singleIdLookups.perSec; latency from scheduled send to answer',
+      blockSyncFromGenesis: "a member started with an empty store until its height and certificate count equal the validator's; ratio of its certificates/s to LevelDB's unsynced puts/s",
+    },
+    targets,
+    allTargetsMet: Object.values(targets).every((t) => t.met),
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFrom(process.argv.slice(2))
+  const cleanup = new Cleanup()
+  const interrupted = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: stopping`)
+    void cleanup.run().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  try {
+    process.stdout.write(JSON.stringify(await run(settings, cleanup), null, 2) + '\n')
+  } finally {
+    await cleanup.run()
+  }
+}
+
+main().catch((err: unknown) => {
+  progress(`failed: ${(err as Error).stack ?? String(err)}`)
+  process.exitCode = 1
+})
