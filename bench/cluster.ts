@@ -18,7 +18,7 @@ import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, waitUntil
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round } from './load.js'
 
-const TARGETS = { singleCertTxPerSec: 1_500, batchedCertsPerSec: 20_000, finalityP50Ms: 1_000, finalityP99Ms: 3_000 } as const
+const TARGETS = { singleCertTxPerSec: 1_500, batchedCertsPerSec: 20_000, finalityP50Ms: 1_000, finalityP99Ms: 2_000 } as const
 const VALIDATORS = 4
 const CORES = 2
 

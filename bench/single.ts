@@ -26,7 +26,7 @@ const TARGETS = {
   singleCertTxPerSec: 3_000,
   batchedCertsPerSec: 50_000,
   singleLookupsPerSec: 10_000,
-  batchIdsPerSec: 100_000,
+  batchIdsPerSec: 150_000,
   openLoopP99Ms: 10,
 } as const
 
