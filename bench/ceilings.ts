@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { createSigner, generateKeyPair, verify } from '../src/core/crypto.js'
-import { withCpu } from './cpu.js'
+import { backgroundCores, withCpu } from './cpu.js'
 import { progress, spawnNode, stopChild, type Cleanup } from './harness.js'
 import { HttpClient } from './http.js'
 import { closedLoop, round } from './load.js'
@@ -153,4 +155,18 @@ export async function measureCeilings(settings: { readonly ceilingMs: number; re
     bareHttpRequestsPerSec: http.result,
     cpu: { verify: verify.cpu, level: level.cpu, bareHttp: http.cpu },
   }
+}
+
+/**
+ * What every single-machine bench does first: a scratch directory (removed by `cleanup`), a
+ * warning when other processes already keep cores busy (two cores leave no room for them), and
+ * the ceilings, measured before any node runs.
+ */
+export async function startBench(prefix: string, settings: { readonly ceilingMs: number; readonly concurrency: number }, cleanup: Cleanup) {
+  const tmp = await mkdtemp(join(tmpdir(), prefix))
+  cleanup.add(() => rm(tmp, { recursive: true, force: true }))
+  const background = await backgroundCores(1000)
+  if (background > 0.1) progress(`warning: other processes keep ${background} cores busy; expect lower, noisier numbers`)
+  const ceilings = await measureCeilings(settings, tmp, cleanup)
+  return { tmp, background, ceilings }
 }

@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util'
 import { loadKeyFile, toBase64, type IssuerIdentity, type NodeStatus } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
 import { verifyCeiling } from './ceilings.js'
-import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, waitUntilReady } from './harness.js'
+import type { Cleanup} from './harness.js';
+import { benchMain, freePort, issue, progress, ratio, spawnNode, status, waitUntilReady } from './harness.js'
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round } from './load.js'
 
@@ -136,15 +137,6 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   }
 }
 
-async function main(): Promise<void> {
-  const cleanup = new Cleanup()
-  process.once('SIGINT', () => void cleanup.run().then(() => process.exit(130)))
-  try {
-    const result = await run(settingsFrom(process.argv.slice(2)), cleanup)
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n')
-  } finally {
-    await cleanup.run()
-  }
-}
-
-await main()
+// Settings are read first so a usage error ends the run before anything starts.
+const settings = settingsFrom(process.argv.slice(2))
+benchMain((cleanup) => run(settings, cleanup))

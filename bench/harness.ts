@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import { prepareIssuance, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import type { HttpClient } from './http.js'
-import { round, sleep } from './load.js'
+import { round, sleep, type Call } from './load.js'
 
 /** What the benches share: node processes, readiness, pre-signed load, cleanup. */
 
@@ -117,3 +117,55 @@ export function issue(chainId: string, identity: IssuerIdentity, txs: number, re
 
 /** A ratio of a measured rate to the ceiling that bounds it. */
 export const ratio = (value: number, ceiling: number): number => round(value / ceiling, 4)
+
+/**
+ * A bench's entry point: runs `run`, prints its report as one JSON document on stdout, and undoes
+ * everything in `cleanup` on success, failure, Ctrl-C or SIGTERM.
+ */
+export function benchMain(run: (cleanup: Cleanup) => Promise<Record<string, unknown>>): void {
+  const cleanup = new Cleanup()
+  const interrupted = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: stopping`)
+    void cleanup.run().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  run(cleanup)
+    .then((report) => process.stdout.write(JSON.stringify(report, null, 2) + '\n'))
+    .finally(() => cleanup.run())
+    .catch((err: unknown) => {
+      progress(`failed: ${(err as Error).stack ?? String(err)}`)
+      process.exitCode = 1
+    })
+}
+
+/**
+ * The two lookup loads over `ids` (shuffled in place, so consecutive calls hit unrelated parts of
+ * the store): GET /v1/certificates/:id, and POST /v1/certificates/status with `idsPerRequest` ids
+ * (64 distinct bodies, built once).
+ */
+export function lookupCalls(client: HttpClient, ids: string[], idsPerRequest: number): { single: Call; statusBatch: Call } {
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+  }
+  const paths = ids.map((id) => `/v1/certificates/${id}`)
+  const bodies = Array.from({ length: 64 }, (_, b) =>
+    Buffer.from(JSON.stringify({ ids: Array.from({ length: idsPerRequest }, (_, k) => ids[(b * idsPerRequest + k) % ids.length]) })),
+  )
+  return {
+    single: async (i) => (await client.get(paths[i % paths.length]!)).status === 200,
+    statusBatch: async (i) => (await client.post('/v1/certificates/status', bodies[i % bodies.length]!)).status === 200,
+  }
+}
+
+/** A reader of positive integer options from parseArgs' values: `int('certs', 5_000_000)`. */
+export function intOptions<K extends string>(values: Partial<Record<K, string | boolean | undefined>>): (name: K, fallback: number) => number {
+  return (name, fallback) => {
+    const raw = values[name]
+    if (raw === undefined) return fallback
+    const n = Number(raw)
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`)
+    return n
+  }
+}

@@ -9,19 +9,18 @@
  *   npm run bench:scale -- --quick     200,000 certificates (about two minutes)
  *   options: --certs N --records-per-tx N --phase-seconds S
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { readdir, stat } from 'node:fs/promises'
+import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { ClassicLevel } from 'classic-level'
 import { loadKeyFile, toBase64, toHex, type IssuerIdentity } from '../src/index.js'
 import { createTestnet, packageRoot, type TestnetNode } from '../src/node/home.js'
-import { measureCeilings } from './ceilings.js'
-import { backgroundCores } from './cpu.js'
-import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
+import { startBench } from './ceilings.js'
+import { benchMain, type Cleanup, intOptions, lookupCalls, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
 import { HttpClient } from './http.js'
-import { closedLoop, openLoop, round, sleep, type Call } from './load.js'
+import { closedLoop, openLoop, round, sleep } from './load.js'
 import { scrape } from './metrics.js'
 
 const TARGETS = {
@@ -59,13 +58,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       'phase-seconds': { type: 'string' },
     },
   })
-  const int = (name: 'certs' | 'records-per-tx' | 'phase-seconds', fallback: number): number => {
-    const raw = values[name]
-    if (raw === undefined) return fallback
-    const n = Number(raw)
-    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`)
-    return n
-  }
+  const int = intOptions(values)
   const quick = values.quick === true
   return {
     mode: quick ? 'quick' : 'full',
@@ -154,17 +147,7 @@ async function buildChain(validator: Running, chainId: string, identity: IssuerI
 
 /** Single-id and 1,000-id lookups spread over the whole chain, then single ids at half the rate found. */
 async function lookups(validator: Running, ids: string[], settings: Settings) {
-  for (let i = ids.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
-  }
-  const { client } = validator
-  const paths = ids.map((id) => `/v1/certificates/${id}`)
-  const single: Call = async (i) => (await client.get(paths[i % paths.length]!)).status === 200
-  const bodies = Array.from({ length: 64 }, (_, b) =>
-    Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
-  )
-  const batch: Call = async (i) => (await client.post('/v1/certificates/status', bodies[i % bodies.length]!)).status === 200
+  const { single, statusBatch: batch } = lookupCalls(validator.client, ids, STATUS_BATCH_IDS)
   // The first pass over cold ids is part of what is measured: at this size most of them are not cached.
   progress(`single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
   const singleRun = await closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, single)
@@ -243,11 +226,7 @@ async function joinByBlockSync(member: TestnetNode, head: { height: number; cert
 
 async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
   const started = performance.now()
-  const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-scale-'))
-  cleanup.add(() => rm(tmp, { recursive: true, force: true }))
-  const background = await backgroundCores(1000)
-  if (background > 0.1) progress(`warning: other processes keep ${background} cores busy; expect lower, noisier numbers`)
-  const ceilings = await measureCeilings(settings, tmp, cleanup)
+  const { tmp, background, ceilings } = await startBench('certchain-bench-scale-', settings, cleanup)
 
   progress('creating the testnet: one validator, one member to join later')
   const manifest = await createTestnet({
@@ -324,23 +303,6 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   }
 }
 
-async function main(): Promise<void> {
-  const settings = settingsFrom(process.argv.slice(2))
-  const cleanup = new Cleanup()
-  const interrupted = (signal: NodeJS.Signals): void => {
-    progress(`${signal}: stopping`)
-    void cleanup.run().finally(() => process.exit(130))
-  }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
-  try {
-    process.stdout.write(JSON.stringify(await run(settings, cleanup), null, 2) + '\n')
-  } finally {
-    await cleanup.run()
-  }
-}
-
-main().catch((err: unknown) => {
-  progress(`failed: ${(err as Error).stack ?? String(err)}`)
-  process.exitCode = 1
-})
+// Settings are read first so a usage error ends the run before anything starts.
+const settings = settingsFrom(process.argv.slice(2))
+benchMain((cleanup) => run(settings, cleanup))

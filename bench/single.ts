@@ -8,16 +8,15 @@
  *   options: --single-txs N --batch-txs N --concurrency N --phase-seconds S
  *            --block-interval-ms MS --cpu-prof DIR (profile the validator into DIR)
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { loadKeyFile, toBase64, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
-import { measureCeilings } from './ceilings.js'
-import { backgroundCores, withCpu, type CpuUse } from './cpu.js'
-import { Cleanup, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
+import { startBench } from './ceilings.js'
+import { withCpu, type CpuUse } from './cpu.js'
+import { benchMain, type Cleanup, intOptions, lookupCalls, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round, sleep, type Call, type LoadRun } from './load.js'
 import { scrape, validatorView, type ValidatorView } from './metrics.js'
@@ -67,13 +66,7 @@ function settingsFrom(argv: readonly string[]): Settings {
       'cpu-prof': { type: 'string' },
     },
   })
-  const int = (name: Exclude<keyof typeof values, 'quick' | 'cpu-prof'>, fallback: number): number => {
-    const raw = values[name]
-    if (raw === undefined) return fallback
-    const n = Number(raw)
-    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`)
-    return n
-  }
+  const int = intOptions(values)
   const quick = values.quick === true
   const phaseMs = int('phase-seconds', quick ? 3 : 10) * 1000
   return {
@@ -247,23 +240,13 @@ async function issuancePhases(validator: Validator, chainId: string, identity: I
 
 /** (c), (d) and (e): lookups spread over every committed certificate, in a shuffled order. */
 async function lookupPhases(validator: Validator, ids: string[], settings: Settings) {
-  for (let i = ids.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
-  }
-  const { client } = validator
-  const paths = ids.map((id) => `/v1/certificates/${id}`)
-  const lookup: Call = async (i) => (await client.get(paths[i % paths.length]!)).status === 200
+  const { single: lookup, statusBatch } = lookupCalls(validator.client, ids, STATUS_BATCH_IDS)
 
   progress(`(c) single-id lookups for ${settings.phaseMs} ms, ${settings.concurrency} in flight`)
   await validator.warmUp(settings.concurrency, lookup)
   const single = await validator.phase('/v1/certificates/:id', () => closedLoop(settings.concurrency, { durationMs: settings.phaseMs }, lookup))
   progress(`(c) ${single.result.perSec} lookups/s`)
 
-  const bodies = Array.from({ length: 64 }, (_, b) =>
-    Buffer.from(JSON.stringify({ ids: Array.from({ length: STATUS_BATCH_IDS }, (_, k) => ids[(b * STATUS_BATCH_IDS + k) % ids.length]) })),
-  )
-  const statusBatch: Call = async (i) => (await client.post('/v1/certificates/status', bodies[i % bodies.length]!)).status === 200
   progress(`(d) ${STATUS_BATCH_IDS}-id status requests for ${settings.phaseMs} ms, ${settings.bulkConcurrency} in flight`)
   await validator.warmUp(settings.bulkConcurrency, statusBatch)
   const batch = await validator.phase('/v1/certificates/status', () =>
@@ -280,14 +263,7 @@ async function lookupPhases(validator: Validator, ids: string[], settings: Setti
 
 async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string, unknown>> {
   const started = performance.now()
-  const tmp = await mkdtemp(join(tmpdir(), 'certchain-bench-'))
-  cleanup.add(() => rm(tmp, { recursive: true, force: true }))
-
-  // Two cores leave no room for anything else: say so when the run will not be representative.
-  const background = await backgroundCores(1000)
-  if (background > 0.1) progress(`warning: other processes keep ${background} cores busy; expect lower, noisier numbers`)
-  // Ceilings first, before the validator runs: what one core, this disk and this client can do at best.
-  const ceilings = await measureCeilings(settings, tmp, cleanup)
+  const { tmp, background, ceilings } = await startBench('certchain-bench-', settings, cleanup)
 
   progress('creating the testnet')
   const manifest = await createTestnet({
@@ -406,24 +382,6 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   }
 }
 
-async function main(): Promise<void> {
-  const settings = settingsFrom(process.argv.slice(2))
-  const cleanup = new Cleanup()
-  const interrupted = (signal: NodeJS.Signals): void => {
-    progress(`${signal}: stopping`)
-    void cleanup.run().finally(() => process.exit(130))
-  }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
-  try {
-    const report = await run(settings, cleanup)
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n')
-  } finally {
-    await cleanup.run()
-  }
-}
-
-main().catch((err: unknown) => {
-  progress(`failed: ${(err as Error).stack ?? String(err)}`)
-  process.exitCode = 1
-})
+// Settings are read first so a usage error ends the run before anything starts.
+const settings = settingsFrom(process.argv.slice(2))
+benchMain((cleanup) => run(settings, cleanup))
