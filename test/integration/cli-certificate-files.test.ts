@@ -159,7 +159,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     for (const i of [0, 1]) await writeFile(join(dir, `b${i}.txt`), `document ${i}`)
     await writeFile(join(dir, 'batch.jsonl'), lines.join('\n'))
     // The node answers status and types, then drops the connection of the submission.
-    const flaky = await serve({ 'POST /v1/txs': { status: 0, body: null } })
+    const flaky = await serve({ 'POST /v1/txs/batch': { status: 0, body: null } })
     const outDir = join(dir, 'batch-out')
     const run = await runCli(['issue', '--rpc', flaky.url, '--key', key, '--type', 'kr.residence', '--batch', join(dir, 'batch.jsonl'), '--out-dir', outDir])
     expect(run.code).toBe(2)
