@@ -10,7 +10,7 @@ import type { IssuerIdentity } from '../../../src/client/index.js'
 import { encode, toBase64, toHex, type Bytes } from '../../../src/core/index.js'
 import { FAILURE_COST, RpcClient } from '../../../src/rpc/index.js'
 import { startTestNode, type TestNode } from '../../helpers/node.js'
-import { expectError, httpGet, httpPost, issueOne, postTx, type HttpResult } from './helpers.js'
+import { expectError, holdCommitWaits, httpGet, httpPost, issueOne, postTx, type HttpResult } from './helpers.js'
 
 const MAX_BATCH = 8
 const BODY_LIMIT = 64 * 1024
@@ -171,14 +171,7 @@ describe('limits', () => {
   })
 
   it('TOO_MANY_WAITERS (503): a batch waiting for its commits holds one of rpc.maxWaiters, refused before anything is admitted', async () => {
-    const backend = node.node as unknown as { waitForCommit: (id: string, ms: number) => Promise<unknown> }
-    const original = backend.waitForCommit.bind(node.node)
-    let release!: () => void
-    const released = new Promise<void>((r) => (release = r))
-    backend.waitForCommit = (id, ms) => {
-      const outcome = original(id, ms)
-      return released.then(() => outcome)
-    }
+    const { release, restore } = holdCommitWaits(node.node)
     try {
       const held = signed()
       const waiting = postCbor(node.url, [held.bytes, fresh()], 'commit')
@@ -190,8 +183,7 @@ describe('limits', () => {
       release()
       expect(((await waiting).body.results as { status: string }[]).map((r) => r.status)).toEqual(['committed', 'committed'])
     } finally {
-      release()
-      backend.waitForCommit = original
+      restore()
     }
   })
 
