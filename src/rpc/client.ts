@@ -101,7 +101,7 @@ export class RpcClient {
    */
   submitBatch(txs: readonly Bytes[], options: { wait?: 'commit' } = {}): Promise<{ results: BatchTxStatus[] }> {
     const query = options.wait ? `?wait=${options.wait}` : ''
-    return this.request('POST', `/v1/txs/batch${query}`, { cbor: encode(txs) })
+    return this.send('POST', `/v1/txs/batch${query}`, { body: encode(txs), type: 'application/cbor' })
   }
 
   getTx(id: string | Bytes): Promise<TxStatus> {
@@ -189,20 +189,17 @@ export class RpcClient {
     return this.request('GET', `/v1/blocks/${height}`)
   }
 
-  /** A JSON request, or with `{cbor}` a request whose body is those bytes (application/cbor). */
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const cbor = (body as { cbor?: unknown } | undefined)?.cbor
-    const payload =
-      body === undefined
-        ? {}
-        : cbor instanceof Uint8Array
-          ? { body: cbor, headers: { 'content-type': 'application/cbor' } }
-          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+  /** A request with a JSON body (or none); the answer is JSON either way. */
+  private request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.send(method, path, body === undefined ? undefined : { body: JSON.stringify(body), type: 'application/json' })
+  }
+
+  private async send<T>(method: string, path: string, payload?: { body: string | Uint8Array; type: string }): Promise<T> {
     let response: Response
     try {
       response = await fetch(this.base + path, {
         method,
-        ...payload,
+        ...(payload === undefined ? {} : { body: payload.body, headers: { 'content-type': payload.type } }),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
       })
     } catch (err) {
