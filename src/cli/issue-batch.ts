@@ -35,10 +35,10 @@ export function requestGroups<T extends { readonly bytes: Uint8Array }>(txs: rea
  * answered (in order within a request). A request that gets no answer leaves its transactions
  * pending (they may still be committed); entries past the node's rate budget are sent again.
  */
-export async function submitInBatches(
+export async function submitInBatches<T extends SignedTransaction>(
   client: RpcClient,
-  txs: readonly SignedTransaction[],
-  onOutcome: (tx: SignedTransaction, outcome: BatchOutcome) => Promise<void>,
+  txs: readonly T[],
+  onOutcome: (tx: T, outcome: BatchOutcome) => Promise<void>,
   onProgress: (answered: number, total: number) => void,
 ): Promise<void> {
   let answered = 0
@@ -54,7 +54,7 @@ export async function submitInBatches(
         answered += unanswered.length
         break
       }
-      const limited: SignedTransaction[] = []
+      const limited: T[] = []
       for (const [i, tx] of unanswered.entries()) {
         const result = results[i]
         if (result === undefined) throw new RpcError('INVALID_RESPONSE', `the node answered ${results.length} results for ${unanswered.length} transactions`, 200)

@@ -382,17 +382,16 @@ function buildProgram(): Command {
         refuseExisting(issuances.flatMap((p) => p.certificateIds.map(path)), force)
         await mkdir(outDir, { recursive: true })
         const firstSpec = new Map(issuances.map((p, i) => [p, i * perTx]))
-        const refused: string[] = []
+        const refused: { code: string; message: string }[] = []
         const pending: PreparedIssuance[] = []
         let pendingWhy = ''
         await submitInBatches(
           client,
           issuances,
-          async (tx, outcome) => {
-            const prepared = tx as PreparedIssuance
+          async (prepared, outcome) => {
             const lines = `lines ${firstSpec.get(prepared)! + 1}–${firstSpec.get(prepared)! + prepared.records.length} of the batch`
             if ('rejected' in outcome) {
-              refused.push(`${outcome.rejected.code}: ${outcome.rejected.message}`)
+              refused.push(outcome.rejected)
               console.error(`refused: transaction ${toHex(prepared.id)} (${lines}): ${outcome.rejected.code}: ${outcome.rejected.message}; no files written for it`)
               return
             }
@@ -412,12 +411,13 @@ function buildProgram(): Command {
         )
         if (refused.length > 0) {
           const also = pending.length > 0 ? `; ${pending.length} more are pending, their files written with "height": 0` : ''
-          throw new RpcError(refused[0]!.split(':')[0]!, `${refused.length} of ${issuances.length} transactions were refused (first: ${refused[0]}); their certificates are not issued${also}`, 0)
+          const [first] = refused as [{ code: string; message: string }]
+          throw new RpcError(first.code, `${refused.length} of ${issuances.length} transactions were refused (first: ${first.code}: ${first.message}); their certificates are not issued${also}`, 0)
         }
         if (pending.length === 1) throw pendingError(toHex(pending[0]!.id), pendingWhy, `its ${pending[0]!.records.length} certificate files in ${outDir}/ are`)
         if (pending.length > 1) {
           throw new UsageError(
-            `${pending.length} of ${issuances.length} transactions were ${pendingWhy} (${pending.map((p) => toHex(p.id)).join(', ')}); their certificate files in ${outDir}/ are written with "height": 0 (pending); check each with "certchain tx ID": once committed, the files verify as they are`,
+            `${pending.length} of ${issuances.length} transactions were ${pendingWhy} (${pending.slice(0, 3).map((p) => toHex(p.id)).join(', ')}${pending.length > 3 ? ', …' : ''}); their certificate files in ${outDir}/ are written with "height": 0 (pending); check each with "certchain tx ID": once committed, the files verify as they are`,
             'TX_PENDING',
           )
         }
