@@ -185,6 +185,7 @@ export const txRoutes: FastifyPluginCallback<TxRoutesOptions> = (app, options, d
 
   /** Each entry admitted in order (the rate budget permitting), then every admitted one waited for at once. */
   const submitBatch = async (entries: readonly (string | Bytes)[], client: string, reply: FastifyReply, wait: boolean): Promise<TxAnswer[]> => {
+    backend.metrics.rpcBatchTxs.observe(entries.length)
     // The request itself paid for its first transaction; what the budget does not cover is not decoded.
     const granted = 1 + limiter.takeUpTo(client, entries.length - 1)
     const results: TxAnswer[] = []

@@ -87,6 +87,7 @@ describe('per-transaction answers', () => {
         expectError(await postTx(node.url, bytes), results[i]!.code as never, `entry ${i} alone`)
       }
       for (const { id } of [a, b]) expect((await httpGet(node.url, `/v1/txs/${id}`)).body.status).toMatch(/^(pending|committed)$/)
+      expect((await httpGet(node.url, '/metrics')).text).toMatch(/certchain_rpc_batch_transactions_bucket\{le="10"\} [1-9]/)
     })
   }
 
