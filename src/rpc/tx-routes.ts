@@ -216,8 +216,8 @@ export const txRoutes: FastifyPluginCallback<TxRoutesOptions> = (app, options, d
       else if (wait) waits.set(i, backend.waitForCommit(answer.id, options.waitTimeoutMs))
       results.push(answer)
     }
-    // Failing entries spend the budget as failing single submissions do.
-    if (failures > 0) limiter.take(client, failures * FAILURE_COST)
+    // Failing entries spend the budget as failing single submissions do (down to empty, whatever is left).
+    if (failures > 0) limiter.takeUpTo(client, failures * FAILURE_COST)
     if (granted < entries.length) {
       const after = limiter.retryAfter(client)
       reply.header('retry-after', String(after))
