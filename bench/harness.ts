@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
-import { prepareIssuance, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { prepareIssuance, toBase64, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import type { HttpClient } from './http.js'
 import { round, sleep, type Call } from './load.js'
 
@@ -167,5 +168,44 @@ export function intOptions<K extends string>(values: Partial<Record<K, string | 
     const n = Number(raw)
     if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`)
     return n
+  }
+}
+
+/**
+ * How a load generator submits pre-signed transactions: one `POST /v1/txs` each, or
+ * `POST /v1/txs/batch` with `perRequest` of them in one DAG-CBOR body (how agencies submit).
+ */
+export type Submission = { readonly route: '/v1/txs' } | { readonly route: '/v1/txs/batch'; readonly perRequest: number }
+
+export interface PreparedRequests {
+  readonly bodies: readonly Buffer[]
+  /** Sends body `i`: how many of its transactions the node admitted, and why one was not. */
+  send(client: HttpClient, i: number): Promise<{ admitted: number; refusal?: string }>
+}
+
+/** Request bodies for `txs` (built before timing) and how to send one and count what it admitted. */
+export function prepareRequests(txs: readonly { readonly bytes: Uint8Array }[], submission: Submission): PreparedRequests {
+  if (submission.route === '/v1/txs') {
+    const bodies = txs.map((t) => Buffer.from(JSON.stringify({ tx: toBase64(t.bytes) })))
+    return {
+      bodies,
+      send: async (client, i) => {
+        const res = await client.post('/v1/txs', bodies[i]!)
+        return res.status === 202 ? { admitted: 1 } : { admitted: 0, refusal: `HTTP ${res.status}: ${res.body.toString().slice(0, 200)}` }
+      },
+    }
+  }
+  const bodies: Buffer[] = []
+  for (let i = 0; i < txs.length; i += submission.perRequest) bodies.push(Buffer.from(dagCbor.encode(txs.slice(i, i + submission.perRequest).map((t) => t.bytes))))
+  return {
+    bodies,
+    send: async (client, i) => {
+      const res = await client.post('/v1/txs/batch', bodies[i]!, 'application/cbor')
+      if (res.status !== 200) return { admitted: 0, refusal: `HTTP ${res.status}: ${res.body.toString().slice(0, 200)}` }
+      const { results } = JSON.parse(res.body.toString()) as { results: { status: string; code?: string; message?: string }[] }
+      const refused = results.find((r) => r.status !== 'pending')
+      const admitted = results.filter((r) => r.status === 'pending').length
+      return refused ? { admitted, refusal: `${refused.code}: ${refused.message}` } : { admitted }
+    },
   }
 }

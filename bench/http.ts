@@ -94,9 +94,9 @@ export class HttpClient {
     return this.send(Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${this.host}\r\n\r\n`, 'latin1'))
   }
 
-  /** `body` is JSON, prepared before timing so serialization does not count against the node. */
-  post(path: string, body: Buffer): Promise<HttpResponse> {
-    const head = `POST ${path} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`
+  /** `body` is JSON (or CBOR, for a batch of transactions), prepared before timing so serialization does not count against the node. */
+  post(path: string, body: Buffer, contentType = 'application/json'): Promise<HttpResponse> {
+    const head = `POST ${path} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\n\r\n`
     return this.send(Buffer.concat([Buffer.from(head, 'latin1'), body]))
   }
 

@@ -5,18 +5,18 @@
  *
  *   npm run bench                 full run (a few minutes)
  *   npm run bench -- --quick      smaller counts, under a minute
- *   options: --single-txs N --batch-txs N --concurrency N --phase-seconds S
+ *   options: --single-txs N --txs-per-request N --batch-txs N --concurrency N --phase-seconds S
  *            --block-interval-ms MS --cpu-prof DIR (profile the validator into DIR)
  */
 import { cpus, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { loadKeyFile, toBase64, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
+import { loadKeyFile, toHex, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
 import { startBench } from './ceilings.js'
 import { withCpu, type CpuUse } from './cpu.js'
-import { benchMain, type Cleanup, intOptions, lookupCalls, freePort, issue, progress, ratio, spawnNode, status, stopChild, waitUntilReady } from './harness.js'
+import { benchMain, type Cleanup, intOptions, lookupCalls, freePort, issue, prepareRequests, progress, ratio, spawnNode, status, stopChild, waitUntilReady, type Submission } from './harness.js'
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round, sleep, type Call, type LoadRun } from './load.js'
 import { scrape, validatorView, type ValidatorView } from './metrics.js'
@@ -35,12 +35,16 @@ const PUTS_PER_BATCHED_CERT = 3 // CERT entry + ~2 status-tree nodes; the tx's o
 
 const STATUS_BATCH_IDS = 1000
 const RECORDS_PER_BATCH_TX = 1000
+/** 1,000-record transactions in one batch request: ~1.1 MB of CBOR, well under the 4 MiB body limit. */
+const LARGE_TXS_PER_REQUEST = 10
 const COMMIT_TIMEOUT_MS = 300_000
 const WARMUP_MS = 1000
 
 interface Settings {
   readonly mode: 'full' | 'quick'
   readonly singleTxs: number
+  /** Single-certificate transactions per `POST /v1/txs/batch` request. */
+  readonly txsPerRequest: number
   readonly batchTxs: number
   /** In-flight requests for submissions and single-id lookups. */
   readonly concurrency: number
@@ -59,6 +63,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     options: {
       quick: { type: 'boolean', default: false },
       'single-txs': { type: 'string' },
+      'txs-per-request': { type: 'string' },
       'batch-txs': { type: 'string' },
       concurrency: { type: 'string' },
       'phase-seconds': { type: 'string' },
@@ -72,6 +77,7 @@ function settingsFrom(argv: readonly string[]): Settings {
   return {
     mode: quick ? 'quick' : 'full',
     singleTxs: int('single-txs', quick ? 3_000 : 20_000),
+    txsPerRequest: int('txs-per-request', 200),
     batchTxs: int('batch-txs', quick ? 10 : 100),
     concurrency: int('concurrency', 128),
     bulkConcurrency: 8,
@@ -100,11 +106,12 @@ async function waitForCertificates(client: HttpClient, expected: number): Promis
 }
 
 interface SubmissionResult {
+  readonly submission: string
   readonly txs: number
   readonly certificates: number
   readonly rejectedAtSubmit: number
   readonly firstRejection?: string
-  /** First submission to last 202: how fast the node admits (decode, checks, signature, mempool). */
+  /** First submission to its last answer: how fast the node admits (decode, checks, signature, mempool). */
   readonly admissionSeconds: number
   readonly admittedTxPerSec: number
   /** First submission to all certificates committed: the finalized rate. */
@@ -119,22 +126,29 @@ interface SubmissionResult {
  * Submits pre-signed transactions without waiting for commit, then polls until every admitted
  * certificate is in a committed block. A single validator finalizes a block when it is durable.
  */
-async function submitAll(client: HttpClient, txs: readonly PreparedIssuance[], concurrency: number): Promise<SubmissionResult> {
-  const bodies = txs.map((p) => Buffer.from(JSON.stringify({ tx: toBase64(p.bytes) })))
+async function submitAll(client: HttpClient, txs: readonly PreparedIssuance[], concurrency: number, submission: Submission): Promise<SubmissionResult> {
+  const requests = prepareRequests(txs, submission)
   const before = await status(client)
   const started = performance.now()
-  const run = await closedLoop(concurrency, { total: bodies.length }, async (i) => (await client.post('/v1/txs', bodies[i]!)).status === 202)
+  let admitted = 0
+  let firstRejection: string | undefined
+  const run = await closedLoop(concurrency, { total: requests.bodies.length }, async (i) => {
+    const answer = await requests.send(client, i)
+    admitted += answer.admitted
+    firstRejection ??= answer.refusal
+    return answer.refusal === undefined
+  })
   const admissionSeconds = (performance.now() - started) / 1000
   // A refused transaction adds nothing; count only what was admitted.
-  const admitted = txs.length - run.failures
   const certificates = admitted * (txs[0]?.records.length ?? 0)
   const after = await waitForCertificates(client, before.certificates + certificates)
   const seconds = (performance.now() - started) / 1000
   return {
+    submission: submission.route === '/v1/txs' ? 'POST /v1/txs, one transaction per request' : `POST /v1/txs/batch, ${submission.perRequest} transactions per request (CBOR)`,
     txs: txs.length,
     certificates,
-    rejectedAtSubmit: run.failures,
-    ...(run.firstFailure === undefined ? {} : { firstRejection: run.firstFailure }),
+    rejectedAtSubmit: txs.length - admitted,
+    ...((firstRejection ?? run.firstFailure) === undefined ? {} : { firstRejection: firstRejection ?? run.firstFailure }),
     admissionSeconds: round(admissionSeconds),
     admittedTxPerSec: round(admitted / admissionSeconds, 1),
     seconds: round(seconds),
@@ -222,20 +236,27 @@ async function issuancePhases(validator: Validator, chainId: string, identity: I
   progress('pre-signing transactions')
   const signStarted = performance.now()
   const singles = issue(chainId, identity, settings.singleTxs, 1)
+  const onePerRequest = issue(chainId, identity, settings.singleTxs, 1)
   const batches = issue(chainId, identity, settings.batchTxs, RECORDS_PER_BATCH_TX)
   const presignSeconds = round((performance.now() - signStarted) / 1000)
-  progress(`pre-signed ${singles.length} + ${batches.length} transactions in ${presignSeconds} s`)
+  progress(`pre-signed ${singles.length} + ${onePerRequest.length} + ${batches.length} transactions in ${presignSeconds} s`)
 
-  progress(`(a) ${singles.length} single-certificate transactions, ${settings.concurrency} in flight`)
-  const single = await validator.phase('/v1/txs', () => submitAll(validator.client, singles, settings.concurrency))
+  const bulk: Submission = { route: '/v1/txs/batch', perRequest: settings.txsPerRequest }
+  progress(`(a) ${singles.length} single-certificate transactions, ${settings.txsPerRequest} per request, ${settings.bulkConcurrency} requests in flight`)
+  const single = await validator.phase(bulk.route, () => submitAll(validator.client, singles, settings.bulkConcurrency, bulk))
   progress(`(a) ${single.result.txPerSec} transactions/s`)
 
-  progress(`(b) ${batches.length} transactions of ${RECORDS_PER_BATCH_TX} records, ${settings.bulkConcurrency} in flight`)
-  const batched = await validator.phase('/v1/txs', () => submitAll(validator.client, batches, settings.bulkConcurrency))
+  progress(`(a1) ${onePerRequest.length} single-certificate transactions, one per request, ${settings.concurrency} in flight`)
+  const singleOnePerRequest = await validator.phase('/v1/txs', () => submitAll(validator.client, onePerRequest, settings.concurrency, { route: '/v1/txs' }))
+  progress(`(a1) ${singleOnePerRequest.result.txPerSec} transactions/s`)
+
+  const large: Submission = { route: '/v1/txs/batch', perRequest: LARGE_TXS_PER_REQUEST }
+  progress(`(b) ${batches.length} transactions of ${RECORDS_PER_BATCH_TX} records, ${LARGE_TXS_PER_REQUEST} per request, ${settings.bulkConcurrency} requests in flight`)
+  const batched = await validator.phase(large.route, () => submitAll(validator.client, batches, settings.bulkConcurrency, large))
   progress(`(b) ${batched.result.certsPerSec} certificates/s`)
 
-  const ids = [...singles, ...batches].flatMap((p) => p.certificateIds.map(toHex))
-  return { single, batched, ids, presignSeconds }
+  const ids = [...singles, ...onePerRequest, ...batches].flatMap((p) => p.certificateIds.map(toHex))
+  return { single, singleOnePerRequest, batched, ids, presignSeconds }
 }
 
 /** (c), (d) and (e): lookups spread over every committed certificate, in a shuffled order. */
@@ -310,7 +331,9 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     },
     settings: {
       singleTxs: settings.singleTxs,
+      txsPerRequest: settings.txsPerRequest,
       batchTxs: settings.batchTxs,
+      largeTxsPerRequest: LARGE_TXS_PER_REQUEST,
       recordsPerBatchTx: RECORDS_PER_BATCH_TX,
       concurrency: settings.concurrency,
       bulkConcurrency: settings.bulkConcurrency,
@@ -328,6 +351,11 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
         ratioToVerifyCeiling: ratio(a.txPerSec, ceilings.ed25519VerifyPerSecOneCore),
         ratioToLevelSyncCeiling: ratio(a.txPerSec, ceilings.level.syncPutsPerSec / PUTS_PER_SINGLE_CERT_TX),
         ...observed(issued.single, a.txPerSec),
+      },
+      singleCertificateTxsOnePerRequest: {
+        ...issued.singleOnePerRequest.result,
+        ratioToVerifyCeiling: ratio(issued.singleOnePerRequest.result.txPerSec, ceilings.ed25519VerifyPerSecOneCore),
+        ...observed(issued.singleOnePerRequest, issued.singleOnePerRequest.result.txPerSec),
       },
       batchedCertificates: {
         ...b,
@@ -352,7 +380,7 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     },
     formulas: {
       singleCertificateTxs: {
-        txPerSec: 'admitted transactions / (first submit -> /v1/status.certificates reaches the expected count); 1 certificate per tx, so certs/s = tx/s',
+        txPerSec: `admitted transactions / (first submit -> /v1/status.certificates reaches the expected count); 1 certificate per tx, so certs/s = tx/s; submitted through POST /v1/txs/batch, txsPerRequest to a request (singleCertificateTxsOnePerRequest: the same through POST /v1/txs, one each)`,
         ratioToVerifyCeiling: 'txPerSec / ed25519VerifyPerSecOneCore (each transaction costs one signature verification)',
         ratioToLevelSyncCeiling: `txPerSec / (level.syncPutsPerSec / ${PUTS_PER_SINGLE_CERT_TX}) (per tx: TX index + CERT entry + ~2 status-tree nodes)`,
       },

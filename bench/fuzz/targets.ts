@@ -313,8 +313,8 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () =
     genesisDocument,
   }
   const server = await createRpcServer({ ...DEFAULT_CONFIG.rpc, port: 0, rateLimitPerSecond: 0 }, { backend, logger: pino({ level: 'silent' }), metrics })
-  const post = (path: string) => async (body: Uint8Array) => {
-    const res = await server.inject({ method: 'POST', url: path, body })
+  const post = (path: string, contentType?: string) => async (body: Uint8Array) => {
+    const res = await server.inject({ method: 'POST', url: path, body, ...(contentType ? { contentType } : {}) })
     let answer: { code?: ErrorCode; message?: string } | undefined
     try {
       answer = JSON.parse(res.body) as typeof answer
@@ -338,6 +338,8 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () =
       ),
     },
     { name: 'rpc POST /v1/certificates/status', format: JSON_TEXT, decode: post('/v1/certificates/status'), valid: fc.record({ ids: fc.array(hexKey, { minLength: 1, maxLength: 20 }) }) },
+    { name: 'rpc POST /v1/txs/batch (CBOR)', format: CBOR, decode: post('/v1/txs/batch', 'application/cbor'), valid: fc.array(validTx.map(encodeTx), { minLength: 1, maxLength: 5 }) },
+    { name: 'rpc POST /v1/txs/batch (JSON)', format: JSON_TEXT, decode: post('/v1/txs/batch'), valid: fc.array(validTx.map((tx) => toBase64(encodeTx(tx))), { minLength: 1, maxLength: 5 }).map((txs) => ({ txs })) },
   ]
   return {
     targets,

@@ -9,6 +9,7 @@ import {
   prepareRevocation,
   prepareSuspension,
   type NewCertificate,
+  type PreparedIssuance,
   type SignedTransaction,
 } from '../client/index.js'
 import { toHex } from '../core/bytes.js'
@@ -26,12 +27,13 @@ import { CliCommand, DEFAULT_RPC, hashDocument, hexArgument, holderPublicKey, lo
 import { registerGenesisCommands } from './genesis.js'
 import { registerGovernanceCommands } from './gov.js'
 import { writeCredentialFile } from './credential.js'
+import { submitInBatches, TXS_PER_REQUEST } from './issue-batch.js'
 import { registerProofCommands, verifyOffline, type OfflineVerifyOptions } from './proof.js'
 import { registerWalletCommands } from './wallet.js'
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, guardTerminal, printable, reportError } from './output.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
-/** Records per transaction when issuing a batch file (one signature each). */
+/** Records per transaction when issuing a batch file, by default (one signature each). */
 const BATCH_CHUNK = 1000
 
 /** One certificate to issue, as given on the command line or as one line of a batch file. */
@@ -321,12 +323,16 @@ function buildProgram(): Command {
     .option('--out <file>', 'certificate file to write')
     .option('--batch <file.jsonl>', 'one certificate per line: {"document","type"?,"holder"?,"validFrom"?,"validUntil"?}')
     .option('--out-dir <dir>', 'directory for the certificate files of a batch')
+    .option('--per-tx <n>', `certificates per transaction in a batch (default ${BATCH_CHUNK}; 1 gives each its own transaction); transactions go ${TXS_PER_REQUEST} to a request`)
     .option('--force', 'overwrite existing certificate files')
     .option('--vc', 'also write each certificate as a W3C VC 2.0 credential, CERT.vc.json, signed with the issuer key')
     .action(async (o: Record<string, string | undefined> & { force?: boolean; vc?: boolean }) => {
       const force = o.force === true
       if (!o.batch && (!o.document || !o.out)) throw new UsageError('issue needs --document and --out (or --batch and --out-dir)')
       if (o.batch && !o.outDir) throw new UsageError('--batch needs --out-dir')
+      if (!o.batch && o.perTx !== undefined) throw new UsageError('--per-tx applies to --batch only')
+      const perTx = o.perTx === undefined ? BATCH_CHUNK : Number(o.perTx)
+      if (!Number.isSafeInteger(perTx) || perTx < 1) throw new UsageError(`--per-tx must be a whole number of at least 1, not "${o.perTx}"`, 'INVALID_ARGUMENT')
       if (o.out) refuseExisting([o.out], force)
       const identity = await loadIssuerIdentity(o.key!, o.issuer)
       const client = new RpcClient(o.rpc!)
@@ -369,19 +375,51 @@ function buildProgram(): Command {
         }
         if (specs.length === 0) throw new UsageError(`${o.batch} lists no certificates`)
         const outDir = o.outDir
+        const issuances: PreparedIssuance[] = []
+        for (let start = 0; start < specs.length; start += perTx) issuances.push(prepareIssuance(chainId, identity, specs.slice(start, start + perTx)))
+        const path = (id: Uint8Array): string => join(outDir, `${toHex(id)}.json`)
+        // Every file is checked before anything is sent: a refusal here leaves the chain untouched.
+        refuseExisting(issuances.flatMap((p) => p.certificateIds.map(path)), force)
         await mkdir(outDir, { recursive: true })
-        for (let start = 0; start < specs.length; start += BATCH_CHUNK) {
-          const prepared = prepareIssuance(chainId, identity, specs.slice(start, start + BATCH_CHUNK))
-          const path = (id: Uint8Array): string => join(outDir, `${toHex(id)}.json`)
-          refuseExisting(prepared.certificateIds.map(path), force)
-          const outcome = await submitIssuance(client, prepared)
-          const height = 'height' in outcome ? outcome.height : 0
-          for (const [n, file] of certificateFiles(chainId, prepared, height).entries()) {
-            await writeCertificateFile(path(file.certificateId), certificateFileToJson(file), force)
-            if (o.vc) await writeCredentialFile(path(file.certificateId), file, identity.key, specs[start + n]!.holderKey)
-          }
-          if ('pending' in outcome) throw pendingError(toHex(prepared.id), outcome.pending, `its ${prepared.records.length} certificate files in ${outDir}/ are`)
-          console.log(`issued ${prepared.records.length} certificates in transaction ${toHex(prepared.id)} at height ${height}`)
+        const firstSpec = new Map(issuances.map((p, i) => [p, i * perTx]))
+        const refused: { code: string; message: string }[] = []
+        const pending: PreparedIssuance[] = []
+        let pendingWhy = ''
+        await submitInBatches(
+          client,
+          issuances,
+          async (prepared, outcome) => {
+            const lines = `lines ${firstSpec.get(prepared)! + 1}–${firstSpec.get(prepared)! + prepared.records.length} of the batch`
+            if ('rejected' in outcome) {
+              refused.push(outcome.rejected)
+              console.error(`refused: transaction ${toHex(prepared.id)} (${lines}): ${outcome.rejected.code}: ${outcome.rejected.message}; no files written for it`)
+              return
+            }
+            const height = 'height' in outcome ? outcome.height : 0
+            for (const [n, file] of certificateFiles(chainId, prepared, height).entries()) {
+              await writeCertificateFile(path(file.certificateId), certificateFileToJson(file), force)
+              if (o.vc) await writeCredentialFile(path(file.certificateId), file, identity.key, specs[firstSpec.get(prepared)! + n]!.holderKey)
+            }
+            if ('pending' in outcome) {
+              pending.push(prepared)
+              pendingWhy = outcome.pending
+            } else console.log(`issued ${prepared.records.length} certificates in transaction ${toHex(prepared.id)} at height ${height}`)
+          },
+          (answered, total) => {
+            if (total > 1) console.error(`progress: ${answered}/${total} transactions answered`)
+          },
+        )
+        if (refused.length > 0) {
+          const also = pending.length > 0 ? `; ${pending.length} more are pending, their files written with "height": 0` : ''
+          const [first] = refused as [{ code: string; message: string }]
+          throw new RpcError(first.code, `${refused.length} of ${issuances.length} transactions were refused (first: ${first.code}: ${first.message}); their certificates are not issued${also}`, 0)
+        }
+        if (pending.length === 1) throw pendingError(toHex(pending[0]!.id), pendingWhy, `its ${pending[0]!.records.length} certificate files in ${outDir}/ are`)
+        if (pending.length > 1) {
+          throw new UsageError(
+            `${pending.length} of ${issuances.length} transactions were ${pendingWhy} (${pending.slice(0, 3).map((p) => toHex(p.id)).join(', ')}${pending.length > 3 ? ', …' : ''}); their certificate files in ${outDir}/ are written with "height": 0 (pending); check each with "certchain tx ID": once committed, the files verify as they are`,
+            'TX_PENDING',
+          )
         }
         console.log(`certificate files in ${outDir}/`)
         return

@@ -79,6 +79,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
     idleTimeoutMs: 5_000,
     maxBodyBytesInFlight: 64 * 1024 * 1024,
     maxWaiters: 256,
+    maxBatchTxs: 1000,
     rateLimitPerSecond: 200,
     rateLimitBurst: 400,
     rateLimitExempt: ['127.0.0.1', '::1', '::ffff:127.0.0.1'],
@@ -139,7 +140,7 @@ export function parseConfig(input: unknown, source = 'config'): NodeConfig {
   const config = merge(DEFAULT_CONFIG as unknown as Json, input, '') as unknown as NodeConfig
   if (!LOG_LEVELS.includes(config.log.level)) problems.push(`log.level must be one of ${LOG_LEVELS.join(', ')}`)
   if (config.rpc.port > 65535) problems.push('rpc.port must be at most 65535')
-  for (const key of ['maxConnections', 'requestTimeoutMs', 'idleTimeoutMs', 'maxWaiters', 'rateLimitBurst'] as const) {
+  for (const key of ['maxConnections', 'requestTimeoutMs', 'idleTimeoutMs', 'maxWaiters', 'maxBatchTxs', 'rateLimitBurst'] as const) {
     if (config.rpc[key] < 1) problems.push(`rpc.${key} must be at least 1`)
   }
   if (config.rpc.maxBodyBytesInFlight < config.rpc.bodyLimitBytes) {

@@ -96,6 +96,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     members: new Gauge({ name: 'certchain_members', help: 'Registered member institutions', registers }),
     activeIssuers: new Gauge({ name: 'certchain_issuers_active', help: 'Issuers that may issue', registers }),
     openProposals: new Gauge({ name: 'certchain_governance_open_proposals', help: 'Governance proposals still open', registers }),
+    rpcBatchTxs: new Histogram({
+      name: 'certchain_rpc_batch_transactions',
+      help: 'Transactions per POST /v1/txs/batch request that reached admission',
+      buckets: [1, 10, 50, 100, 200, 500, 1000, 5000],
+      registers,
+    }),
     rpcDuration: new Histogram({
       name: 'certchain_rpc_request_duration_seconds',
       help: 'RPC request durations',

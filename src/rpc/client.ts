@@ -1,4 +1,5 @@
 import { toBase64, toHex, type Bytes } from '../core/bytes.js'
+import { encode } from '../core/encoding.js'
 import type { CertificateFileJson } from '../core/certificate.js'
 import type { CommittedEvidence, ProposalStatus } from '../ledger/index.js'
 import type { StatusResponse } from './backend.js'
@@ -22,6 +23,9 @@ export type TxStatus =
   | { id: string; status: 'pending' }
   | { id: string; status: 'rejected'; code: string; message: string }
   | { id: string; status: 'unknown' }
+
+/** One entry of a batch's answer: `id` is absent when the node could not decode the entry. */
+export type BatchTxStatus = Exclude<TxStatus, { status: 'unknown' | 'rejected' }> | { id?: string; status: 'rejected'; code: string; message: string }
 
 export interface VerifyCheck {
   name: string
@@ -88,6 +92,16 @@ export class RpcClient {
   submitTx(tx: Bytes, options: { wait?: 'commit' } = {}): Promise<TxStatus> {
     const query = options.wait ? `?wait=${options.wait}` : ''
     return this.request('POST', `/v1/txs${query}`, { tx: toBase64(tx) })
+  }
+
+  /**
+   * Submits signed transactions in one request (a DAG-CBOR array of their bytes); the answer has
+   * one result per transaction, in order. With `wait: 'commit'` it comes once every admitted one
+   * is in a block (or still pending at the node's timeout).
+   */
+  submitBatch(txs: readonly Bytes[], options: { wait?: 'commit' } = {}): Promise<{ results: BatchTxStatus[] }> {
+    const query = options.wait ? `?wait=${options.wait}` : ''
+    return this.send('POST', `/v1/txs/batch${query}`, { body: encode(txs), type: 'application/cbor' })
   }
 
   getTx(id: string | Bytes): Promise<TxStatus> {
@@ -175,12 +189,17 @@ export class RpcClient {
     return this.request('GET', `/v1/blocks/${height}`)
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A request with a JSON body (or none); the answer is JSON either way. */
+  private request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.send(method, path, body === undefined ? undefined : { body: JSON.stringify(body), type: 'application/json' })
+  }
+
+  private async send<T>(method: string, path: string, payload?: { body: string | Uint8Array; type: string }): Promise<T> {
     let response: Response
     try {
       response = await fetch(this.base + path, {
         method,
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        ...(payload === undefined ? {} : { body: payload.body, headers: { 'content-type': payload.type } }),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
       })
     } catch (err) {

@@ -6,6 +6,7 @@ export {
   RpcClient,
   RpcError,
   type TxStatus,
+  type BatchTxStatus,
   type VerifyResponse,
   type VerifyCheck,
   type ValidatorJson,

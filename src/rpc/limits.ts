@@ -12,8 +12,10 @@ export interface RpcLimits {
   readonly idleTimeoutMs: number
   /** Request bodies being received at once, in bytes (declared length, or the body limit when unknown). */
   readonly maxBodyBytesInFlight: number
-  /** `?wait=commit` requests waiting at once; more are answered 503 TOO_MANY_WAITERS. */
+  /** `?wait=commit` requests waiting at once (a batch is one); more are answered 503 TOO_MANY_WAITERS. */
   readonly maxWaiters: number
+  /** Transactions in one `POST /v1/txs/batch`; more are refused (413 TOO_MANY_TXS) before any is decoded. */
+  readonly maxBatchTxs: number
   /** Requests per second and client address, refilled continuously; 0 turns the limit off. */
   readonly rateLimitPerSecond: number
   /** Requests a client may make at once before the rate applies. */
@@ -79,7 +81,28 @@ export class RateLimiter {
 
   /** Takes `cost` tokens from the client's bucket; false (nothing taken) when it has less than one. */
   take(client: string, cost = 1): boolean {
-    if (this.perSecond === 0 || this.exempt.has(client)) return true
+    const bucket = this.refill(client)
+    if (!bucket) return true
+    if (bucket.tokens < 1) return false
+    bucket.tokens = Math.max(0, bucket.tokens - cost)
+    return true
+  }
+
+  /**
+   * Takes up to `wanted` whole tokens and says how many it took: a batch of transactions is
+   * charged one token per transaction, and what the budget does not cover is not done.
+   */
+  takeUpTo(client: string, wanted: number): number {
+    const bucket = this.refill(client)
+    if (!bucket) return wanted
+    const granted = Math.max(0, Math.min(wanted, Math.floor(bucket.tokens)))
+    bucket.tokens -= granted
+    return granted
+  }
+
+  /** The client's bucket, refilled up to now; undefined when the client is not limited. */
+  private refill(client: string): { tokens: number; at: number } | undefined {
+    if (this.perSecond === 0 || this.exempt.has(client)) return undefined
     const now = this.now()
     let bucket = this.buckets.get(client)
     if (bucket) {
@@ -92,9 +115,7 @@ export class RateLimiter {
     }
     // Most recently seen last, so the first entry is the longest idle.
     this.buckets.set(client, bucket)
-    if (bucket.tokens < 1) return false
-    bucket.tokens = Math.max(0, bucket.tokens - cost)
-    return true
+    return bucket
   }
 
   /** Seconds until the client has a token again. */

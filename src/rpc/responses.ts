@@ -74,6 +74,15 @@ export const TX_STATUS = {
     exact({ id: hash, status: { const: 'unknown' } }),
   ],
 }
+/** One entry of a batch's answer: as a single submission would answer it (the id only once the transaction decoded). */
+const TX_BATCH_ENTRY = {
+  oneOf: [
+    TX_COMMITTED,
+    TX_PENDING,
+    { type: 'object', properties: { id: hash, status: { const: 'rejected' }, code: str, message: str }, required: ['status', 'code', 'message'], additionalProperties: false },
+  ],
+}
+export const TX_BATCH = exact({ results: list(TX_BATCH_ENTRY) }, 'one result per entry of the batch, in order')
 
 const certificateFields = {
   id: hash,

@@ -18,12 +18,11 @@ import {
   OPENAPI,
   responses,
   STATUS,
-  TX_COMMITTED,
-  TX_PENDING,
   TX_STATUS,
   VERIFICATION,
 } from './responses.js'
 import { registryRoutes } from './registry-routes.js'
+import { txRoutes } from './tx-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
 import { blockView, certificateView } from './views.js'
 import { webRoutes } from './web-routes.js'
@@ -136,7 +135,6 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     const status = reply.statusCode
     if (status >= 400 && status < 500 && status !== 429) limiter.take(request.ip, FAILURE_COST)
   })
-  let waiting = 0
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -176,41 +174,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     return { ...status, validators: ledger.validators(status.height + 1).length, openProposals: ledger.proposals.open.length }
   })
 
-  app.post(
-    '/v1/txs',
-    {
-      schema: {
-        operationId: 'submitTx',
-        summary: 'Submit a signed transaction',
-        description: 'Answers 202 once admitted to the mempool; with ?wait=commit, 200 once in a block, 202 if still pending at the timeout, or the refusal of the block (403/409/422 with id and status "rejected").',
-        body: {
-          type: 'object',
-          properties: { tx: { type: 'string', minLength: 1, description: 'base64 of the canonical signed transaction' } },
-          required: ['tx'],
-          additionalProperties: false,
-        },
-        querystring: queryParams({ wait: { type: 'string', enum: ['commit', 'none'] } }),
-        response: responses({ 200: TX_COMMITTED, 202: TX_PENDING }, [403, 409, 422], { body: true }),
-      },
-    },
-    async (request, reply) => {
-      const { tx } = request.body as { tx: string }
-      const { wait } = request.query as { wait?: string }
-      // Refused before anything is admitted: the client may send it again without waiting.
-      if (wait === 'commit' && waiting >= options.maxWaiters) {
-        return refuse(reply, 'TOO_MANY_WAITERS', `${waiting} requests already wait for a commit; submit without ?wait=commit and poll GET /v1/txs/:id`)
-      }
-      const admitted = await backend.submitTx(fromBase64(tx, 'tx'))
-      if (wait !== 'commit') return reply.status(202).send({ id: admitted.id, status: 'pending' })
-      waiting++
-      const outcome = await backend.waitForCommit(admitted.id, options.waitTimeoutMs).finally(() => waiting--)
-      if (outcome === undefined) return reply.status(202).send({ id: admitted.id, status: 'pending' })
-      if (outcome.status === 'rejected') {
-        return reply.status(ErrorCodes[outcome.code]).send({ id: admitted.id, status: 'rejected', code: outcome.code, message: outcome.message })
-      }
-      return { id: admitted.id, status: 'committed', height: outcome.height, index: outcome.index }
-    },
-  )
+  await app.register(txRoutes, { backend, limiter, refuse, maxWaiters: options.maxWaiters, maxBatchTxs: options.maxBatchTxs, waitTimeoutMs: options.waitTimeoutMs })
 
   app.get('/v1/txs/:id', { schema: { operationId: 'getTx', summary: 'Status of a transaction', params: idParams, response: responses({ 200: TX_STATUS }, [400]) } }, async (request) => {
     const { id } = request.params as { id: string }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import * as dagCbor from '@ipld/dag-cbor'
 
 export interface RecordedRequest {
   readonly method: string
@@ -16,10 +17,13 @@ export type FakeRoutes = Record<string, { status?: number; body: unknown } | ((r
  */
 export async function startFakeRpc(routes: FakeRoutes): Promise<{ url: string; requests: RecordedRequest[]; close: () => Promise<void> }> {
   const requests: RecordedRequest[] = []
+  /** JSON, or for application/cbor (a batch of transactions) the decoded value. */
   const readBody = async (req: IncomingMessage): Promise<unknown> => {
-    let text = ''
-    for await (const chunk of req) text += (chunk as Buffer).toString()
-    return text ? JSON.parse(text) : undefined
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const raw = Buffer.concat(chunks)
+    if (raw.length === 0) return undefined
+    return req.headers['content-type'] === 'application/cbor' ? dagCbor.decode(raw) : JSON.parse(raw.toString())
   }
   const server: Server = createServer((req, res) => {
     void readBody(req).then((body) => {

@@ -159,7 +159,7 @@ describe('certificate files and the verifier terminal, against a stand-in node',
     for (const i of [0, 1]) await writeFile(join(dir, `b${i}.txt`), `document ${i}`)
     await writeFile(join(dir, 'batch.jsonl'), lines.join('\n'))
     // The node answers status and types, then drops the connection of the submission.
-    const flaky = await serve({ 'POST /v1/txs': { status: 0, body: null } })
+    const flaky = await serve({ 'POST /v1/txs/batch': { status: 0, body: null } })
     const outDir = join(dir, 'batch-out')
     const run = await runCli(['issue', '--rpc', flaky.url, '--key', key, '--type', 'kr.residence', '--batch', join(dir, 'batch.jsonl'), '--out-dir', outDir])
     expect(run.code).toBe(2)
@@ -170,6 +170,30 @@ describe('certificate files and the verifier terminal, against a stand-in node',
       expect((await stat(join(outDir, f))).mode & 0o777).toBe(0o600)
       expect(JSON.parse(await readFile(join(outDir, f), 'utf8'))).toMatchObject({ height: 0 })
     }
+  }, 60_000)
+
+  it('issue --batch sends again what the node answered RATE_LIMITED, and writes every file once committed', async () => {
+    for (const i of [0, 1, 2]) await writeFile(join(dir, `r${i}.txt`), `rate-limited document ${i}`)
+    await writeFile(join(dir, 'limited.jsonl'), [0, 1, 2].map((i) => JSON.stringify({ document: `r${i}.txt` })).join('\n'))
+    let calls = 0
+    const node = await serve({
+      'POST /v1/txs/batch': ({ body }) => {
+        calls++
+        const results = (body as Uint8Array[]).map((tx, i) =>
+          calls === 1 && i > 0 ? { status: 'rejected', code: 'RATE_LIMITED', message: 'past the budget' } : { id: txIdOf(Buffer.from(tx).toString('hex')), status: 'committed', height: 6 + calls, index: i },
+        )
+        return { body: { results } }
+      },
+    })
+    const outDir = join(dir, 'limited-out')
+    const run = await runCli(['issue', '--rpc', node.url, '--key', key, '--type', 'kr.residence', '--batch', join(dir, 'limited.jsonl'), '--out-dir', outDir, '--per-tx', '1'])
+    expect(run.code, run.stderr).toBe(0)
+    const sent = node.requests.filter((r) => r.url.startsWith('/v1/txs/batch')).map((r) => (r.body as Uint8Array[]).length)
+    expect(sent).toEqual([3, 2])
+    expect(node.requests.every((r) => r.method !== 'POST' || r.url === '/v1/txs/batch?wait=commit')).toBe(true)
+    expect(run.stdout.match(/issued 1 certificates in transaction [0-9a-f]{64} at height (7|8)/g)).toHaveLength(3)
+    const heights = await Promise.all((await readdir(outDir)).map(async (f) => (JSON.parse(await readFile(join(outDir, f), 'utf8')) as { height: number }).height))
+    expect(heights.sort()).toEqual([7, 8, 8])
   }, 60_000)
 })
 

@@ -103,6 +103,58 @@ describe('certchain CLI', () => {
     }
   })
 
+  it('issue --batch --per-tx 1: one transaction per certificate, all sent through the batch endpoint; every file written 0600, progress on stderr', async () => {
+    const n = 5
+    for (let i = 0; i < n; i++) await writeFile(join(dir, `single-${i}.txt`), `resident registration, own transaction ${i}`)
+    await writeFile(join(dir, 'singles.jsonl'), Array.from({ length: n }, (_, i) => JSON.stringify({ document: `single-${i}.txt`, type: 'kr.residence' })).join('\n'))
+    const out = join(dir, 'singles-out')
+    const run = await runCli(['issue', '--rpc', rpc, '--key', jongno, '--batch', join(dir, 'singles.jsonl'), '--out-dir', out, '--per-tx', '1'])
+    expect(run.code, run.stderr).toBe(0)
+    const issued = run.stdout.match(/issued 1 certificates in transaction [0-9a-f]{64} at height [1-9]\d*/g) ?? []
+    expect(issued).toHaveLength(n)
+    expect(new Set(issued.map((l) => l.split(' ')[5])).size).toBe(n)
+    expect(run.stderr).toMatch(new RegExp(`progress: ${n}/${n} transactions answered`))
+    const files = await readdir(out)
+    expect(files).toHaveLength(n)
+    for (const f of files) {
+      expect((await stat(join(out, f))).mode & 0o777).toBe(0o600)
+      expect(JSON.parse(await readFile(join(out, f), 'utf8')).height).toBeGreaterThan(0)
+    }
+    const first = files[0]!
+    const verdicts = await Promise.all(Array.from({ length: n }, async (_, i) => (await runCli(['verify', join(out, first), '--document', join(dir, `single-${i}.txt`), '--rpc', rpc])).code))
+    expect(verdicts.filter((c) => c === 0)).toHaveLength(1)
+  })
+
+  it('issue --batch: a transaction the chain refuses is reported with its lines and code, exit 1; the others are issued and written', async () => {
+    const lines = [{ type: 'kr.residence' }, { type: 'kr.family' }, { type: 'kr.residence' }].map((l, i) => JSON.stringify({ document: `mixed-${i}.txt`, ...l }))
+    for (let i = 0; i < 3; i++) await writeFile(join(dir, `mixed-${i}.txt`), `mixed batch document ${i}`)
+    await writeFile(join(dir, 'mixed.jsonl'), lines.join('\n'))
+    const out = join(dir, 'mixed-out')
+    const run = await runCli(['issue', '--rpc', rpc, '--key', jongno, '--batch', join(dir, 'mixed.jsonl'), '--out-dir', out, '--per-tx', '1'])
+    expect(run.code, run.stderr).toBe(1)
+    expect(run.stderr).toMatch(/refused: transaction [0-9a-f]{64} \(lines 2–2 of the batch\): ISSUER_NOT_AUTHORIZED_FOR_TYPE: .*no files written for it/)
+    expect(run.stderr).toMatch(/certchain: ISSUER_NOT_AUTHORIZED_FOR_TYPE: 1 of 3 transactions were refused/)
+    expect(run.stdout.match(/issued 1 certificates/g)).toHaveLength(2)
+    expect(await readdir(out)).toHaveLength(2)
+  })
+
+  it('issue --batch usage errors exit 2 before anything is sent: --per-tx 0, --per-tx without --batch', async () => {
+    await writeFile(join(dir, 'usage.jsonl'), JSON.stringify({ document: 'doc.txt', type: 'kr.residence' }))
+    const transactions = async (): Promise<number> => ((await (await fetch(`${rpc}/v1/status`)).json()) as { transactions: number }).transactions
+    const before = await transactions()
+    expectOneLineError(
+      await runCli(['issue', '--rpc', rpc, '--key', jongno, '--batch', join(dir, 'usage.jsonl'), '--out-dir', join(dir, 'usage-out'), '--per-tx', '0']),
+      2,
+      /^certchain: INVALID_ARGUMENT: --per-tx must be a whole number of at least 1, not "0"\n$/,
+    )
+    expectOneLineError(
+      await runCli(['issue', '--rpc', rpc, '--key', jongno, '--type', 'kr.residence', '--document', join(dir, 'doc.txt'), '--out', join(dir, 'u.json'), '--per-tx', '5']),
+      2,
+      /^certchain: USAGE: --per-tx applies to --batch only\n$/,
+    )
+    expect(await transactions()).toBe(before)
+  })
+
   describe('errors a user can cause print one line and exit non-zero', () => {
     it('missing key file (exit 2: a file error)', async () => {
       expectOneLineError(

@@ -84,6 +84,28 @@ export function expectError(res: HttpResult, code: ErrorCode, context = ''): voi
   expect((res.body as { message: string }).message.length, where).toBeGreaterThan(0)
 }
 
+/**
+ * Holds every `?wait=commit` of a node until `release()`, as if no block came (the commits still
+ * happen and are answered once released); `restore()` puts the node's own wait back.
+ */
+export function holdCommitWaits(node: object): { release: () => void; restore: () => void } {
+  const backend = node as { waitForCommit: (id: string, ms: number) => Promise<unknown> }
+  const original = backend.waitForCommit.bind(node)
+  let release!: () => void
+  const released = new Promise<void>((r) => (release = r))
+  backend.waitForCommit = (id, ms) => {
+    const outcome = original(id, ms)
+    return released.then(() => outcome)
+  }
+  return {
+    release,
+    restore: () => {
+      release()
+      backend.waitForCommit = original
+    },
+  }
+}
+
 /** Polls until `fn` returns a defined value; fails after `timeoutMs` (a safety net, not an assertion on speed). */
 export async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs

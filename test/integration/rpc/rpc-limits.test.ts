@@ -7,7 +7,7 @@ import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestNode, type TestNode } from '../../helpers/node.js'
-import { expectError, httpGet, httpPost, issueOne, postTx, type HttpResult } from './helpers.js'
+import { expectError, holdCommitWaits, httpGet, httpPost, issueOne, postTx, type HttpResult } from './helpers.js'
 import { toHex } from '../../../src/core/index.js'
 import { FAILURE_COST, MAX_JSON_DEPTH } from '../../../src/rpc/index.js'
 
@@ -123,15 +123,7 @@ describe('?wait=commit waiters', () => {
   it('TOO_MANY_WAITERS (503): waiters past rpc.maxWaiters are refused before their transaction is admitted', async () => {
     const chainId = node.manifest.chainId
     const mois = await node.identity('kr.mois')
-    // Hold every waiter until released, as if no block came.
-    const backend = node.node as unknown as { waitForCommit: (id: string, ms: number) => Promise<unknown> }
-    const original = backend.waitForCommit.bind(node.node)
-    let release!: () => void
-    const released = new Promise<void>((r) => (release = r))
-    backend.waitForCommit = (id, ms) => {
-      const outcome = original(id, ms)
-      return released.then(() => outcome)
-    }
+    const { release, restore } = holdCommitWaits(node.node)
     try {
       const waiting = Array.from({ length: LIMITS.maxWaiters }, () => postTx(node.url, issueOne(chainId, mois, 'kr.residence').bytes, 'commit'))
       await new Promise((r) => setTimeout(r, 200))
@@ -144,8 +136,7 @@ describe('?wait=commit waiters', () => {
       const answers: HttpResult[] = await Promise.all(waiting)
       expect(answers.map((a) => (a.body as { status: string }).status)).toEqual(['committed', 'committed'])
     } finally {
-      release()
-      backend.waitForCommit = original
+      restore()
     }
   })
 })

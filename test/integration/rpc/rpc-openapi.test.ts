@@ -7,7 +7,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { certificateFiles, type PreparedIssuance } from '../../../src/client/index.js'
-import { certificateFileToJson, toBase64, toHex } from '../../../src/core/index.js'
+import { certificateFileToJson, encode, toBase64, toHex } from '../../../src/core/index.js'
 import { startTestNode, type TestNode } from '../../helpers/node.js'
 import { httpGet, httpPost, issueOne, postTx, randomDocument, randomId, type HttpResult } from './helpers.js'
 
@@ -43,6 +43,7 @@ describe('the OpenAPI document', () => {
         'GET /v1/openapi.json',
         'GET /v1/status',
         'POST /v1/txs',
+        'POST /v1/txs/batch',
         'GET /v1/txs/{id}',
         'GET /v1/certificates/{id}',
         'POST /v1/certificates/status',
@@ -77,6 +78,9 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(Object.keys(doc.paths['/v1/txs']!.post!.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409', '422', '429', '503']))
+    expect(Object.keys(doc.paths['/v1/txs/batch']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '413', '415', '429', '503']))
+    const batchBody = (doc.paths['/v1/txs/batch']!.post as { requestBody?: { content: Record<string, unknown> } }).requestBody
+    expect(Object.keys(batchBody?.content ?? {}).sort()).toEqual(['application/cbor', 'application/json'])
   })
 })
 
@@ -116,6 +120,11 @@ describe('every route answers as its document says', () => {
     conforms('/v1/txs', 'post', await postTx(url, issueOne(chainId, mois, 'kr.residence', { expiresAt: Date.now() - 1 }).bytes)) // 422
     conforms('/v1/txs', 'post', await httpPost(url, '/v1/txs', { tx: '!' })) // 400
     conforms('/v1/txs', 'post', await httpPost(url, '/v1/txs', 'x', { raw: true, contentType: 'text/plain' })) // 415
+    const batch = [issueOne(chainId, mois, 'kr.residence').bytes, issued.bytes, Uint8Array.from([0])]
+    conforms('/v1/txs/batch', 'post', await httpPost(url, '/v1/txs/batch', encode(batch), { raw: true, contentType: 'application/cbor' }))
+    conforms('/v1/txs/batch', 'post', await httpPost(url, '/v1/txs/batch?wait=commit', { txs: [toBase64(issueOne(chainId, mois, 'kr.residence').bytes)] }))
+    conforms('/v1/txs/batch', 'post', await httpPost(url, '/v1/txs/batch', Uint8Array.from([0x9f]), { raw: true, contentType: 'application/cbor' })) // 400
+    conforms('/v1/txs/batch', 'post', await httpPost(url, '/v1/txs/batch', Uint8Array.from([0x9a, 0xff, 0xff, 0xff, 0xff]), { raw: true, contentType: 'application/cbor' })) // 413
 
     for (const path of ['/healthz', '/metrics', '/v1/openapi.json', '/v1/status', '/v1/members', '/v1/types', '/v1/issuers', '/v1/evidence', '/v1/blocks/latest']) {
       conforms(path, 'get', await httpGet(url, path))

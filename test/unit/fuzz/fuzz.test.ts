@@ -38,6 +38,8 @@ describe(`fuzzing ${INPUTS} inputs (seed ${SEED})`, () => {
       'rpc POST /v1/txs',
       'rpc POST /v1/verify',
       'rpc POST /v1/certificates/status',
+      'rpc POST /v1/txs/batch (CBOR)',
+      'rpc POST /v1/txs/batch (JSON)',
     ])
     expect(report.inputs).toBeGreaterThanOrEqual(INPUTS)
   })
