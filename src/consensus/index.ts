@@ -26,5 +26,5 @@ export {
   type Vote,
   type VoteType,
 } from './messages.js'
-export { BlockSync, DEFAULT_SYNC_OPTIONS, type SyncNetwork, type SyncOptions } from './sync.js'
+export { BlockSync, decodeBlocksAnswer, decodeStatusAnswer, DEFAULT_SYNC_OPTIONS, type SyncNetwork, type SyncOptions } from './sync.js'
 export { validateBlockGossip, validateConsensusGossip } from './gossip.js'

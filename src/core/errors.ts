@@ -9,6 +9,8 @@ export const ErrorCodes = {
   NON_CANONICAL_ENCODING: 400,
   MALFORMED_TX: 400,
   MALFORMED_BLOCK: 400,
+  /** A peer's answer to a sync request that is not the answer's shape. */
+  MALFORMED_SYNC_RESPONSE: 400,
   // Signatures
   BAD_SIGNATURE: 400,
   // Transaction rules

@@ -315,6 +315,7 @@ export class CertchainNode implements RpcBackend {
           this.metrics.peerDisconnects.inc({ reason: 'sync' })
           await p2p.disconnect(peer, { ban: true })
         },
+        penalize: (peer, code, bytes) => p2p.penalize(peer, code, bytes),
       },
     })
     this.unsubscribeMempool = this.mempool.onAdded(() => this.engine?.txsAvailable())
