@@ -28,6 +28,8 @@ describe(`fuzzing ${INPUTS} inputs (seed ${SEED})`, () => {
       'finalized block (gossip, sync, storage)',
       'consensus message (votes, proposals)',
       'sync request',
+      'sync status answer',
+      'sync blocks answer',
       'certificate file',
       'genesis',
       'config',
