@@ -56,6 +56,10 @@ export const ErrorCodes = {
   NOT_JAILED: 409,
   INVALID_EVIDENCE: 422,
   EVIDENCE_ALREADY_COMMITTED: 409,
+  /** A report of an offence that a pending report already proves (mempool). */
+  DUPLICATE_EVIDENCE: 409,
+  /** A validator with 16 evidence reports pending (mempool, MAX_PENDING_REPORTS_PER_SIGNER). */
+  TOO_MANY_REPORTS: 409,
   TOO_MANY_PROPOSALS: 409,
   TOO_MANY_KEYS: 422,
   // Mempool

@@ -452,13 +452,19 @@ export class CertchainNode implements RpcBackend {
 
   /**
    * Puts evidence on chain: a validator signs a ReportEquivocation transaction and gossips it, so
-   * whichever validator proposes next includes it. Every validator that saw the conflict reports
-   * it; the chain keeps the first and refuses the others (EVIDENCE_ALREADY_COMMITTED).
+   * whichever validator proposes next includes it. Every validator that saw the conflict may
+   * report it; mempools keep and forward one report per offence (DUPLICATE_EVIDENCE), and the
+   * chain refuses reports of a validator already punished (EVIDENCE_ALREADY_COMMITTED).
    */
   private reportEquivocation(e: Equivocation): void {
     const key = this.validatorKey
     const signer = this.validatorId
     if (!key || signer === undefined) return
+    // Another validator's report of this offence is pending already: one on chain is enough.
+    if (this.mempool.hasReport(e.first)) {
+      this.logger.info({ validator: e.first.validator, height: e.first.height }, 'equivocation already reported by another validator')
+      return
+    }
     const expiresAt = Date.now() + Math.floor(this.ledger.registry.params.txMaxTtlMs / 2)
     const tx = signTx(this.ledger.chainId, { kind: 'ReportEquivocation', signer, key: key.publicKey, body: { first: e.first, second: e.second, expiresAt } }, (m) =>
       sign(key.secretKey, m),
