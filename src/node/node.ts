@@ -10,6 +10,7 @@ import { CertchainError, isCertchainError } from '../core/errors.js'
 import { parseGenesis, type Genesis } from '../core/genesis.js'
 import {
   BlockSync,
+  blockTimeBounds,
   ConsensusEngine,
   ConsensusWal,
   DEFAULT_SYNC_OPTIONS,
@@ -236,9 +237,7 @@ export class CertchainNode implements RpcBackend {
     const { wal, records, droppedBytes } = await ConsensusWal.open(join(this.consensusDir, 'wal'), MAX_WAL_RECORD, (bytes) => decodeWalRecord(bytes).height === height)
     if (droppedBytes > 0) logger.warn({ droppedBytes }, 'dropped a torn record at the end of the consensus WAL')
     this.wal = wal
-    const { maxClockDriftMs, timeoutProposeMs } = this.config.consensus
-    // A fresh proposal is at most clock drift plus the propose timeout old when it is prevoted.
-    const app = new LedgerApp(this.ledger, this.mempool, { maxClockDriftMs, maxBlockAgeMs: maxClockDriftMs + timeoutProposeMs }, (event) =>
+    const app = new LedgerApp(this.ledger, this.mempool, blockTimeBounds(this.config.consensus), (event) =>
       this.onFinalized(event),
     )
     const guard = this.guard

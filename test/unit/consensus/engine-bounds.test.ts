@@ -237,4 +237,29 @@ describe('consensus engine bounds', () => {
     const ok = fresh.sent.find((m) => m.type === 'prevote')
     expect(ok?.type === 'prevote' && ok.blockHash).toEqual(blockHash(now.header))
   })
+
+  it('a re-proposal justified by 2f+1 prevotes of an earlier round keeps its time; the same block proposed fresh is nil', async () => {
+    // The block was timely when round 0 prevoted it; round 1 re-proposes it (polRound 0) later.
+    const old = blockAt(1, 1, new SimClock().now() - 60_000, 'pol')
+    const hash = blockHash(old.header)
+    const round0 = [prevote(byIndex(0), 0, hash), prevote(byIndex(1), 0, hash), prevote(byIndex(2), 0, hash)]
+    // f + 1 validators in round 1 move the engine there.
+    const skip = [prevote(byIndex(0), 1, null), prevote(byIndex(1), 1, null)]
+    const prevoteOf = (h: Harness) => {
+      const vote = h.sent.find((m) => m.type === 'prevote' && m.round === 1)
+      return vote?.type === 'prevote' ? vote.blockHash : undefined
+    }
+    const reproposed = await harness()
+    reproposed.app.timely = (block) => block.header.time >= reproposed.clock.now() - 5000
+    await reproposed.feed(...round0, ...skip)
+    expect(reproposed.engine.status.round).toBe(1)
+    await reproposed.feed({ ...proposal(1, old), polRound: 0 })
+    expect(prevoteOf(reproposed)).toEqual(hash)
+
+    const fresh = await harness()
+    fresh.app.timely = reproposed.app.timely
+    await fresh.feed(...round0, ...skip)
+    await fresh.feed(proposal(1, old))
+    expect(prevoteOf(fresh)).toBeNull()
+  })
 })
