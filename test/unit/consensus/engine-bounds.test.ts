@@ -70,6 +70,8 @@ interface Harness {
   readonly sent: ConsensusMessage[]
   readonly recorded: ConsensusMessage[]
   readonly equivocations: Equivocation[]
+  /** Every record and broadcast in order: "record own|peer <type> <validator>", "send <type>". */
+  readonly log: string[]
   feed(...messages: ConsensusMessage[]): Promise<void>
 }
 
@@ -93,6 +95,7 @@ async function harness(options: { clock?: SimClock; app?: FakeApp; signerFile?: 
   const sent: ConsensusMessage[] = []
   const recorded: ConsensusMessage[] = []
   const equivocations: Equivocation[] = []
+  const log: string[] = []
   const engine = new ConsensusEngine(SIM_OPTIONS, {
     app,
     signer: {
@@ -102,10 +105,15 @@ async function harness(options: { clock?: SimClock; app?: FakeApp; signerFile?: 
         return guard.lock
       },
     },
-    broadcast: (m) => sent.push(m),
-    record: (m) => {
+    broadcast: (m) => {
+      log.push(`send ${m.type} ${m.validator}`)
+      sent.push(m)
+    },
+    record: async (m, own) => {
       recorded.push(m)
-      return Promise.resolve()
+      // Resolves a tick later, like a write: a send before it finished would show in the log.
+      await new Promise((r) => setImmediate(r))
+      log.push(`record ${own ? 'own' : 'peer'} ${m.type} ${m.validator}`)
     },
     onEquivocation: (e) => equivocations.push(e),
     logger: pino({ level: 'silent' }),
@@ -126,6 +134,7 @@ async function harness(options: { clock?: SimClock; app?: FakeApp; signerFile?: 
     sent,
     recorded,
     equivocations,
+    log,
     async feed(...messages) {
       for (const m of messages) engine.receive(m)
       await settle()
@@ -199,6 +208,23 @@ describe('consensus engine bounds', () => {
     const precommits = votes.slice(0, 10).map((v) => ({ ...v, type: 'precommit' as const }))
     await h.feed(...precommits)
     expect(h.equivocations).toHaveLength(2)
+  })
+
+  it('writes its own proposal and votes to the WAL as its own (fsynced) before sending them; peers\' votes as not own', async () => {
+    const h = await harness()
+    const block = blockAt(1, 0, h.clock.now())
+    const hash = blockHash(block.header)
+    await h.feed(proposal(0, block), prevote(byIndex(0), 0, hash), prevote(byIndex(1), 0, hash))
+    const sends = h.log.filter((line) => line.startsWith('send '))
+    expect(sends).toEqual([`send prevote ${SELF.id}`, `send precommit ${SELF.id}`])
+    for (const send of sends) {
+      const recorded = h.log.indexOf(send.replace('send', 'record own'))
+      expect(recorded, send).toBeGreaterThanOrEqual(0)
+      expect(recorded, send).toBeLessThan(h.log.indexOf(send))
+    }
+    expect(h.log).toContain(`record peer prevote ${byIndex(0).id}`)
+    expect(h.log).toContain(`record peer proposal ${byIndex(1).id}`)
+    expect(h.log.filter((line) => line.startsWith('record own') && !line.endsWith(SELF.id))).toEqual([])
   })
 
   it('keeps the lock with the signer state: after a restart that lost the WAL it prevotes nil for another block', async () => {
