@@ -409,7 +409,7 @@ export async function fuzz(
     target: s.target.name,
     kind: s.kind,
     ms: round2(s.ms),
-    gcMs: round2(gcDuring(s)),
+    gcMs: round2(Math.min(s.ms, gcDuring(s))),
     retimedMs: round2(retimed[i]!),
     inputBytes: s.bytes.length,
     inputHex: Buffer.from(s.bytes.subarray(0, 64)).toString('hex'),
