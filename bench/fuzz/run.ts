@@ -49,10 +49,12 @@ try {
   const mid = afterGc[Math.floor((afterGc.length - 1) / 2)]
   const end = afterGc[afterGc.length - 1]
   const slowestRetimed = Math.max(0, ...report.slowInputs.map((s) => s.retimedMs))
+  const slowestRetimedMin = Math.max(0, ...report.slowInputs.map((s) => s.retimedMinMs))
   const summary = {
     slowestMs: report.slowest.ms,
     slowestGcMs: report.slowest.gcMs,
     slowestRetimedMs: slowestRetimed,
+    slowestRetimedMinMs: slowestRetimedMin,
     peakRssMiB: mib(report.memory.peakRssBytes),
     heapAfterGcMiB: { start: mib(afterGc[0]), mid: mib(mid), end: mib(end) },
     stores: rpc.stores(),
