@@ -6,7 +6,7 @@
  * flipped, cut, spliced), and random bytes. A decoder passes an input by returning or by throwing
  * a CertchainError (a coded refusal); anything else thrown is a crash.
  */
-import { performance } from 'node:perf_hooks'
+import { performance, PerformanceObserver } from 'node:perf_hooks'
 import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CertchainError } from '../../src/core/errors.js'
@@ -208,6 +208,7 @@ export interface Crash {
   readonly inputBytes: number
 }
 
+
 export interface TargetReport {
   inputs: number
   /** By what made them. */
@@ -220,14 +221,51 @@ export interface TargetReport {
   perSecond: number
 }
 
+/** One of the slowest inputs of a run. */
+export interface SlowInput {
+  readonly target: string
+  readonly kind: InputKind
+  /** Wall time in the run, from the call to its answer. */
+  readonly ms: number
+  /** The part of `ms` the process spent in garbage-collection pauses (see {@link FuzzReport.gc}). */
+  readonly gcMs: number
+  /**
+   * The median of {@link RETIMES} runs of the same bytes after the run, one at a time after a
+   * collection: what the input itself costs, without the run's pauses and neighbours. A decoder
+   * with state answers from that state (a transaction submitted again is a duplicate).
+   */
+  readonly retimedMs: number
+  /** The fastest of those runs: the input's cost with the least interference from other processes. */
+  readonly retimedMinMs: number
+  readonly inputBytes: number
+  /** Hex of the input's first 64 bytes. */
+  readonly inputHex: string
+}
+
+export interface MemorySample {
+  readonly inputs: number
+  readonly rssBytes: number
+  readonly heapUsedBytes: number
+  /** Heap in use right after a full collection (only when the process runs with `--expose-gc`). */
+  readonly heapAfterGcBytes?: number
+}
+
 export interface FuzzReport {
   readonly seed: number
   readonly inputs: number
   readonly seconds: number
   readonly inputsPerSecond: number
-  readonly slowest: { target: string; kind: InputKind; ms: number; inputBytes: number; inputHex: string }
-  readonly peakRssBytes: number
-  readonly peakHeapUsedBytes: number
+  /** The slowest input of the run; the next slowest follow in `slowInputs`. */
+  readonly slowest: SlowInput
+  readonly slowInputs: readonly SlowInput[]
+  /** Garbage-collection pauses during the run (PerformanceObserver 'gc' entries). */
+  readonly gc: { readonly pauses: number; readonly totalMs: number; readonly longestMs: number }
+  readonly memory: {
+    readonly peakRssBytes: number
+    readonly peakHeapUsedBytes: number
+    /** Taken before the first input, then every `sampleEvery` inputs and at the end. */
+    readonly samples: readonly MemorySample[]
+  }
   readonly crashes: readonly Crash[]
   readonly targets: Record<string, TargetReport>
 }
@@ -238,21 +276,82 @@ const MAX_POOL = 1000
 /** Inputs generated per fast-check sample call: generation and decoding alternate, so memory stays flat. */
 const CHUNK = 500
 
+/** How many of the slowest inputs are kept (with their bytes) and timed again after the run. */
+const SLOW_KEPT = 10
+const RETIMES = 5
+
+/** Collections shorter than this are counted but not kept for matching against slow inputs. */
+const GC_KEPT_MS = 2
+
+type Clocked = { target: FuzzTarget; kind: InputKind; bytes: Uint8Array; start: number; ms: number }
+
+/** Runs one input; a CertchainError is its coded refusal (returned), anything else thrown is a crash (thrown). */
+async function run(target: FuzzTarget, bytes: Uint8Array): Promise<CertchainError | undefined> {
+  try {
+    const result = target.decode(bytes)
+    if (result instanceof Promise) await result
+    return undefined
+  } catch (err) {
+    if (err instanceof CertchainError) return err
+    throw err
+  }
+}
+
+/** Times each input again on its own ({@link RETIMES} runs: median, fastest), after a collection if `gc` is given. */
+async function retime(slow: readonly Clocked[], gc: (() => void) | undefined): Promise<{ median: number; min: number }[]> {
+  const out: { median: number; min: number }[] = []
+  for (const s of slow) {
+    gc?.()
+    const times: number[] = []
+    for (let i = 0; i < RETIMES; i++) {
+      const t0 = performance.now()
+      await run(s.target, s.bytes).catch(() => undefined)
+      times.push(performance.now() - t0)
+    }
+    times.sort((a, b) => a - b)
+    out.push({ median: times[RETIMES >> 1]!, min: times[0]! })
+  }
+  return out
+}
+
+const round2 = (ms: number) => Math.round(ms * 100) / 100
+
 /**
  * Runs `total` inputs spread evenly over the targets, from `seed` (the same seed gives the same
  * inputs). A decoder that returns a promise is awaited, one input at a time. Once `signal` is
- * aborted, the report covers the inputs run so far.
+ * aborted, the report covers the inputs run so far. With `gc` (globalThis.gc under
+ * `--expose-gc`), each memory sample is taken after a full collection, so a store that grows
+ * per input shows as a rising `heapAfterGcBytes`, apart from the allocator's high-water mark.
  */
 export async function fuzz(
   targets: readonly FuzzTarget[],
-  options: { total: number; seed: number; onProgress?: (done: number) => void; signal?: AbortSignal },
+  options: { total: number; seed: number; sampleEvery?: number; gc?: () => void; onProgress?: (done: number) => void; signal?: AbortSignal },
 ): Promise<FuzzReport> {
   const perTarget = Math.ceil(options.total / targets.length)
+  const sampleEvery = options.sampleEvery ?? Math.max(CHUNK, Math.ceil(options.total / 20))
   const crashes: Crash[] = []
   const reports: Record<string, TargetReport> = {}
-  let slowest: FuzzReport['slowest'] = { target: '', kind: 'valid', ms: 0, inputBytes: 0, inputHex: '' }
+  const slow: Clocked[] = []
+  const pauses: { start: number; end: number }[] = []
+  const gcStats = { pauses: 0, totalMs: 0, longestMs: 0 }
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcStats.pauses++
+      gcStats.totalMs += e.duration
+      gcStats.longestMs = Math.max(gcStats.longestMs, e.duration)
+      if (e.duration >= GC_KEPT_MS) pauses.push({ start: e.startTime, end: e.startTime + e.duration })
+    }
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  const samples: MemorySample[] = []
   let peakRss = 0
   let peakHeap = 0
+  const sample = (inputs: number) => {
+    const before = process.memoryUsage()
+    options.gc?.()
+    const after = options.gc ? process.memoryUsage().heapUsed : undefined
+    samples.push({ inputs, rssBytes: before.rss, heapUsedBytes: before.heapUsed, ...(after === undefined ? {} : { heapAfterGcBytes: after }) })
+  }
   let done = 0
   const started = performance.now()
   const states = targets.map((target, t) => {
@@ -261,6 +360,7 @@ export async function fuzz(
     const pool = fc.sample(target.valid, { seed: options.seed + t, numRuns: Math.max(1, Math.min(MAX_POOL, Math.floor(perTarget / 10))) })
     return { target, t, report, arbitrary: inputs(target, pool), ms: 0 }
   })
+  sample(0)
   // Round robin, a chunk per target at a time, so a run stopped early still covers every target.
   for (let chunk = 0; states.some((s) => s.report.inputs < perTarget) && !options.signal?.aborted; chunk++) {
     for (const state of states) {
@@ -269,41 +369,64 @@ export async function fuzz(
       const chunkStarted = performance.now()
       const batch = fc.sample(state.arbitrary, { seed: options.seed + t * 1_000_003 + chunk, numRuns: Math.min(CHUNK, perTarget - report.inputs) })
       for (const { kind, bytes } of batch) {
-        const t0 = performance.now()
+        const start = performance.now()
         try {
-          const result = target.decode(bytes)
-          if (result instanceof Promise) await result
-          report.accepted++
+          const refusal = await run(target, bytes)
+          if (refusal) report.refused[refusal.code] = (report.refused[refusal.code] ?? 0) + 1
+          else report.accepted++
         } catch (err) {
-          if (err instanceof CertchainError) report.refused[err.code] = (report.refused[err.code] ?? 0) + 1
-          else if (crashes.length < 100) {
+          if (crashes.length < 100) {
             crashes.push({ target: target.name, kind, error: String((err as Error)?.stack ?? err).slice(0, 600), inputHex: Buffer.from(bytes.subarray(0, 256)).toString('hex'), inputBytes: bytes.length })
           }
         }
-        const ms = performance.now() - t0
+        const ms = performance.now() - start
         if (ms > report.slowestMs) report.slowestMs = ms
-        if (ms > slowest.ms) slowest = { target: target.name, kind, ms, inputBytes: bytes.length, inputHex: Buffer.from(bytes.subarray(0, 64)).toString('hex') }
+        if (slow.length < SLOW_KEPT || ms > slow[slow.length - 1]!.ms) {
+          slow.push({ target, kind, bytes, start, ms })
+          slow.sort((a, b) => b.ms - a.ms)
+          slow.length = Math.min(slow.length, SLOW_KEPT)
+        }
         report.inputs++
         report.kinds[kind]++
       }
       state.ms += performance.now() - chunkStarted
       report.perSecond = Math.round(report.inputs / (state.ms / 1000))
+      const before = done
       done += batch.length
       const memory = process.memoryUsage()
       peakRss = Math.max(peakRss, memory.rss)
       peakHeap = Math.max(peakHeap, memory.heapUsed)
+      if (Math.floor(done / sampleEvery) > Math.floor(before / sampleEvery)) sample(done)
       options.onProgress?.(done)
     }
   }
   const seconds = (performance.now() - started) / 1000
+  if (samples[samples.length - 1]?.inputs !== done) sample(done)
+  // Entries are delivered asynchronously: let the last ones arrive before matching.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  observer.disconnect()
+  const gcDuring = (s: Clocked) =>
+    pauses.reduce((sum, p) => sum + Math.max(0, Math.min(p.end, s.start + s.ms) - Math.max(p.start, s.start)), 0)
+  const retimed = await retime(slow, options.gc)
+  const slowInputs: SlowInput[] = slow.map((s, i) => ({
+    target: s.target.name,
+    kind: s.kind,
+    ms: round2(s.ms),
+    gcMs: round2(Math.min(s.ms, gcDuring(s))),
+    retimedMs: round2(retimed[i]!.median),
+    retimedMinMs: round2(retimed[i]!.min),
+    inputBytes: s.bytes.length,
+    inputHex: Buffer.from(s.bytes.subarray(0, 64)).toString('hex'),
+  }))
   return {
     seed: options.seed,
     inputs: done,
     seconds: Math.round(seconds * 10) / 10,
     inputsPerSecond: Math.round(done / seconds),
-    slowest: { ...slowest, ms: Math.round(slowest.ms * 100) / 100 },
-    peakRssBytes: peakRss,
-    peakHeapUsedBytes: peakHeap,
+    slowest: slowInputs[0] ?? { target: '', kind: 'valid', ms: 0, gcMs: 0, retimedMs: 0, retimedMinMs: 0, inputBytes: 0, inputHex: '' },
+    slowInputs,
+    gc: { pauses: gcStats.pauses, totalMs: Math.round(gcStats.totalMs), longestMs: round2(gcStats.longestMs) },
+    memory: { peakRssBytes: peakRss, peakHeapUsedBytes: peakHeap, samples },
     crashes,
     targets: reports,
   }

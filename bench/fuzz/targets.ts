@@ -12,22 +12,23 @@ import { certificateFiles, type PreparedIssuance } from '../../src/client/index.
 import { blockHash } from '../../src/core/block.js'
 import { toBase64, toHex, type Bytes } from '../../src/core/bytes.js'
 import { certificateFileFromJson, certificateFileToJson, certificateId, checkCertificateFile, documentHash, type CertificateFile } from '../../src/core/certificate.js'
-import { createSigner, publicKeyFromSecret } from '../../src/core/crypto.js'
+import { createSigner, publicKeyFromSecret, sign } from '../../src/core/crypto.js'
 import { CertchainError, type ErrorCode } from '../../src/core/errors.js'
-import { decodeFinalizedBlock } from '../../src/core/block.js'
+import { decodeFinalizedBlock, encodeFinalizedBlock } from '../../src/core/block.js'
 import { DEFAULT_CHAIN_PARAMS, parseGenesis } from '../../src/core/genesis.js'
 import { sha256 } from '../../src/core/hash.js'
 import { merkleRoot } from '../../src/core/merkle.js'
 import { decodeTx, encodeTx, signedContent, signTx, txSignBytes, verifyTxSignature } from '../../src/core/tx.js'
 import { CHAIN_FORMAT_VERSION, type Block, type CertificateRecord, type UnsignedTx } from '../../src/core/types.js'
+import { voteSignBytes } from '../../src/core/vote.js'
 import { decodeMessage } from '../../src/consensus/messages.js'
-import { BlockSync, DEFAULT_SYNC_OPTIONS, type SyncNetwork } from '../../src/consensus/sync.js'
+import { BlockSync, decodeBlocksAnswer, decodeStatusAnswer, DEFAULT_SYNC_OPTIONS, type SyncNetwork } from '../../src/consensus/sync.js'
 import type { ConsensusEngine } from '../../src/consensus/engine.js'
 import { Ledger } from '../../src/ledger/index.js'
-import { admitTx, DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../src/mempool/index.js'
+import { admitTx, Mempool } from '../../src/mempool/index.js'
 import { DEFAULT_CONFIG, parseConfig } from '../../src/node/config.js'
 import { createMetrics } from '../../src/node/metrics.js'
-import { createRpcServer, type RpcBackend } from '../../src/rpc/index.js'
+import { createRpcServer, MAX_STATUS_BATCH, type RpcBackend } from '../../src/rpc/index.js'
 import { proofFromJson, proofToJson, trustFromCheckpoint, verifyProof, type ProofBundle } from '../../src/light/index.js'
 import { presentationFromJson, PresentationRequests, requestFromJson, requestToJson } from '../../src/wallet/index.js'
 import { CBOR, JSON_TEXT, type FuzzTarget } from './harness.js'
@@ -124,6 +125,15 @@ const consensusMessage = fc.oneof(
 // ---- sync --------------------------------------------------------------------------------
 
 const syncRequest = fc.oneof(fc.constant({ type: 'status' }), fc.record({ type: fc.constant('blocks'), from: fc.integer({ min: 1, max: 100 }), count: fc.integer({ min: 1, max: 1000 }) }))
+
+/** A peer's answers, as the syncing node reads them: a height, or finalized blocks (each then decoded). */
+const statusAnswer = fc.record({ height: fc.nat() })
+const blocksAnswer = fc.record({ blocks: fc.array(finalizedBlock.map(encodeFinalizedBlock), { maxLength: 4 }) })
+
+function readBlocksAnswer(bytes: Uint8Array): unknown {
+  const { maxResponseBytes, batchBlocks } = DEFAULT_SYNC_OPTIONS
+  return decodeBlocksAnswer(bytes, maxResponseBytes + 1024, batchBlocks).map((raw) => decodeFinalizedBlock(raw, MAX_MESSAGE_BYTES))
+}
 
 /** A sync server over a chain of 50 small blocks: what a peer's request can make it read. */
 function syncServer(): BlockSync {
@@ -253,6 +263,8 @@ export function decoderTargets(): FuzzTarget[] {
     { name: 'finalized block (gossip, sync, storage)', format: CBOR, decode: (b) => decodeFinalizedBlock(b, MAX_MESSAGE_BYTES), valid: finalizedBlock },
     { name: 'consensus message (votes, proposals)', format: CBOR, decode: (b) => decodeMessage(b, MAX_MESSAGE_BYTES), valid: consensusMessage },
     { name: 'sync request', format: CBOR, decode: (b) => sync.handle(b), valid: syncRequest },
+    { name: 'sync status answer', format: CBOR, decode: decodeStatusAnswer, valid: statusAnswer },
+    { name: 'sync blocks answer', format: CBOR, decode: readBlocksAnswer, valid: blocksAnswer },
     {
       name: 'certificate file',
       format: JSON_TEXT,
@@ -279,11 +291,45 @@ export function decoderTargets(): FuzzTarget[] {
 }
 
 /**
- * Request bodies through a real RPC server (parser, schemas, handlers, error mapping), injected
- * in process, over a real ledger whose genesis registers the fuzz issuer and validator. A 5xx or
- * an answer that is not JSON with a code is a crash. Socket-level limits are tested on their own.
+ * Certificates on the RPC targets' chain: a status batch of known ids reads and answers every
+ * entry, the most a valid batch can cost.
  */
-export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () => Promise<void> }> {
+const ON_CHAIN = MAX_STATUS_BATCH
+
+/** Commits one block issuing {@link ON_CHAIN} certificates; returns their ids in hex. */
+async function commitCertificates(ledger: Ledger): Promise<string[]> {
+  const time = GENESIS_TIME + 1000
+  const records = Array.from({ length: ON_CHAIN }, (_, i): CertificateRecord => ({
+    type: 'kr.residence',
+    issuer: issuer.id,
+    docHash: sha256(new TextEncoder().encode(`fuzz document ${i}`)),
+    validFrom: GENESIS_TIME,
+    validUntil: Date.now() + 365 * 86_400_000,
+  }))
+  const tx = signed({ kind: 'IssueCertificates', ...byIssuer, body: { records, expiresAt: time + 60_000 } })
+  const { writes, included } = await ledger.proposeBlock([ledger.decodeTx(encodeTx(tx), time)], time, validator.id)
+  if (included.length !== 1) throw new Error('the fuzz chain refused its own issuance')
+  const hash = blockHash(writes.block.header)
+  const { height } = writes.block.header
+  await ledger.commitBlock(writes, { height, round: 0, blockHash: hash, signatures: [{ validator: validator.id, sig: sign(validatorSecret, voteSignBytes(CHAIN, 'precommit', height, 0, hash)) }] })
+  return records.map((r) => toHex(certificateId(r)))
+}
+
+/**
+ * The RPC targets' mempool: the node's stores bounded low enough that a run reaches every bound,
+ * so its memory samples show what stays once they are full (a node's defaults,
+ * DEFAULT_MEMPOOL_OPTIONS, bound the same structures higher).
+ */
+const FUZZ_MEMPOOL = { maxTxs: 500, maxBytes: 4 * 1024 * 1024, rejectionMemory: 2000, failureMemory: 1000 }
+
+/**
+ * Request bodies through a real RPC server (parser, schemas, handlers, error mapping), injected
+ * in process, over a real ledger whose genesis registers the fuzz issuer and validator and whose
+ * first block issues {@link ON_CHAIN} certificates. A 5xx or an answer that is not JSON with a
+ * code is a crash. Socket-level limits are tested on their own. `stores` tells how full the
+ * mempool that valid submissions fill is.
+ */
+export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; stores: () => Record<string, number>; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'certchain-fuzz-'))
   const genesisDocument = {
     chainId: CHAIN,
@@ -295,8 +341,9 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () =
   }
   const genesis = parseGenesis(genesisDocument)
   const ledger = await Ledger.open(join(dir, 'chain'), genesis)
+  const onChain = await commitCertificates(ledger)
   const presentations = await PresentationRequests.open(join(dir, 'presentations'), 1000)
-  const mempool = new Mempool(DEFAULT_MEMPOOL_OPTIONS)
+  const mempool = new Mempool(FUZZ_MEMPOOL)
   const metrics = createMetrics({ defaultMetrics: false })
   const backend: RpcBackend = {
     ledger,
@@ -321,7 +368,8 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () =
     } catch {
       answer = undefined
     }
-    if (res.status >= 500 || answer === undefined) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer)}`)
+    // 503 is a coded refusal for now (MEMPOOL_FULL, RPC_BUSY); any other 5xx is a fault.
+    if ((res.status >= 500 && res.status !== 503) || answer === undefined) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer)}`)
     if (res.status >= 400) {
       if (typeof answer.code !== 'string' || typeof answer.message !== 'string') throw new Error(`HTTP ${res.status} without {code, message}`)
       throw new CertchainError(answer.code, answer.message)
@@ -337,12 +385,22 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; close: () =
         byHash ? { certificate: c.file, documentHash: toHex(documentHash(Buffer.from(c.file.salt, 'hex'), c.document)) } : { certificate: c.file, document: toBase64(c.document) },
       ),
     },
-    { name: 'rpc POST /v1/certificates/status', format: JSON_TEXT, decode: post('/v1/certificates/status'), valid: fc.record({ ids: fc.array(hexKey, { minLength: 1, maxLength: 20 }) }) },
+    {
+      name: 'rpc POST /v1/certificates/status',
+      format: JSON_TEXT,
+      decode: post('/v1/certificates/status'),
+      valid: fc.oneof(
+        fc.record({ ids: fc.array(fc.oneof(hexKey, fc.constantFrom(...onChain)), { minLength: 1, maxLength: 20 }) }),
+        // The largest batch, every id on the chain.
+        fc.nat(ON_CHAIN - 1).map((from) => ({ ids: [...onChain.slice(from), ...onChain.slice(0, from)] })),
+      ),
+    },
     { name: 'rpc POST /v1/txs/batch (CBOR)', format: CBOR, decode: post('/v1/txs/batch', 'application/cbor'), valid: fc.array(validTx.map(encodeTx), { minLength: 1, maxLength: 5 }) },
     { name: 'rpc POST /v1/txs/batch (JSON)', format: JSON_TEXT, decode: post('/v1/txs/batch'), valid: fc.array(validTx.map((tx) => toBase64(encodeTx(tx))), { minLength: 1, maxLength: 5 }).map((txs) => ({ txs })) },
   ]
   return {
     targets,
+    stores: () => ({ mempoolTxs: mempool.size, mempoolBytes: mempool.bytes }),
     async close() {
       await server.close()
       await ledger.close()

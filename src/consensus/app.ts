@@ -35,6 +35,15 @@ export interface LedgerAppOptions {
   readonly maxBlockAgeMs: number
 }
 
+/**
+ * The block-time window of a validator with these settings (README, Security model): a block at
+ * most `maxClockDriftMs` ahead of its clock, and a fresh proposal at most that drift plus the
+ * propose timeout behind it (the longest an honest proposal waits to be prevoted).
+ */
+export function blockTimeBounds(consensus: { readonly maxClockDriftMs: number; readonly timeoutProposeMs: number }): LedgerAppOptions {
+  return { maxClockDriftMs: consensus.maxClockDriftMs, maxBlockAgeMs: consensus.maxClockDriftMs + consensus.timeoutProposeMs }
+}
+
 interface Executed {
   readonly writes: BlockWrites
   readonly rejected: readonly RejectedTx[]

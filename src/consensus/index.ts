@@ -10,7 +10,7 @@ export {
   type MessageCheck,
   type Draft,
 } from './engine.js'
-export { LedgerApp, type FinalizedEvent, type LedgerAppOptions } from './app.js'
+export { blockTimeBounds, LedgerApp, type FinalizedEvent, type LedgerAppOptions } from './app.js'
 export { SignerGuard } from './signer.js'
 export { ConsensusWal } from './wal.js'
 export { VoteSet, quorum, honestThreshold, type Equivocation } from './vote-set.js'
@@ -26,5 +26,5 @@ export {
   type Vote,
   type VoteType,
 } from './messages.js'
-export { BlockSync, DEFAULT_SYNC_OPTIONS, type SyncNetwork, type SyncOptions } from './sync.js'
+export { BlockSync, decodeBlocksAnswer, decodeStatusAnswer, DEFAULT_SYNC_OPTIONS, type SyncNetwork, type SyncOptions } from './sync.js'
 export { validateBlockGossip, validateConsensusGossip } from './gossip.js'

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Bytes } from '../core/bytes.js'
 import { decodeFinalizedBlock } from '../core/block.js'
 import { decodeCanonical, encode } from '../core/encoding.js'
-import { isCertchainError } from '../core/errors.js'
+import { CertchainError, isCertchainError } from '../core/errors.js'
 import type { Ledger } from '../ledger/index.js'
 import type { ConsensusEngine } from './engine.js'
 import { verifyCommit } from './messages.js'
@@ -13,6 +13,11 @@ export interface SyncNetwork {
   request(peer: string, request: Bytes, options: { timeoutMs: number }): Promise<Bytes>
   /** A peer that served invalid blocks or lied about its height: disconnect and refuse it. */
   ban(peer: string, reason: string): Promise<void>
+  /**
+   * A peer whose answer of `bytes` bytes is not an answer (`code` says why): charge it as a
+   * rejected gossip message; the p2p host disconnects it at its penalty limit.
+   */
+  penalize(peer: string, code: string, bytes: number): void
 }
 
 export interface SyncOptions {
@@ -36,6 +41,38 @@ type SyncRequest = { type: 'status' } | { type: 'blocks'; from: number; count: n
 
 const MAX_REQUEST_BYTES = 1024
 const PROGRESS_LOG_MS = 5000
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
+
+function malformed(what: string): never {
+  throw new CertchainError('MALFORMED_SYNC_RESPONSE', `sync answer: ${what}`)
+}
+
+/**
+ * A peer's answer to `status`: its height. Throws a CertchainError (MALFORMED_SYNC_RESPONSE for
+ * a wrong shape, the decoder's code for bytes that are not canonical DAG-CBOR).
+ */
+export function decodeStatusAnswer(bytes: Bytes): number {
+  const answer = decodeCanonical(bytes, MAX_REQUEST_BYTES, 'MALFORMED_SYNC_RESPONSE')
+  if (!isRecord(answer)) malformed('a status answer is not a map')
+  const { height } = answer
+  if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) malformed('a status answer without a height')
+  return height
+}
+
+/**
+ * A peer's answer to `blocks`: at most `maxBlocks` encoded finalized blocks (each is decoded and
+ * its commit checked after). Throws a CertchainError as {@link decodeStatusAnswer} does.
+ */
+export function decodeBlocksAnswer(bytes: Bytes, maxBytes: number, maxBlocks: number): Bytes[] {
+  const answer = decodeCanonical(bytes, maxBytes, 'MALFORMED_SYNC_RESPONSE')
+  if (!isRecord(answer)) malformed('a blocks answer is not a map')
+  const { blocks } = answer
+  if (!Array.isArray(blocks)) malformed('a blocks answer without a list of blocks')
+  if (blocks.length > maxBlocks) malformed(`${blocks.length} blocks for a request of ${maxBlocks}`)
+  if (!blocks.every((b): b is Bytes => b instanceof Uint8Array)) malformed('a block that is not bytes')
+  return blocks
+}
 
 /**
  * Block sync over request/response: a node that is behind (restarted, new, back from a partition)
@@ -122,10 +159,18 @@ export class BlockSync {
     const { network, ledger } = this.deps
     const heights = await Promise.all(
       network.peers().map(async (peer) => {
+        let answer: Bytes
         try {
-          const answer = decodeCanonical(await network.request(peer, encode({ type: 'status' }), { timeoutMs: this.options.requestTimeoutMs }), MAX_REQUEST_BYTES) as { height?: unknown }
-          return { peer, height: typeof answer.height === 'number' && Number.isSafeInteger(answer.height) ? answer.height : 0 }
+          answer = await network.request(peer, encode({ type: 'status' }), { timeoutMs: this.options.requestTimeoutMs })
         } catch {
+          // Unreachable, busy or slow: not a fault of the peer's that we can prove.
+          return { peer, height: 0 }
+        }
+        try {
+          return { peer, height: decodeStatusAnswer(answer) }
+        } catch (err) {
+          if (!isCertchainError(err)) throw err
+          this.refuse(peer, err, answer.length)
           return { peer, height: 0 }
         }
       }),
@@ -149,8 +194,14 @@ export class BlockSync {
       const bytes = await network.request(peer, encode({ type: 'blocks', from, count: this.options.batchBlocks }), {
         timeoutMs: this.options.requestTimeoutMs,
       })
-      const answer = decodeCanonical(bytes, this.options.maxResponseBytes + 1024) as { blocks?: unknown }
-      const blocks = Array.isArray(answer.blocks) ? (answer.blocks as Bytes[]) : []
+      let blocks: Bytes[]
+      try {
+        blocks = decodeBlocksAnswer(bytes, this.options.maxResponseBytes + 1024, this.options.batchBlocks)
+      } catch (err) {
+        if (!isCertchainError(err)) throw err
+        this.refuse(peer, err, bytes.length)
+        return
+      }
       if (blocks.length === 0) {
         await network.ban(peer, `claimed height ${claimed} but served no block from ${from}`)
         return
@@ -187,6 +238,12 @@ export class BlockSync {
       }
       this.logProgress(claimed)
     }
+  }
+
+  /** A malformed answer: charged to the peer, and this round asks it nothing more. */
+  private refuse(peer: string, err: CertchainError, bytes: number): void {
+    this.deps.logger.warn({ peer, code: err.code, reason: err.message }, 'malformed sync answer; peer penalized')
+    this.deps.network.penalize(peer, err.code, bytes)
   }
 
   private logProgress(target: number): void {

@@ -9,6 +9,8 @@ export const ErrorCodes = {
   NON_CANONICAL_ENCODING: 400,
   MALFORMED_TX: 400,
   MALFORMED_BLOCK: 400,
+  /** A peer's answer to a sync request that is not the answer's shape. */
+  MALFORMED_SYNC_RESPONSE: 400,
   // Signatures
   BAD_SIGNATURE: 400,
   // Transaction rules
@@ -54,6 +56,10 @@ export const ErrorCodes = {
   NOT_JAILED: 409,
   INVALID_EVIDENCE: 422,
   EVIDENCE_ALREADY_COMMITTED: 409,
+  /** A report of an offence that a pending report already proves (mempool). */
+  DUPLICATE_EVIDENCE: 409,
+  /** A validator with 16 evidence reports pending (mempool, MAX_PENDING_REPORTS_PER_SIGNER). */
+  TOO_MANY_REPORTS: 409,
   TOO_MANY_PROPOSALS: 409,
   TOO_MANY_KEYS: 422,
   // Mempool

@@ -62,7 +62,9 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
 
 const ZEROS = sparseZeros(sha256)
 
-const iso = (ms: number): string => new Date(ms).toISOString()
+/** A time for a detail line; a bundle's times are outside input and may be beyond what Date holds. */
+const iso = (ms: number): string => (Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms since 1970`)
+const MAX_DATE_MS = 8.64e15
 
 function compareBytes(a: Bytes, b: Bytes): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!

@@ -48,6 +48,8 @@ export async function admitTx(ledger: Ledger, mempool: Mempool, bytes: Bytes, no
     tx = ledger.decodeTx(bytes, now)
     const id = toHex(tx.id)
     if (mempool.has(id)) return { tx, id, added: false }
+    // A second report of an offence is refused before its votes' signatures are verified.
+    mempool.checkReport(tx)
     await ledger.checkTx(tx, now)
     return { tx, id, added: mempool.add(tx) === 'added' }
   } catch (err) {

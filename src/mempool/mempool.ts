@@ -2,6 +2,7 @@ import { toHex } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
 import { CertchainError, type ErrorCode } from '../core/errors.js'
 import { touchedCertificateIds, type DecodedTx } from '../core/tx.js'
+import type { Vote } from '../core/vote.js'
 
 export interface MempoolOptions {
   /** Most transactions held at once. */
@@ -24,6 +25,18 @@ export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = Object.freeze({
 export type AddResult = 'added' | 'duplicate'
 
 /**
+ * Pending evidence reports one validator may have signed: every honest validator that sees an
+ * equivocation reports it, once per offence, and the first report that commits jails the
+ * offender, so an honest validator has a few pending at most (as proposals, 16 per validator).
+ */
+export const MAX_PENDING_REPORTS_PER_SIGNER = 16
+
+/** An offence: one validator's conflicting votes at one (height, round, type). */
+export function offenceKey(vote: Pick<Vote, 'height' | 'round' | 'type' | 'validator'>): string {
+  return `${vote.height}/${vote.round}/${vote.type}/${vote.validator}`
+}
+
+/**
  * Transactions that passed admission and wait for a block, in arrival order. Bounded in count and
  * bytes; a pending issuance reserves its certificate ids so a second issuance of the same
  * certificate is refused at once rather than failing later in a block.
@@ -35,6 +48,14 @@ export class Mempool {
   private readonly reservedCertificates = new Set<string>()
   /** Pending transactions by each certificate they issue or change the status of. */
   private readonly byCertificate = new Map<string, Set<DecodedTx>>()
+  /**
+   * The one pending report of each offence (see {@link offenceKey}): each validator signs its
+   * own report of the same equivocation, and only one can commit (the rest would be refused
+   * EVIDENCE_ALREADY_COMMITTED), so the others are refused here and not forwarded.
+   */
+  private readonly reports = new Map<string, DecodedTx>()
+  /** Pending reports by the validator that signed them. */
+  private readonly reportsBySigner = new Map<string, number>()
   private readonly rejections = new Map<string, { code: ErrorCode; message: string }>()
   /** Refusals by SHA-256 of the refused bytes; `state` ones may change with the next block. */
   private readonly failures = new Map<string, { error: CertchainError; state: boolean }>()
@@ -67,6 +88,11 @@ export class Mempool {
     if (taken !== undefined) {
       throw new CertchainError('DUPLICATE_CERTIFICATE', `certificate ${taken} is already being issued by a pending transaction`)
     }
+    this.checkReport(tx)
+    if (tx.tx.kind === 'ReportEquivocation') {
+      this.reports.set(offenceKey(tx.tx.body.first), tx)
+      this.reportsBySigner.set(tx.tx.signer, (this.reportsBySigner.get(tx.tx.signer) ?? 0) + 1)
+    }
     for (const c of certIds) this.reservedCertificates.add(c)
     for (const c of touchedCertificateIds(tx).map(toHex)) {
       let set = this.byCertificate.get(c)
@@ -87,6 +113,26 @@ export class Mempool {
    */
   known(bytes: Uint8Array): DecodedTx | undefined {
     return this.byDigest.get(toHex(sha256(bytes)))
+  }
+
+  /**
+   * Throws DUPLICATE_EVIDENCE for an evidence report of an offence already reported by a pending
+   * one, TOO_MANY_REPORTS when its signer has {@link MAX_PENDING_REPORTS_PER_SIGNER} pending.
+   * Admission asks before it verifies the report's votes; {@link add} asks again.
+   */
+  checkReport(tx: DecodedTx): void {
+    if (tx.tx.kind !== 'ReportEquivocation') return
+    const offence = offenceKey(tx.tx.body.first)
+    if (this.reports.has(offence)) throw new CertchainError('DUPLICATE_EVIDENCE', `offence ${offence} is already reported by a pending transaction`)
+    const signed = this.reportsBySigner.get(tx.tx.signer) ?? 0
+    if (signed >= MAX_PENDING_REPORTS_PER_SIGNER) {
+      throw new CertchainError('TOO_MANY_REPORTS', `validator "${tx.tx.signer}" already has ${signed} evidence reports pending`)
+    }
+  }
+
+  /** Whether a report of this offence is pending (a validator need not sign its own). */
+  hasReport(vote: Pick<Vote, 'height' | 'round' | 'type' | 'validator'>): boolean {
+    return this.reports.has(offenceKey(vote))
   }
 
   /** The oldest transactions, up to the given count and byte budget. They stay until removed. */
@@ -111,6 +157,12 @@ export class Mempool {
       this.byDigest.delete(toHex(sha256(tx.bytes)))
       this.totalBytes -= tx.bytes.length
       for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
+      if (tx.tx.kind === 'ReportEquivocation') {
+        this.reports.delete(offenceKey(tx.tx.body.first))
+        const left = (this.reportsBySigner.get(tx.tx.signer) ?? 1) - 1
+        if (left > 0) this.reportsBySigner.set(tx.tx.signer, left)
+        else this.reportsBySigner.delete(tx.tx.signer)
+      }
       for (const c of touchedCertificateIds(tx).map(toHex)) {
         const set = this.byCertificate.get(c)
         set?.delete(tx)

@@ -60,7 +60,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     peerPenaltyPoints: new Counter({
       name: 'certchain_peer_penalty_points_total',
-      help: 'Penalty points charged to peers for gossip that cost work and failed, by topic and reason code',
+      help: 'Penalty points charged to peers for gossip that cost work and failed and for malformed sync answers (topic sync), by topic and reason code',
       labelNames: ['topic', 'reason'] as const,
       registers,
     }),

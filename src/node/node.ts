@@ -10,6 +10,7 @@ import { CertchainError, isCertchainError } from '../core/errors.js'
 import { parseGenesis, type Genesis } from '../core/genesis.js'
 import {
   BlockSync,
+  blockTimeBounds,
   ConsensusEngine,
   ConsensusWal,
   DEFAULT_SYNC_OPTIONS,
@@ -236,9 +237,7 @@ export class CertchainNode implements RpcBackend {
     const { wal, records, droppedBytes } = await ConsensusWal.open(join(this.consensusDir, 'wal'), MAX_WAL_RECORD, (bytes) => decodeWalRecord(bytes).height === height)
     if (droppedBytes > 0) logger.warn({ droppedBytes }, 'dropped a torn record at the end of the consensus WAL')
     this.wal = wal
-    const { maxClockDriftMs, timeoutProposeMs } = this.config.consensus
-    // A fresh proposal is at most clock drift plus the propose timeout old when it is prevoted.
-    const app = new LedgerApp(this.ledger, this.mempool, { maxClockDriftMs, maxBlockAgeMs: maxClockDriftMs + timeoutProposeMs }, (event) =>
+    const app = new LedgerApp(this.ledger, this.mempool, blockTimeBounds(this.config.consensus), (event) =>
       this.onFinalized(event),
     )
     const guard = this.guard
@@ -315,6 +314,7 @@ export class CertchainNode implements RpcBackend {
           this.metrics.peerDisconnects.inc({ reason: 'sync' })
           await p2p.disconnect(peer, { ban: true })
         },
+        penalize: (peer, code, bytes) => p2p.penalize(peer, code, bytes),
       },
     })
     this.unsubscribeMempool = this.mempool.onAdded(() => this.engine?.txsAvailable())
@@ -451,13 +451,19 @@ export class CertchainNode implements RpcBackend {
 
   /**
    * Puts evidence on chain: a validator signs a ReportEquivocation transaction and gossips it, so
-   * whichever validator proposes next includes it. Every validator that saw the conflict reports
-   * it; the chain keeps the first and refuses the others (EVIDENCE_ALREADY_COMMITTED).
+   * whichever validator proposes next includes it. Every validator that saw the conflict may
+   * report it; mempools keep and forward one report per offence (DUPLICATE_EVIDENCE), and the
+   * chain refuses reports of a validator already punished (EVIDENCE_ALREADY_COMMITTED).
    */
   private reportEquivocation(e: Equivocation): void {
     const key = this.validatorKey
     const signer = this.validatorId
     if (!key || signer === undefined) return
+    // Another validator's report of this offence is pending already: one on chain is enough.
+    if (this.mempool.hasReport(e.first)) {
+      this.logger.info({ validator: e.first.validator, height: e.first.height }, 'equivocation already reported by another validator')
+      return
+    }
     const expiresAt = Date.now() + Math.floor(this.ledger.registry.params.txMaxTtlMs / 2)
     const tx = signTx(this.ledger.chainId, { kind: 'ReportEquivocation', signer, key: key.publicKey, body: { first: e.first, second: e.second, expiresAt } }, (m) =>
       sign(key.secretKey, m),

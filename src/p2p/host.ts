@@ -84,6 +84,9 @@ export class P2PHost {
   readonly #dialer: BootstrapDialer
   readonly #logger: Logger
   readonly #metrics: P2PDeps['metrics']
+  /** One account per peer for gossip and sync alike. */
+  readonly #penalties: PeerPenalties
+  readonly #banMs: number
   #started = false
 
   private constructor(node: Libp2pNode, access: PeerAccess, targets: BootstrapTarget[], options: P2POptions, limits: PeerLimits, deps: P2PDeps) {
@@ -95,19 +98,17 @@ export class P2PHost {
     const settings = { chainId: options.chainId, maxMessageBytes: options.maxMessageBytes }
     const metrics = deps.metrics
     const gossipMetrics = metrics?.gossipMessages && metrics.peerPenaltyPoints && metrics.peerPenalty && metrics.gossipRepeatedFailures ? (metrics as GossipMetrics) : undefined
+    this.#penalties = new PeerPenalties(limits.penalties)
+    this.#banMs = limits.penalties.banMs
     this.#gossip = new GossipChannel(
       {
         pubsub: node.services.pubsub,
         access,
         handlers: deps,
         logger: this.#logger,
-        penalties: new PeerPenalties(limits.penalties),
+        penalties: this.#penalties,
         metrics: gossipMetrics,
-        onOverLimit: (peer, reason) => {
-          metrics?.peerDisconnects?.inc({ reason })
-          this.#access.ban(peer, limits.penalties.banMs)
-          this.#hangUp(peerIdFromString(peer)).catch((err: unknown) => this.#logger.warn({ err, peer }, 'cannot disconnect peer'))
-        },
+        onOverLimit: (peer, reason) => this.#cutOff(peer, reason),
       },
       settings,
     )
@@ -199,6 +200,30 @@ export class P2PHost {
       this.#logger.warn({ peer: peerId }, 'peer banned')
     }
     await this.#hangUp(peerIdFromString(peerId))
+  }
+
+  /**
+   * Charges `peer` for an answer to our request that no honest peer sends (sync's malformed
+   * responses, `code` says what was wrong): the points of a rejected gossip message of `bytes`
+   * bytes, on the peer's one account, so at the limit it is disconnected and refused for
+   * `penalties.banMs` as a gossip offender is.
+   */
+  penalize(peer: string, code: string, bytes: number): void {
+    const points = this.#penalties.cost({ result: 'reject', code }, bytes)
+    this.#metrics?.peerPenaltyPoints?.inc({ topic: 'sync', reason: code }, points)
+    const over = this.#penalties.charge(peer, points)
+    this.#metrics?.peerPenalty?.set({ peer }, this.#penalties.points(peer))
+    if (!over) return
+    this.#logger.warn({ peer, reason: code, points: this.#penalties.points(peer) }, 'peer over its penalty limit for sync answers; disconnecting')
+    this.#penalties.forget(peer)
+    this.#metrics?.peerPenalty?.remove({ peer })
+    this.#cutOff(peer, 'sync')
+  }
+
+  #cutOff(peer: string, reason: 'gossip_penalty' | 'gossip_score' | 'sync'): void {
+    this.#metrics?.peerDisconnects?.inc({ reason })
+    this.#access.ban(peer, this.#banMs)
+    this.#hangUp(peerIdFromString(peer)).catch((err: unknown) => this.#logger.warn({ err, peer }, 'cannot disconnect peer'))
   }
 
   /** Call after the membership behind `isAllowedPeer` changed: drops connected peers no longer allowed. */

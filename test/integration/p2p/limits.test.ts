@@ -64,6 +64,27 @@ describe('p2p limits per peer', () => {
     expect(target.host.connectedPeers()).not.toContain(member.peerId)
   })
 
+  it('charges malformed sync answers to the peer on its one penalty account and disconnects it at the limit', async () => {
+    const [validator, member] = await Promise.all([newIdentity(), newIdentity()])
+    const members = new Set([validator.peerId, member.peerId])
+    const metrics = createMetrics({ defaultMetrics: false })
+    const target = await hosts.start(validator, { members, metrics })
+    await hosts.start(member, { members, bootstrap: target.host.addresses() })
+    await waitFor('connected', () => target.host.connectedPeers().includes(member.peerId))
+    // A reject costs 34 points: the third malformed answer reaches the limit of 100.
+    target.host.penalize(member.peerId, 'MALFORMED_SYNC_RESPONSE', 10)
+    target.host.penalize(member.peerId, 'MALFORMED_SYNC_RESPONSE', 10)
+    expect(target.host.connectedPeers()).toContain(member.peerId)
+    expect(await metricValue(metrics, 'certchain_peer_penalty_points', { peer: member.peerId })).toBeCloseTo(68, 0)
+    target.host.penalize(member.peerId, 'MALFORMED_SYNC_RESPONSE', 10)
+    await waitFor('member disconnected', () => !target.host.connectedPeers().includes(member.peerId), 5000)
+    expect(await metricValue(metrics, 'certchain_peer_disconnects_total', { reason: 'sync' })).toBe(1)
+    expect(await metricValue(metrics, 'certchain_peer_penalty_points_total', { topic: 'sync', reason: 'MALFORMED_SYNC_RESPONSE' })).toBe(102)
+    // Refused for a while: the member's bootstrap dialer cannot get back in.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(target.host.connectedPeers()).not.toContain(member.peerId)
+  })
+
   it('serves one peer at most maxConcurrentPerPeer sync requests at once; the rest are answered P2P_BUSY', async () => {
     const [server, client] = await Promise.all([newIdentity(), newIdentity()])
     const members = new Set([server.peerId, client.peerId])

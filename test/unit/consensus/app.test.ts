@@ -3,7 +3,8 @@
  * for a block, asks whether a block is valid, and says which block is final.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { LedgerApp, type FinalizedEvent } from '../../../src/consensus/app.js'
+import { blockTimeBounds, LedgerApp, type FinalizedEvent } from '../../../src/consensus/app.js'
+import { DEFAULT_CONFIG } from '../../../src/node/config.js'
 import { blockHash } from '../../../src/core/block.js'
 import { toHex } from '../../../src/core/bytes.js'
 import { generateKeyPair } from '../../../src/core/crypto.js'
@@ -163,6 +164,26 @@ describe('LedgerApp', () => {
     expect(h.app.isTimely(block)).toBe(true)
     h.time += 1
     expect(h.app.isTimely(block)).toBe(false)
+  })
+
+  it('a node bounds block time by its clock: 10 s ahead, and for a fresh proposal 13 s behind (drift plus propose timeout) by default', () => {
+    expect(blockTimeBounds(DEFAULT_CONFIG.consensus)).toEqual({ maxClockDriftMs: 10_000, maxBlockAgeMs: 13_000 })
+    expect(blockTimeBounds({ maxClockDriftMs: 2000, timeoutProposeMs: 500 })).toEqual({ maxClockDriftMs: 2000, maxBlockAgeMs: 2500 })
+  })
+
+  it('block time must be after the previous block: equal or earlier is MALFORMED_BLOCK; a proposer dates it previous + 1 ms at least', async () => {
+    const other = await fresh()
+    const previous = h.ledger.head.time
+    const { block } = (await other.proposeBlock([issue('kr.mois')], previous + 1000, chain.proposer)).writes
+    for (const time of [previous, previous - 1]) {
+      const dated = { ...block, header: { ...block.header, time } }
+      await expect(h.ledger.executeBlock(dated)).rejects.toMatchObject({ code: 'MALFORMED_BLOCK', message: expect.stringContaining('time is not after the previous block') })
+      expect(await h.app.validateBlock(dated)).toBe(false)
+    }
+    expect(await h.app.validateBlock(block)).toBe(true)
+    // A clock behind the chain still yields a valid next block (the lower bound then is isTimely's).
+    const behind = (await other.proposeBlock([], previous - 60_000, chain.proposer)).writes.block
+    expect(behind.header.time).toBe(previous + 1)
   })
 
   it('commitBlock of its own block: stores block and commit, drops included and refused txs, records rejections, reports', async () => {

@@ -70,6 +70,8 @@ interface Harness {
   readonly sent: ConsensusMessage[]
   readonly recorded: ConsensusMessage[]
   readonly equivocations: Equivocation[]
+  /** Every record and broadcast in order: "record own|peer <type> <validator>", "send <type>". */
+  readonly log: string[]
   feed(...messages: ConsensusMessage[]): Promise<void>
 }
 
@@ -93,6 +95,7 @@ async function harness(options: { clock?: SimClock; app?: FakeApp; signerFile?: 
   const sent: ConsensusMessage[] = []
   const recorded: ConsensusMessage[] = []
   const equivocations: Equivocation[] = []
+  const log: string[] = []
   const engine = new ConsensusEngine(SIM_OPTIONS, {
     app,
     signer: {
@@ -102,10 +105,15 @@ async function harness(options: { clock?: SimClock; app?: FakeApp; signerFile?: 
         return guard.lock
       },
     },
-    broadcast: (m) => sent.push(m),
-    record: (m) => {
+    broadcast: (m) => {
+      log.push(`send ${m.type} ${m.validator}`)
+      sent.push(m)
+    },
+    record: async (m, own) => {
       recorded.push(m)
-      return Promise.resolve()
+      // Resolves a tick later, like a write: a send before it finished would show in the log.
+      await new Promise((r) => setImmediate(r))
+      log.push(`record ${own ? 'own' : 'peer'} ${m.type} ${m.validator}`)
     },
     onEquivocation: (e) => equivocations.push(e),
     logger: pino({ level: 'silent' }),
@@ -126,6 +134,7 @@ async function harness(options: { clock?: SimClock; app?: FakeApp; signerFile?: 
     sent,
     recorded,
     equivocations,
+    log,
     async feed(...messages) {
       for (const m of messages) engine.receive(m)
       await settle()
@@ -201,6 +210,23 @@ describe('consensus engine bounds', () => {
     expect(h.equivocations).toHaveLength(2)
   })
 
+  it('writes its own proposal and votes to the WAL as its own (fsynced) before sending them; peers\' votes as not own', async () => {
+    const h = await harness()
+    const block = blockAt(1, 0, h.clock.now())
+    const hash = blockHash(block.header)
+    await h.feed(proposal(0, block), prevote(byIndex(0), 0, hash), prevote(byIndex(1), 0, hash))
+    const sends = h.log.filter((line) => line.startsWith('send '))
+    expect(sends).toEqual([`send prevote ${SELF.id}`, `send precommit ${SELF.id}`])
+    for (const send of sends) {
+      const recorded = h.log.indexOf(send.replace('send', 'record own'))
+      expect(recorded, send).toBeGreaterThanOrEqual(0)
+      expect(recorded, send).toBeLessThan(h.log.indexOf(send))
+    }
+    expect(h.log).toContain(`record peer prevote ${byIndex(0).id}`)
+    expect(h.log).toContain(`record peer proposal ${byIndex(1).id}`)
+    expect(h.log.filter((line) => line.startsWith('record own') && !line.endsWith(SELF.id))).toEqual([])
+  })
+
   it('keeps the lock with the signer state: after a restart that lost the WAL it prevotes nil for another block', async () => {
     const clock = new SimClock()
     const first = await harness({ clock, signerFile: 'restarted.json' })
@@ -236,5 +262,30 @@ describe('consensus engine bounds', () => {
     await fresh.feed(proposal(0, now))
     const ok = fresh.sent.find((m) => m.type === 'prevote')
     expect(ok?.type === 'prevote' && ok.blockHash).toEqual(blockHash(now.header))
+  })
+
+  it('a re-proposal justified by 2f+1 prevotes of an earlier round keeps its time; the same block proposed fresh is nil', async () => {
+    // The block was timely when round 0 prevoted it; round 1 re-proposes it (polRound 0) later.
+    const old = blockAt(1, 1, new SimClock().now() - 60_000, 'pol')
+    const hash = blockHash(old.header)
+    const round0 = [prevote(byIndex(0), 0, hash), prevote(byIndex(1), 0, hash), prevote(byIndex(2), 0, hash)]
+    // f + 1 validators in round 1 move the engine there.
+    const skip = [prevote(byIndex(0), 1, null), prevote(byIndex(1), 1, null)]
+    const prevoteOf = (h: Harness) => {
+      const vote = h.sent.find((m) => m.type === 'prevote' && m.round === 1)
+      return vote?.type === 'prevote' ? vote.blockHash : undefined
+    }
+    const reproposed = await harness()
+    reproposed.app.timely = (block) => block.header.time >= reproposed.clock.now() - 5000
+    await reproposed.feed(...round0, ...skip)
+    expect(reproposed.engine.status.round).toBe(1)
+    await reproposed.feed({ ...proposal(1, old), polRound: 0 })
+    expect(prevoteOf(reproposed)).toEqual(hash)
+
+    const fresh = await harness()
+    fresh.app.timely = reproposed.app.timely
+    await fresh.feed(...round0, ...skip)
+    await fresh.feed(proposal(1, old))
+    expect(prevoteOf(fresh)).toBeNull()
   })
 })

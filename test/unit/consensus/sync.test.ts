@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { toHex, type Bytes } from '../../../src/core/bytes.js'
 import { decodeFinalizedBlock, encodeFinalizedBlock } from '../../../src/core/block.js'
 import { decodeCanonical, encode } from '../../../src/core/encoding.js'
-import { BlockSync, ConsensusEngine, DEFAULT_ENGINE_OPTIONS, DEFAULT_SYNC_OPTIONS, LedgerApp, type SyncNetwork } from '../../../src/consensus/index.js'
+import { BlockSync, ConsensusEngine, decodeBlocksAnswer, decodeStatusAnswer, DEFAULT_ENGINE_OPTIONS, DEFAULT_SYNC_OPTIONS, LedgerApp, type SyncNetwork } from '../../../src/consensus/index.js'
+import { CertchainError } from '../../../src/core/errors.js'
 import type { Ledger } from '../../../src/ledger/index.js'
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../src/mempool/index.js'
 import { blockHash } from '../../../src/core/block.js'
@@ -50,11 +51,14 @@ async function follower(network: SyncNetwork, of = chain): Promise<{ ledger: Led
 }
 
 /** A peer that serves from `source`, optionally rewriting its answers. */
-function peerServing(source: Ledger, rewrite?: (request: { type: string }, answer: Bytes) => Bytes): SyncNetwork & { banned: string[] } {
+function peerServing(source: Ledger, rewrite?: (request: { type: string }, answer: Bytes) => Bytes): SyncNetwork & { banned: string[]; penalized: { peer: string; code: string; bytes: number }[] } {
   const server = new BlockSync(DEFAULT_SYNC_OPTIONS, { ledger: source, engine: undefined as unknown as ConsensusEngine, network: undefined as unknown as SyncNetwork, logger, maxBlockBytes: chain.genesis.params.maxBlockBytes })
   const banned: string[] = []
+  const penalized: { peer: string; code: string; bytes: number }[] = []
   return {
     banned,
+    penalized,
+    penalize: (peer, code, bytes) => penalized.push({ peer, code, bytes }),
     peers: () => (banned.includes('peer-a') ? [] : ['peer-a']),
     request: async (_peer, request) => {
       const answer = await server.handle(request)
@@ -124,6 +128,68 @@ describe('BlockSync', () => {
     const { blocks } = decodeCanonical(await server.handle(encode({ type: 'blocks', from: 2, count: 100 })), 1 << 24) as { blocks: Bytes[] }
     expect(blocks.map((b) => decodeFinalizedBlock(b, 1 << 24).block.header.height)).toEqual([2, 3, 4, 5])
     expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6 })
+  })
+})
+
+describe('BlockSync, malformed answers (MALFORMED_SYNC_RESPONSE)', () => {
+  const refusal = (f: () => unknown): string => {
+    try {
+      f()
+    } catch (err) {
+      if (err instanceof CertchainError) return err.code
+      throw err
+    }
+    throw new Error('accepted')
+  }
+
+  it('a status answer must be a map with a height; a blocks answer a map with at most the asked number of byte strings', () => {
+    expect(decodeStatusAnswer(encode({ height: 7 }))).toBe(7)
+    for (const answer of [null, 7, [], 'status', {}, { height: null }, { height: -1 }, { height: 1.5 }, { height: '7' }]) {
+      expect(refusal(() => decodeStatusAnswer(encode(answer))), JSON.stringify(answer)).toBe('MALFORMED_SYNC_RESPONSE')
+    }
+    const block = new Uint8Array([1, 2, 3])
+    expect(decodeBlocksAnswer(encode({ blocks: [block] }), 1024, 1)).toEqual([block])
+    for (const answer of [null, [], { blocks: null }, { blocks: 'x' }, { blocks: [1] }, { blocks: [block, null] }, { error: 'bad request' }]) {
+      expect(refusal(() => decodeBlocksAnswer(encode(answer), 1024, 2)), JSON.stringify(answer)).toBe('MALFORMED_SYNC_RESPONSE')
+    }
+    expect(refusal(() => decodeBlocksAnswer(encode({ blocks: [block, block, block] }), 1024, 2))).toBe('MALFORMED_SYNC_RESPONSE')
+    // Bytes that are not DAG-CBOR keep the decoder's code; an answer over the size limit is malformed too.
+    expect(refusal(() => decodeBlocksAnswer(new Uint8Array([0xff]), 1024, 2))).toBe('MALFORMED_ENCODING')
+    expect(refusal(() => decodeBlocksAnswer(encode({ blocks: [new Uint8Array(2048)] }), 1024, 2))).toBe('MALFORMED_SYNC_RESPONSE')
+  })
+
+  it('a null blocks answer is charged to the peer and nothing is applied (was: a TypeError, the peer unpunished)', async () => {
+    const source = await ledgerWithBlocks(3)
+    const null_ = encode(null)
+    const network = peerServing(source, (request, answer) => (request.type === 'blocks' ? null_ : answer))
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await until(() => network.penalized.length > 0)
+    expect(network.penalized[0]).toEqual({ peer: 'peer-a', code: 'MALFORMED_SYNC_RESPONSE', bytes: null_.length })
+    expect(ledger.head.height).toBe(0)
+    // Charged, not banned on the spot: the p2p host disconnects at the penalty limit.
+    expect(network.banned).toEqual([])
+  })
+
+  it('a status answer of the wrong shape is charged and the peer is not synced from', async () => {
+    const source = await ledgerWithBlocks(3)
+    const network = peerServing(source, (request, answer) => (request.type === 'status' ? encode({ height: 'lots' }) : answer))
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await until(() => network.penalized.length > 0)
+    expect(network.penalized[0]!.code).toBe('MALFORMED_SYNC_RESPONSE')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(ledger.head.height).toBe(0)
+  })
+
+  it('a blocks answer with blocks that are not bytes is charged, not thrown', async () => {
+    const source = await ledgerWithBlocks(3)
+    const network = peerServing(source, (request, answer) => (request.type === 'blocks' ? encode({ blocks: [{ block: 1 }] }) : answer))
+    const { ledger, sync } = await follower(network)
+    sync.start()
+    await until(() => network.penalized.length > 0)
+    expect(network.penalized[0]!.code).toBe('MALFORMED_SYNC_RESPONSE')
+    expect(ledger.head.height).toBe(0)
   })
 })
 

@@ -28,6 +28,8 @@ describe(`fuzzing ${INPUTS} inputs (seed ${SEED})`, () => {
       'finalized block (gossip, sync, storage)',
       'consensus message (votes, proposals)',
       'sync request',
+      'sync status answer',
+      'sync blocks answer',
       'certificate file',
       'genesis',
       'config',
@@ -42,6 +44,23 @@ describe(`fuzzing ${INPUTS} inputs (seed ${SEED})`, () => {
       'rpc POST /v1/txs/batch (JSON)',
     ])
     expect(report.inputs).toBeGreaterThanOrEqual(INPUTS)
+  })
+
+  it('reports what the goals are checked against: the slowest inputs timed again alone, GC pauses, memory from the first input to the last', () => {
+    expect(report.slowInputs).toHaveLength(10)
+    expect(report.slowest).toEqual(report.slowInputs[0])
+    for (const s of report.slowInputs) {
+      expect(s.ms).toBeLessThanOrEqual(report.slowest.ms)
+      expect(s.retimedMinMs).toBeGreaterThan(0)
+      expect(s.retimedMinMs).toBeLessThanOrEqual(s.retimedMs)
+      expect(s.gcMs).toBeLessThanOrEqual(s.ms)
+    }
+    expect(report.gc.pauses).toBeGreaterThan(0)
+    const { samples } = report.memory
+    expect(samples[0]!.inputs).toBe(0)
+    expect(samples[samples.length - 1]!.inputs).toBe(report.inputs)
+    expect(samples.length).toBeGreaterThanOrEqual(3)
+    expect(report.memory.peakRssBytes).toBeGreaterThan(0)
   })
 
   it('no crash: every input is decoded or refused with a CertchainError code', () => {

@@ -482,6 +482,15 @@ describe('freshness', () => {
     expect(stale.status).toBe('valid')
   })
 
+  // Found by the fuzzer: a header time past what Date can hold threw a RangeError from a detail line.
+  it('a header time beyond any date (2^53 - 1 ms) is a failed check, not a crash', async () => {
+    const c = await valid('issued after every change')
+    const bundle = await bundleOf(c)
+    const result = judge(c, { ...bundle, header: { ...bundle.header, time: Number.MAX_SAFE_INTEGER } })
+    expect(result.verdict).toBe('invalid')
+    expect(detailOf(result, 'freshness')).toContain(`${Number.MAX_SAFE_INTEGER} ms since 1970`)
+  })
+
   it('a header more than MAX_FUTURE_SKEW_MS ahead of the clock is not valid', async () => {
     const c = await valid('issued after every change')
     const bundle = await bundleOf(c)
