@@ -1,6 +1,6 @@
 import { isBytes, type Bytes } from './bytes.js'
 import { CertchainError } from './errors.js'
-import type { Millis } from './types.js'
+import { MAX_TIME_MS, type Millis } from './types.js'
 
 /**
  * Chain parameters governance may change, with the bounds a proposal must respect. Consensus
@@ -160,7 +160,9 @@ export function parseGovAction(value: unknown): GovAction {
     }
     case 'compromiseIssuerKey': {
       const o = fields(value, ['id', 'key', 'since'])
-      if (typeof o.since !== 'number' || !Number.isSafeInteger(o.since) || o.since < 0) malformed('since must be a time in milliseconds')
+      if (typeof o.since !== 'number' || !Number.isSafeInteger(o.since) || o.since < 0 || o.since > MAX_TIME_MS) {
+        malformed(`since must be a time in milliseconds, at most ${MAX_TIME_MS}`)
+      }
       return { type: t, id: id(o.id, 'id'), key: key(o.key, 'key'), since: o.since }
     }
     case 'addType': {

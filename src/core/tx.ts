@@ -9,10 +9,12 @@ import { txSignBytes } from './tx-sign.js'
 import { parseGovAction } from './governance.js'
 import { voteShapeProblem, type Vote } from './vote.js'
 import {
+  MAX_TIME_MS,
   REVOCATION_REASONS,
   SUSPENSION_REASONS,
   TX_KINDS,
   type CertificateRecord,
+  type Millis,
   type SignedTx,
   type TxKind,
   type UnsignedTx,
@@ -130,6 +132,13 @@ function int(value: unknown, what: string): number {
   return value
 }
 
+/** Milliseconds since 1970, at most {@link MAX_TIME_MS}. */
+function time(value: unknown, what: string): Millis {
+  const n = int(value, what)
+  if (n > MAX_TIME_MS) throw malformed(`${what} must be a time in milliseconds, at most ${MAX_TIME_MS}`)
+  return n
+}
+
 function bytes32(value: unknown, what: string): Bytes {
   if (!isBytes(value, 32)) throw malformed(`${what} must be 32 bytes`)
   return value
@@ -158,8 +167,8 @@ function parseRecord(value: unknown, limits: TxLimits, index: number): Certifica
     type: str(o.type, `${what}.type`, limits.maxIdLength),
     issuer: str(o.issuer, `${what}.issuer`, limits.maxIdLength),
     docHash: bytes32(o.docHash, `${what}.docHash`),
-    validFrom: int(o.validFrom, `${what}.validFrom`),
-    validUntil: int(o.validUntil, `${what}.validUntil`),
+    validFrom: time(o.validFrom, `${what}.validFrom`),
+    validUntil: time(o.validUntil, `${what}.validUntil`),
     ...(o.holder === undefined ? {} : { holder: bytes32(o.holder, `${what}.holder`) }),
   }
   if (record.validUntil <= record.validFrom) {
@@ -171,7 +180,7 @@ function parseRecord(value: unknown, limits: TxLimits, index: number): Certifica
 /** The fields every status change carries: expiry and an optional note. */
 function statusCommon(b: Obj, limits: TxLimits): { expiresAt: number; note?: string } {
   const n = note(b.note, limits)
-  return { expiresAt: int(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) }
+  return { expiresAt: time(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) }
 }
 
 function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
@@ -193,7 +202,7 @@ function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
         throw new CertchainError('TOO_MANY_RECORDS', `at most ${limits.maxRecordsPerTx} records per transaction`)
       }
       const records = b.records.map((r, i) => parseRecord(r, limits, i))
-      return { kind, signer, key, sig, body: { records, expiresAt: int(b.expiresAt, 'body.expiresAt') } }
+      return { kind, signer, key, sig, body: { records, expiresAt: time(b.expiresAt, 'body.expiresAt') } }
     }
     case 'RevokeCertificates': {
       const b = object(o.body, 'body', ['ids', 'reason', 'expiresAt'], ['note'])
@@ -223,7 +232,7 @@ function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
         if (!Array.isArray(v) || v.length === 0 || v.length > MAX_KEY_CHANGES) throw malformed(`body.compromised must list 1 to ${MAX_KEY_CHANGES} keys`)
         return (v as unknown[]).map((c, i) => {
           const e = object(c, `body.compromised[${i}]`, ['key', 'since'])
-          return { key: bytes32(e.key, `body.compromised[${i}].key`), since: int(e.since, `body.compromised[${i}].since`) }
+          return { key: bytes32(e.key, `body.compromised[${i}].key`), since: time(e.since, `body.compromised[${i}].since`) }
         })
       }
       if (b.add === undefined && b.retire === undefined && b.compromised === undefined) {
@@ -233,23 +242,23 @@ function parseSignedTx(value: unknown, limits: TxLimits): SignedTx {
         ...(b.add === undefined ? {} : { add: keys(b.add, 'body.add') }),
         ...(b.retire === undefined ? {} : { retire: keys(b.retire, 'body.retire') }),
         ...(b.compromised === undefined ? {} : { compromised: compromised(b.compromised) }),
-        expiresAt: int(b.expiresAt, 'body.expiresAt'),
+        expiresAt: time(b.expiresAt, 'body.expiresAt'),
       }
       return { kind, signer, key, sig, body }
     }
     case 'Propose': {
       const b = object(o.body, 'body', ['action', 'expiresAt'], ['note'])
       const n = note(b.note, limits)
-      return { kind, signer, key, sig, body: { action: parseGovAction(b.action), expiresAt: int(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) } }
+      return { kind, signer, key, sig, body: { action: parseGovAction(b.action), expiresAt: time(b.expiresAt, 'body.expiresAt'), ...(n === undefined ? {} : { note: n }) } }
     }
     case 'Vote': {
       const b = object(o.body, 'body', ['proposal', 'approve', 'expiresAt'])
       if (typeof b.approve !== 'boolean') throw malformed('body.approve must be true or false')
-      return { kind, signer, key, sig, body: { proposal: int(b.proposal, 'body.proposal'), approve: b.approve, expiresAt: int(b.expiresAt, 'body.expiresAt') } }
+      return { kind, signer, key, sig, body: { proposal: int(b.proposal, 'body.proposal'), approve: b.approve, expiresAt: time(b.expiresAt, 'body.expiresAt') } }
     }
     case 'ReportEquivocation': {
       const b = object(o.body, 'body', ['first', 'second', 'expiresAt'])
-      return { kind, signer, key, sig, body: { first: parseVote(b.first, 'body.first', limits), second: parseVote(b.second, 'body.second', limits), expiresAt: int(b.expiresAt, 'body.expiresAt') } }
+      return { kind, signer, key, sig, body: { first: parseVote(b.first, 'body.first', limits), second: parseVote(b.second, 'body.second', limits), expiresAt: time(b.expiresAt, 'body.expiresAt') } }
     }
   }
 }

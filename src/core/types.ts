@@ -6,6 +6,12 @@ import type { Vote } from './vote.js'
 export type Millis = number
 
 /**
+ * The latest time a JavaScript Date holds (+275760-09-13). Every time a transaction carries is at
+ * most this, so every view of it (an ISO date in the RPC, the CLI, the page) can be formatted.
+ */
+export const MAX_TIME_MS = 8.64e15
+
+/**
  * What the chain records for one certificate. No personal data: the document is only present as
  * SHA-256(salt || document), and the salt lives only in the holder's certificate file.
  * The certificate id is SHA-256 of this record's canonical encoding.

@@ -3,7 +3,7 @@ import { fileChecks, MIN_SALT_LENGTH, type CertificateFile } from '../core/certi
 import { commitProblem, headerBytes, validatorSetBytes } from '../core/header.js'
 import { auditPathRoot, leafHash, sparsePathRoot, sparseZeros, type SparsePath } from '../core/merkle-path.js'
 import { heightRecordBytes, REGISTRY_SECTIONS, registrySectionBytes, registryValueBytes, stateRootBytes, statusLeafBytes, type RegistrySection, type StateRoots } from '../core/state.js'
-import { CHAIN_FORMAT_VERSION, type BlockHeader, type Commit, type Millis } from '../core/types.js'
+import { CHAIN_FORMAT_VERSION, MAX_TIME_MS, type BlockHeader, type Commit, type Millis } from '../core/types.js'
 import { sha256, verifyEd25519 } from './crypto.js'
 import type { EntryProof, ProofBundle, SetMember } from './proof.js'
 
@@ -63,8 +63,7 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
 const ZEROS = sparseZeros(sha256)
 
 /** A time for a detail line; a bundle's times are outside input and may be beyond what Date holds. */
-const iso = (ms: number): string => (Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms since 1970`)
-const MAX_DATE_MS = 8.64e15
+const iso = (ms: number): string => (Math.abs(ms) <= MAX_TIME_MS ? new Date(ms).toISOString() : `${ms} ms since 1970`)
 
 function compareBytes(a: Bytes, b: Bytes): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!

@@ -16,7 +16,7 @@ import {
   verifyTxSignature,
   type TxLimits,
 } from '../../../src/core/tx.js'
-import type { CertificateRecord, SignedTx, UnsignedTx } from '../../../src/core/types.js'
+import { MAX_TIME_MS, type CertificateRecord, type SignedTx, type UnsignedTx } from '../../../src/core/types.js'
 import {
   decode,
   issueTx,
@@ -280,6 +280,23 @@ describe('decodeTx rejections', () => {
     // reason is not a field of a reinstatement
     const r = reinstateTx(chain, 'kr.mois', someId()).tx
     expect(decodeCode(encodeRaw({ ...r, body: { ...r.body, reason: 'other' } }))).toBe('MALFORMED_TX')
+  })
+
+  it('MALFORMED_TX: a time past what a Date holds (every view formats times as ISO dates)', () => {
+    const late = MAX_TIME_MS + 1
+    for (const field of ['validFrom', 'validUntil']) {
+      const v = issuanceValue()
+      v.body.records[0]![field] = late
+      if (field === 'validFrom') v.body.records[0]!.validUntil = late + 1
+      expect(decodeCode(encodeRaw(v)), field).toBe('MALFORMED_TX')
+    }
+    const e = issuanceValue()
+    e.body.expiresAt = late
+    expect(decodeCode(encodeRaw(e)), 'expiresAt').toBe('MALFORMED_TX')
+    // The bound itself is a time.
+    const ok = issuanceValue()
+    ok.body.records[0]!.validUntil = MAX_TIME_MS
+    expect(() => decodeTx(CHAIN_ID, encodeRaw(ok), limits)).not.toThrow()
   })
 
   it('MALFORMED_TX: missing field', () => {
