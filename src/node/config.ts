@@ -46,6 +46,7 @@ export interface NodeConfig {
   }
   readonly mempool: {
     readonly maxTxs: number
+    /** Estimated memory of pending transactions (see the mempool's heldBytes). */
     readonly maxBytes: number
   }
   readonly log: {

@@ -3,7 +3,7 @@ import { toHex } from '../../../src/core/bytes.js'
 import { CertchainError } from '../../../src/core/errors.js'
 import type { DecodedTx } from '../../../src/core/tx.js'
 import type { Ledger } from '../../../src/ledger/index.js'
-import { admitTx, DEFAULT_MEMPOOL_OPTIONS, Mempool, type MempoolOptions } from '../../../src/mempool/index.js'
+import { admitTx, DEFAULT_MEMPOOL_OPTIONS, HELD_BYTES_PER_CERTIFICATE, heldBytes, Mempool, type MempoolOptions } from '../../../src/mempool/index.js'
 import {
   commitTxs,
   decode,
@@ -119,14 +119,29 @@ describe('Mempool', () => {
     expect(m.add(list[2]!)).toBe('added')
   })
 
-  it('MEMPOOL_FULL by bytes', () => {
+  it('MEMPOOL_FULL by the memory held: encoded bytes plus a cost per certificate', () => {
     const list = txs(3)
-    const m = pool({ maxBytes: list[0]!.bytes.length + list[1]!.bytes.length + list[2]!.bytes.length - 1 })
+    const held = list.map((t) => heldBytes(t))
+    expect(held[0]).toBe(list[0]!.bytes.length + HELD_BYTES_PER_CERTIFICATE)
+    const m = pool({ maxBytes: held[0]! + held[1]! + held[2]! - 1 })
     m.add(list[0]!)
     m.add(list[1]!)
     expect(thrownCode(() => m.add(list[2]!))).toBe('MEMPOOL_FULL')
     expect(m.size).toBe(2)
     expect(m.bytes).toBe(list[0]!.bytes.length + list[1]!.bytes.length)
+    expect(m.heldBytes).toBe(held[0]! + held[1]!)
+    m.remove([list[0]!.id])
+    expect(m.heldBytes).toBe(held[1]!)
+  })
+
+  it('a large issuance is charged per certificate, not only by its encoding (a record decoded costs ~10x its bytes)', () => {
+    const big = decode(chain, issueTx(chain, 'kr.mois', 200))
+    const revocation = decode(chain, revokeTx(chain, 'kr.mois', [new Uint8Array(32), new Uint8Array(32).fill(1)]))
+    expect(heldBytes(revocation)).toBe(revocation.bytes.length + 2 * HELD_BYTES_PER_CERTIFICATE)
+    // Room for its encoding ten times over is still not room for it.
+    const m = pool({ maxBytes: big.bytes.length * 10 })
+    expect(thrownCode(() => m.add(big))).toBe('MEMPOOL_FULL')
+    expect(m.size).toBe(0)
   })
 
   it('MEMPOOL_FULL carries HTTP status 503', () => {
