@@ -44,6 +44,7 @@ describe('parseGovAction', () => {
     ['updateType changing nothing', { type: 'updateType', id: 'kr.vehicle' }],
     ['validityDays zero', { ...VALID.addType, validityDays: 0 }],
     ['negative since', { ...VALID.compromiseIssuerKey, since: -1 }],
+    ['since past what a Date holds', { ...VALID.compromiseIssuerKey, since: 8.64e15 + 1 }],
     ['setParams: nothing', { type: 'setParams', params: {} }],
     ['setParams: unknown parameter', { type: 'setParams', params: { maxTxBytes: 10 } }],
     ['setParams: below the bound', { type: 'setParams', params: { timeoutProposeMs: GOVERNABLE_PARAMS.timeoutProposeMs.min - 1 } }],
@@ -78,6 +79,7 @@ describe('decodeTx: governance and key transactions', () => {
     ['UpdateIssuerKeys with an empty list', 'UpdateIssuerKeys', { add: [], expiresAt: 1 }],
     ['UpdateIssuerKeys with 17 keys', 'UpdateIssuerKeys', { retire: Array.from({ length: 17 }, () => key), expiresAt: 1 }],
     ['UpdateIssuerKeys compromise without since', 'UpdateIssuerKeys', { compromised: [{ key }], expiresAt: 1 }],
+    ['UpdateIssuerKeys compromise since past what a Date holds', 'UpdateIssuerKeys', { compromised: [{ key, since: 8.64e15 + 1 }], expiresAt: 1 }],
     ['ReportEquivocation with a malformed vote', 'ReportEquivocation', { first: { type: 'prevote' }, second: {}, expiresAt: 1 }],
   ]
   for (const [what, kind, body] of bad) {
