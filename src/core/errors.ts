@@ -107,6 +107,10 @@ export const ErrorCodes = {
   JSON_TOO_DEEP: 400,
   ISSUER_NOT_FOUND: 404,
   PROPOSAL_NOT_FOUND: 404,
+  // Pruning and state sync
+  BLOCK_PRUNED: 410,
+  SNAPSHOT_INVALID: 400,
+  STATE_SYNC_FAILED: 503,
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes
