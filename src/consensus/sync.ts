@@ -89,11 +89,13 @@ export class BlockSync {
   /** Serves a peer's request. */
   async handle(request: Bytes): Promise<Bytes> {
     const r = decodeCanonical(request, MAX_REQUEST_BYTES, 'MALFORMED_ENCODING') as SyncRequest
-    if (r?.type === 'status') return encode({ height: this.deps.ledger.head.height })
+    // `base`: heights below it were pruned here (or never held, after a state sync); peers fetch them elsewhere.
+    if (r?.type === 'status') return encode({ height: this.deps.ledger.head.height, base: this.deps.ledger.base })
     if (r?.type !== 'blocks' || !Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.count) || r.from < 1) {
       return encode({ error: 'bad request' })
     }
     const blocks: Bytes[] = []
+    if (r.from < this.deps.ledger.base) return encode({ blocks, base: this.deps.ledger.base })
     let size = 0
     const last = Math.min(this.deps.ledger.head.height, r.from + Math.min(r.count, this.options.batchBlocks) - 1)
     for (let h = r.from; h <= last; h++) {
@@ -123,8 +125,11 @@ export class BlockSync {
     const heights = await Promise.all(
       network.peers().map(async (peer) => {
         try {
-          const answer = decodeCanonical(await network.request(peer, encode({ type: 'status' }), { timeoutMs: this.options.requestTimeoutMs }), MAX_REQUEST_BYTES) as { height?: unknown }
-          return { peer, height: typeof answer.height === 'number' && Number.isSafeInteger(answer.height) ? answer.height : 0 }
+          const answer = decodeCanonical(await network.request(peer, encode({ type: 'status' }), { timeoutMs: this.options.requestTimeoutMs }), MAX_REQUEST_BYTES) as { height?: unknown; base?: unknown }
+          const height = typeof answer.height === 'number' && Number.isSafeInteger(answer.height) ? answer.height : 0
+          // A peer without the next block's body (pruned) cannot serve it: only peers that can count.
+          const base = typeof answer.base === 'number' && Number.isSafeInteger(answer.base) ? answer.base : 1
+          return { peer, height: base <= ledger.head.height + 1 ? height : 0 }
         } catch {
           return { peer, height: 0 }
         }
