@@ -123,7 +123,7 @@ describe('BlockSync', () => {
     const server = new BlockSync({ ...DEFAULT_SYNC_OPTIONS, batchBlocks: 4 }, { ledger: source, engine: undefined as unknown as ConsensusEngine, network: undefined as unknown as SyncNetwork, logger, maxBlockBytes: 1 << 22 })
     const { blocks } = decodeCanonical(await server.handle(encode({ type: 'blocks', from: 2, count: 100 })), 1 << 24) as { blocks: Bytes[] }
     expect(blocks.map((b) => decodeFinalizedBlock(b, 1 << 24).block.header.height)).toEqual([2, 3, 4, 5])
-    expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6 })
+    expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6, base: 1 })
   })
 })
 
