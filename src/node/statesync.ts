@@ -22,6 +22,7 @@ const MAX_REQUEST_BYTES = 1024
 /** Set changes one offer may carry (each is a header, a commit and a validator set). */
 const MAX_CHANGES = 256
 const MAX_LISTED = 16
+const PROGRESS_LOG_MS = 5000
 
 type Request =
   | { type: 'list' }
@@ -99,6 +100,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export class StateSync {
   private state: StateSyncProgress = { phase: 'off', height: 0, chunksDone: 0, chunksTotal: 0, peer: null }
+  private lastProgressLog = 0
   private readonly banned = new Set<string>()
   private stopped = false
 
@@ -192,6 +194,7 @@ export class StateSync {
   private async attempt(candidate: Candidate): Promise<boolean> {
     const { trust, ledger } = this.deps
     this.set({ phase: 'verifying', height: candidate.height, chunksTotal: candidate.chunks, chunksDone: 0 })
+    this.lastProgressLog = Date.now()
     for (const peer of candidate.peers) {
       if (this.banned.has(peer)) continue
       let offer: { manifest: SnapshotManifest; signed: { header: BlockHeader; commit: Commit }; changes: ValidatorChange[] }
@@ -220,6 +223,7 @@ export class StateSync {
         await this.ban(peer, `manifest does not match the verified header: ${err.message}`)
         continue
       }
+      this.set({ phase: 'fetching' })
       try {
         await this.fetch(candidate, (index, bytes) => restoring.restore.checkChunk(index, bytes), (index, bytes) => restoring.restore.apply(index, bytes))
         this.set({ phase: 'restoring' })
@@ -307,7 +311,10 @@ export class StateSync {
         await apply(start + i, bytes)
         this.set({ chunksDone: start + i + 1 })
       }
-      this.deps.logger.debug({ chunksDone: this.state.chunksDone, chunksTotal: total }, 'state sync: chunks applied')
+      if (Date.now() - this.lastProgressLog >= PROGRESS_LOG_MS || this.state.chunksDone === total) {
+        this.lastProgressLog = Date.now()
+        this.deps.logger.info({ height: candidate.height, chunksDone: this.state.chunksDone, chunksTotal: total }, 'state sync: chunks applied')
+      }
     }
   }
 }
