@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toHex, type Bytes } from '../../../src/core/bytes.js'
 import { encode } from '../../../src/core/encoding.js'
+import { blockHash } from '../../../src/core/block.js'
 import { sha256 } from '../../../src/core/hash.js'
 import { merkleRoot } from '../../../src/core/merkle.js'
 import { DEFAULT_SNAPSHOT_LIMITS, decodeManifest, encodeManifest, type Ledger, type SnapshotManifest } from '../../../src/ledger/index.js'
@@ -91,6 +92,24 @@ describe('snapshots', () => {
     expect(followSets(trust, { ...signed, validatorChanges })).toBeUndefined()
     // Without the set changes the header's validators are not the trusted ones.
     expect(followSets(trust, { ...signed, validatorChanges: [] })).toMatch(/validator set/)
+  })
+
+  it('from an operator checkpoint, only the set changes after it are needed, and a forged checkpoint fails', async () => {
+    const h = snap.manifest.height
+    const anchor = pc.setChanges[0]! + 1
+    const trust = {
+      chainId: pc.chain.genesis.chainId,
+      height: anchor,
+      headerHash: blockHash((await pc.ledger.getSignedHeader(anchor))!.header),
+      validators: (await pc.ledger.validatorsAt(anchor + 1)).map(({ id, publicKey }) => ({ id, publicKey })),
+    }
+    const signed = (await pc.ledger.getSignedHeader(h))!
+    const changes = await pc.ledger.setChangesBetween(anchor, h)
+    expect(changes.every((c) => c.header.height > anchor)).toBe(true)
+    expect(followSets(trust, { ...signed, validatorChanges: changes })).toBeUndefined()
+    // A checkpoint naming the genesis validators at that height (not the set that signs after it) proves nothing.
+    const forged = { ...trust, validators: trustFromGenesis(pc.chain.genesisJson).validators }
+    expect(followSets(forged, { ...signed, validatorChanges: changes })).toMatch(/validator set/)
   })
 
   it('restores a ledger with the same state root, status and proof of every certificate', async () => {
