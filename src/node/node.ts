@@ -219,7 +219,11 @@ export class CertchainNode implements RpcBackend {
       },
     )
     this.logger.info({ url: this.rpc.address }, 'RPC listening')
-    if (this.config.stateSync.enabled && this.ledger.head.height === 0) await this.joinByStateSync()
+    if (this.config.stateSync.enabled && this.ledger.head.height === 0) {
+      await this.joinByStateSync()
+      // Stopped while joining: stop() already ran, nothing more to start.
+      if (!this.started) return
+    }
     // After a state sync the WAL holds nothing of the new height; consensus starts from the head.
     this.engine!.start(this.ledger.head.height === 0 ? replay : {})
     this.sync!.start()

@@ -254,7 +254,9 @@ export class StateSync {
       throw new CertchainError('SNAPSHOT_INVALID', typeof answer.error === 'string' ? answer.error : 'offer must be {manifest, header, commit, changes}')
     }
     const manifest = decodeManifest(answer.manifest, limits)
-    if (manifest.height !== candidate.height || toHex(manifest.root) !== toHex(candidate.root)) throw new CertchainError('SNAPSHOT_INVALID', 'manifest is not the one listed')
+    if (manifest.height !== candidate.height || toHex(manifest.root) !== toHex(candidate.root) || manifest.chunks.length !== candidate.chunks) {
+      throw new CertchainError('SNAPSHOT_INVALID', 'manifest is not the one listed')
+    }
     try {
       const signed = { header: parseHeader(answer.header), commit: parseCommit(answer.commit) }
       const changes = (answer.changes as unknown[]).map((c): ValidatorChange => {
