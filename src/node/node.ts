@@ -131,6 +131,7 @@ export class CertchainNode implements RpcBackend {
   private unsubscribeMempool: (() => void) | undefined
   private started = false
   private stateSync: StateSync | undefined
+  private stateSyncRun: Promise<boolean> | undefined
   /** The snapshot or pruning step in progress (one at a time, off the commit path). */
   private housekeeping: Promise<void> = Promise.resolve()
   private snapshotting = false
@@ -255,7 +256,8 @@ export class CertchainNode implements RpcBackend {
       },
     )
     this.stateSync = sync
-    if (await sync.run()) {
+    this.stateSyncRun = sync.run()
+    if (await this.stateSyncRun) {
       this.metrics.stateSyncSeconds.set((Date.now() - started) / 1000)
       this.refreshPeerAccess()
       this.updateChainMetrics()
@@ -288,6 +290,8 @@ export class CertchainNode implements RpcBackend {
       await this.rpc?.close()
       this.unsubscribeMempool?.()
       this.stateSync?.stop()
+      // A join in progress stops at its next chunk; the ledger must not close under it.
+      await this.stateSyncRun?.catch(() => false)
       await this.housekeeping
       await this.sync?.stop()
       await this.engine?.stop()
