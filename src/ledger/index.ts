@@ -2,7 +2,7 @@ export { Ledger, type LedgerRestore, genesisRoots, genesisStateRoot, type Certif
 export { Registry } from './registry.js'
 export { certificateStatus, type CertificateStatus } from './status.js'
 export { verifyCertificate, type VerificationResult, type VerificationCheck, type DocumentEvidence, type PointInTime } from './verify.js'
-export type { CertificateEntry, Head, TxLocation, BlockWrites, GovernanceWrites } from './store.js'
+export type { CertificateEntry, Head, TxLocation, BlockWrites, GovernanceWrites, StateReader } from './store.js'
 export { isCurrentKey, type ActiveValidator, type IssuerKey, type IssuerRecord, type ValidatorRecord, type RegistryState, type CommittedEvidence } from './registry.js'
 export { tally, type GovEvent, type ProposalRecord, type ProposalStatus, type ProposalsState } from './governance.js'
 export { stateRoot, statusLeaf } from './execute.js'

@@ -14,7 +14,7 @@ import { RegistryHistory } from './history.js'
 import { Registry, registryStateFromGenesis, type ActiveValidator } from './registry.js'
 import { EMPTY_TREE_ROOT, StateTree } from './state-tree.js'
 import { SnapshotRestore, takeSnapshot, type SnapshotLimits, type SnapshotManifest } from './snapshot.js'
-import { LedgerStore, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
+import { LedgerStore, type StateReader, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
 
 /** A snapshot being installed: apply its chunks in order, then `finish` with the verified headers to keep. */
 export interface LedgerRestore {
@@ -300,9 +300,16 @@ export class Ledger {
     return this.store.pruneBlocks(below, limit)
   }
 
-  /** A snapshot of the committed state as of now, into chunks of about `chunkBytes` (see snapshot.ts). */
-  async takeSnapshot(chunkBytes: number, onChunk: (index: number, bytes: Bytes) => Promise<void>): Promise<SnapshotManifest> {
-    const reader = this.store.readState()
+  /**
+   * A consistent read of the committed state as of this moment (synchronous: opened right after a
+   * commit, it sees exactly that height, however long the snapshot then takes).
+   */
+  readState(): StateReader {
+    return this.store.readState()
+  }
+
+  /** A snapshot of the committed state (as of now, or of `reader`), into chunks of about `chunkBytes` (see snapshot.ts). */
+  async takeSnapshot(chunkBytes: number, onChunk: (index: number, bytes: Bytes) => Promise<void>, reader: StateReader = this.store.readState()): Promise<SnapshotManifest> {
     try {
       return await takeSnapshot(this.chainId, reader, chunkBytes, onChunk)
     } finally {

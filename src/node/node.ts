@@ -519,10 +519,13 @@ export class CertchainNode implements RpcBackend {
     const files = this.snapshots
     if (files && height % snapshotInterval === 0 && !this.snapshotting) {
       this.snapshotting = true
+      // Opened now, in the step that saw the commit: the snapshot is of exactly this height, so
+      // every node's snapshot of it is the same and a joining node can fetch from all of them.
+      const reader = this.ledger.readState()
       this.housekeeping = this.housekeeping.then(async () => {
         const started = performance.now()
         try {
-          const { manifest, bytes } = await files.take(this.ledger, chunkBytes)
+          const { manifest, bytes } = await files.take(this.ledger, chunkBytes, reader)
           const seconds = (performance.now() - started) / 1000
           this.metrics.snapshotsTaken.inc()
           this.metrics.snapshotSeconds.set(seconds)

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bytesEqual, type Bytes } from '../core/bytes.js'
-import { decodeManifest, encodeManifest, type Ledger, type SnapshotLimits, type SnapshotManifest } from '../ledger/index.js'
+import { decodeManifest, encodeManifest, type Ledger, type SnapshotLimits, type SnapshotManifest, type StateReader } from '../ledger/index.js'
 
 /** What a peer learns from a snapshot listing: enough to ask for the manifest. */
 export interface SnapshotSummary {
@@ -69,15 +69,19 @@ export class SnapshotFiles {
    * Takes a snapshot of the ledger's committed state now (a consistent read beside block
    * commits) and keeps the newest `keep`. Returns the manifest and its size in bytes.
    */
-  async take(ledger: Ledger, chunkBytes: number): Promise<{ manifest: SnapshotManifest; bytes: number }> {
+  async take(ledger: Ledger, chunkBytes: number, reader: StateReader = ledger.readState()): Promise<{ manifest: SnapshotManifest; bytes: number }> {
     const tmp = join(this.dir, `tmp-${process.pid}-${Date.now()}`)
     await mkdir(tmp, { mode: 0o700 })
     let bytes = 0
     try {
-      const manifest = await ledger.takeSnapshot(chunkBytes, async (index, chunk) => {
-        bytes += chunk.length
-        await writeFile(join(tmp, String(index)), chunk)
-      })
+      const manifest = await ledger.takeSnapshot(
+        chunkBytes,
+        async (index, chunk) => {
+          bytes += chunk.length
+          await writeFile(join(tmp, String(index)), chunk)
+        },
+        reader,
+      )
       const encoded = encodeManifest(manifest)
       await writeFile(join(tmp, 'manifest'), encoded)
       const final = join(this.dir, String(manifest.height))
