@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bytesEqual, type Bytes } from '../core/bytes.js'
+import { sha256 } from '../core/hash.js'
 import { decodeManifest, encodeManifest, type Ledger, type SnapshotLimits, type SnapshotManifest, type StateReader } from '../ledger/index.js'
 
 /** What a peer learns from a snapshot listing: enough to ask for the manifest. */
@@ -33,7 +34,13 @@ export class SnapshotFiles {
         continue
       }
       try {
-        manifests.push(decodeManifest(await readFile(join(dir, name, 'manifest')), limits))
+        const manifest = decodeManifest(await readFile(join(dir, name, 'manifest')), limits)
+        // Files are not fsynced as they are written: after a power loss a chunk may be torn, and
+        // serving it would get this node banned by every joining peer. Check each once at open.
+        for (const [i, hash] of manifest.chunks.entries()) {
+          if (!bytesEqual(sha256(await readFile(join(dir, name, String(i)))), hash)) throw new Error(`chunk ${i} is damaged`)
+        }
+        manifests.push(manifest)
       } catch {
         await rm(join(dir, name), { recursive: true, force: true })
       }

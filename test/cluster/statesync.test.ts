@@ -7,8 +7,8 @@ import { netnsSkipReason, waitFor } from './netns.js'
 /**
  * A member joins a running cluster by state sync while one peer serves corrupted chunks: one
  * validator and three members, each a `certchain start` process in its own network namespace.
- * Nodes 0 and 1 take snapshots; node 2 serves a copy of one whose chunk files were corrupted
- * (the manifest is right, so it lists and offers the snapshot everyone else offers); node 3
+ * Nodes 0 and 1 take snapshots; node 2 serves a copy of one whose chunk files are corrupted
+ * while it runs (the manifest is right, so it lists and offers the snapshot everyone else offers); node 3
  * starts empty with state sync enabled. Blocks come only with transactions (no heartbeat), so
  * the snapshot the joiner finds is the one node 2 serves too. Skipped (reason in the title) where
  * network namespaces are unavailable, except under CI=true, where they fail instead.
@@ -62,6 +62,10 @@ suite(`cluster: a member joins by state sync while a peer serves corrupted chunk
     expect(await readFile(join(dirOf(VALIDATOR), 'manifest'))).toEqual(await readFile(join(dirOf(HONEST), 'manifest')))
     const evilDir = join(home(EVIL), 'data', 'snapshots', String(snapshotHeight))
     await cp(dirOf(HONEST), evilDir, { recursive: true })
+    await chain.start(EVIL)
+    await chain.waitHeight([EVIL], height!, 'the corrupting member follows')
+    // Corrupted once it runs (a node checks its snapshot files when it opens them): it keeps
+    // listing the right manifest and serves chunks that do not match it.
     const chunks = (await readdir(evilDir)).filter((n) => n !== 'manifest')
     expect(chunks.length).toBeGreaterThanOrEqual(3)
     for (const name of chunks) {
@@ -69,8 +73,6 @@ suite(`cluster: a member joins by state sync while a peer serves corrupted chunk
       bytes[bytes.length >> 1]! ^= 0xff
       await writeFile(join(evilDir, name), bytes)
     }
-    await chain.start(EVIL)
-    await chain.waitHeight([EVIL], height!, 'the corrupting member follows')
   })
 
   it('the new member joins from the snapshot, bans the corrupting peer, and follows the chain', async () => {
