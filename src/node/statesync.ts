@@ -23,6 +23,7 @@ const MAX_REQUEST_BYTES = 1024
 const MAX_CHANGES = 256
 const MAX_LISTED = 16
 const PROGRESS_LOG_MS = 5000
+const DISCOVERY_SETTLE_MS = 1000
 
 type Request =
   | { type: 'list' }
@@ -127,7 +128,18 @@ export class StateSync {
   async run(): Promise<boolean> {
     const deadline = Date.now() + this.options.discoveryTimeoutMs
     this.set({ phase: 'discovering' })
+    let settled = false
     while (!this.stopped && Date.now() < deadline) {
+      if (this.peers().length === 0) {
+        await sleep(250)
+        continue
+      }
+      if (!settled) {
+        // The first connection is rarely the only one: give the others a moment, so the chunks
+        // are spread over every peer that offers the snapshot, not the first to answer.
+        settled = true
+        await sleep(DISCOVERY_SETTLE_MS)
+      }
       for (const candidate of await this.discover()) {
         if (this.stopped) break
         if (await this.attempt(candidate)) {
