@@ -118,7 +118,7 @@ function pendingError(txId: string, why: string, where: string): UsageError {
 
 async function runNode(
   home: string,
-  overrides: { rpcHost?: string; rpcPort?: number; p2pPort?: number; logLevel?: string },
+  overrides: { rpcHost?: string; rpcPort?: number; p2pPort?: number; logLevel?: string; stateSync?: boolean; trust?: string },
   banner?: (node: CertchainNode) => void,
 ): Promise<void> {
   const loaded = await loadConfig(home)
@@ -128,6 +128,11 @@ async function runNode(
     p2p: { ...loaded.p2p, listen: p2pPort === undefined ? loaded.p2p.listen : loaded.p2p.listen.map((a) => a.replace(/\/tcp\/\d+/, `/tcp/${p2pPort}`)) },
     rpc: { ...loaded.rpc, ...(overrides.rpcHost ? { host: overrides.rpcHost } : {}), ...(overrides.rpcPort !== undefined ? { port: overrides.rpcPort } : {}) },
     log: { level: overrides.logLevel ?? loaded.log.level },
+    stateSync: {
+      ...loaded.stateSync,
+      ...(overrides.stateSync ? { enabled: true } : {}),
+      ...(overrides.trust === undefined ? {} : { trustFile: resolve(overrides.trust) }),
+    },
   })
   const logger = createLogger({ level: config.log.level })
   // Loaded here so client commands do not pay for the server's modules.
@@ -221,7 +226,9 @@ function buildProgram(): Command {
     .option('--rpc-port <port>', 'override rpc.port', positiveInt)
     .option('--p2p-port <port>', 'override the port of p2p.listen', positiveInt)
     .option('--log-level <level>', 'override log.level')
-    .action(async (o: { home: string; rpcHost?: string; rpcPort?: number; p2pPort?: number; logLevel?: string }) => {
+    .option('--state-sync', 'an empty node joins from a peer\'s snapshot (stateSync.enabled)')
+    .option('--trust <checkpoint.json>', 'trust anchor for state sync: a checkpoint file (default: the genesis)')
+    .action(async (o: { home: string; rpcHost?: string; rpcPort?: number; p2pPort?: number; logLevel?: string; stateSync?: boolean; trust?: string }) => {
       await runNode(resolve(o.home), o)
     })
 

@@ -52,12 +52,14 @@ function malformed(what: string): never {
  * A peer's answer to `status`: its height. Throws a CertchainError (MALFORMED_SYNC_RESPONSE for
  * a wrong shape, the decoder's code for bytes that are not canonical DAG-CBOR).
  */
-export function decodeStatusAnswer(bytes: Bytes): number {
+export function decodeStatusAnswer(bytes: Bytes): { height: number; base: number } {
   const answer = decodeCanonical(bytes, MAX_REQUEST_BYTES, 'MALFORMED_SYNC_RESPONSE')
   if (!isRecord(answer)) malformed('a status answer is not a map')
-  const { height } = answer
+  const { height, base = 1 } = answer
   if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) malformed('a status answer without a height')
-  return height
+  // `base` is absent in answers of nodes that never prune (before pruning existed): they hold every block.
+  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 1) malformed('a status answer with a base that is not a height')
+  return { height, base }
 }
 
 /**
@@ -126,11 +128,13 @@ export class BlockSync {
   /** Serves a peer's request. */
   async handle(request: Bytes): Promise<Bytes> {
     const r = decodeCanonical(request, MAX_REQUEST_BYTES, 'MALFORMED_ENCODING') as SyncRequest
-    if (r?.type === 'status') return encode({ height: this.deps.ledger.head.height })
+    // `base`: heights below it were pruned here (or never held, after a state sync); peers fetch them elsewhere.
+    if (r?.type === 'status') return encode({ height: this.deps.ledger.head.height, base: this.deps.ledger.base })
     if (r?.type !== 'blocks' || !Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.count) || r.from < 1) {
       return encode({ error: 'bad request' })
     }
     const blocks: Bytes[] = []
+    if (r.from < this.deps.ledger.base) return encode({ blocks, base: this.deps.ledger.base })
     let size = 0
     const last = Math.min(this.deps.ledger.head.height, r.from + Math.min(r.count, this.options.batchBlocks) - 1)
     for (let h = r.from; h <= last; h++) {
@@ -167,7 +171,9 @@ export class BlockSync {
           return { peer, height: 0 }
         }
         try {
-          return { peer, height: decodeStatusAnswer(answer) }
+          const { height, base } = decodeStatusAnswer(answer)
+          // A peer without the next block's body (pruned) cannot serve it: only peers that can count.
+          return { peer, height: base <= ledger.head.height + 1 ? height : 0 }
         } catch (err) {
           if (!isCertchainError(err)) throw err
           this.refuse(peer, err, answer.length)

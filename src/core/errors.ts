@@ -115,6 +115,10 @@ export const ErrorCodes = {
   DUPLICATE_IN_BATCH: 409,
   ISSUER_NOT_FOUND: 404,
   PROPOSAL_NOT_FOUND: 404,
+  // Pruning and state sync
+  BLOCK_PRUNED: 410,
+  SNAPSHOT_INVALID: 400,
+  STATE_SYNC_FAILED: 503,
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -13,7 +13,14 @@ import { EMPTY_PROPOSALS, proposalsHash, type ProposalRecord, type ProposalsStat
 import { RegistryHistory } from './history.js'
 import { Registry, registryStateFromGenesis, type ActiveValidator } from './registry.js'
 import { EMPTY_TREE_ROOT, StateTree } from './state-tree.js'
-import { LedgerStore, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
+import { SnapshotRestore, takeSnapshot, type SnapshotLimits, type SnapshotManifest } from './snapshot.js'
+import { LedgerStore, type StateReader, type BlockWrites, type CertificateEntry, type Head, type TxLocation } from './store.js'
+
+/** A snapshot being installed: apply its chunks in order, then `finish` with the verified headers to keep. */
+export interface LedgerRestore {
+  readonly restore: SnapshotRestore
+  finish(headers: readonly { header: BlockHeader; commit: Commit }[]): Promise<void>
+}
 
 export interface RejectedTx {
   readonly tx: DecodedTx
@@ -32,23 +39,27 @@ export interface ProposedBlock {
  * producer) decides which block comes next; the ledger builds, checks and commits it.
  */
 export class Ledger {
-  private readonly ctx: ExecutionContext
+  private ctx: ExecutionContext
   private headSigned: { header: BlockHeader; commit: Commit } | undefined
   private readonly setChanges = new Map<number, ValidatorChange>()
 
   private constructor(
     readonly genesis: Genesis,
     private readonly store: LedgerStore,
-    private readonly history: RegistryHistory,
+    private history: RegistryHistory,
     private proposalsState: ProposalsState,
     /** Heights of set-change headers, ascending: read once at open, then kept as blocks commit. */
-    private readonly setChangeHeights: number[],
+    private setChangeHeights: number[],
   ) {
-    this.ctx = {
-      chainId: genesis.chainId,
-      store,
-      tree: new StateTree(store.readTreeNodes),
-      history: new StateTree(store.readHistoryNodes),
+    this.ctx = this.context()
+  }
+
+  private context(): ExecutionContext {
+    return {
+      chainId: this.genesis.chainId,
+      store: this.store,
+      tree: new StateTree(this.store.readTreeNodes),
+      history: new StateTree(this.store.readHistoryNodes),
       verified: new WeakSet(),
       validatorsAt: (height) => this.history.validatorsAt(height),
     }
@@ -274,6 +285,65 @@ export class Ledger {
     return this.store.getBlock(height)
   }
 
+  /** Lowest height whose block body is kept: 1 on an archival node; pruning and state sync raise it. */
+  get base(): number {
+    return this.store.base
+  }
+
+  /** Header and commit of a committed height, also when its body was pruned. */
+  getSignedHeader(height: number): Promise<{ header: BlockHeader; commit: Commit } | undefined> {
+    return this.store.getSignedHeader(height)
+  }
+
+  /** Drops block bodies below `below` (at most `limit` per call), keeping headers, commits, indexes and trees. */
+  pruneBlocks(below: number, limit: number): Promise<number> {
+    return this.store.pruneBlocks(below, limit)
+  }
+
+  /**
+   * A consistent read of the committed state as of this moment (synchronous: opened right after a
+   * commit, it sees exactly that height, however long the snapshot then takes).
+   */
+  readState(): StateReader {
+    return this.store.readState()
+  }
+
+  /** A snapshot of the committed state (as of now, or of `reader`), into chunks of about `chunkBytes` (see snapshot.ts). */
+  async takeSnapshot(chunkBytes: number, onChunk: (index: number, bytes: Bytes) => Promise<void>, reader: StateReader = this.store.readState()): Promise<SnapshotManifest> {
+    try {
+      return await takeSnapshot(this.chainId, reader, chunkBytes, onChunk)
+    } finally {
+      await reader.close()
+    }
+  }
+
+  /**
+   * Starts installing a snapshot into this ledger, which must be empty (at genesis): `signed` is
+   * the verified header of the snapshot's height, checked against the manifest at once.
+   */
+  async restoreSnapshot(manifest: SnapshotManifest, signed: { header: BlockHeader; commit: Commit }, limits: SnapshotLimits): Promise<LedgerRestore> {
+    const restore = new SnapshotRestore({ store: this.store, genesis: this.genesis }, manifest, signed, limits)
+    await this.store.clearRestored()
+    return {
+      restore,
+      finish: async (headers) => {
+        await restore.finish(headers)
+        await this.reload()
+      },
+    }
+  }
+
+  /** Reads again what the ledger keeps in memory, after the store was filled from a snapshot. */
+  private async reload(): Promise<void> {
+    const genesisRegistry = new Registry(this.genesis.chainId, registryStateFromGenesis(this.genesis))
+    this.history = await RegistryHistory.open(this.store, genesisRegistry)
+    this.proposalsState = (await this.store.getProposalsState()) ?? EMPTY_PROPOSALS
+    this.setChangeHeights = await this.store.setChangeHeights()
+    this.setChanges.clear()
+    this.headSigned = undefined
+    this.ctx = this.context()
+  }
+
   /** What the state root after `height` commits to, and that block's time (genesis for 0). */
   async stateAt(height: number): Promise<{ time: Millis; roots: StateRoots }> {
     if (height === 0) return { time: this.genesis.genesisTime, roots: genesisRoots(this.genesis) }
@@ -352,11 +422,19 @@ export class Ledger {
   /** The head's header and commit (kept after each commit; read once after a restart). */
   private async signedHeader(height: number): Promise<{ header: BlockHeader; commit: Commit }> {
     if (this.headSigned?.header.height !== height) {
-      const block = await this.store.getBlock(height)
-      if (!block) throw new CertchainError('INTERNAL', `block ${height} is missing from the store`)
-      this.headSigned = { header: block.block.header, commit: block.commit }
+      const signed = await this.store.getSignedHeader(height)
+      if (!signed) throw new CertchainError('INTERNAL', `header ${height} is missing from the store`)
+      this.headSigned = signed
     }
     return this.headSigned
+  }
+
+  /**
+   * The set changes after `from` up to the head, for a node that light-verifies the head's header
+   * from a trust anchor at `from` up to the header of `to` (state sync): what proofs carry.
+   */
+  setChangesBetween(from: number, to: number): Promise<ValidatorChange[]> {
+    return this.validatorChanges(from, to)
   }
 
   /** Headers after `from` and before `to` whose next validator set differs, with commits and the next sets. */
@@ -366,10 +444,10 @@ export class Ledger {
     for (const h of heights) {
       let change = this.setChanges.get(h)
       if (!change) {
-        const block = await this.store.getBlock(h)
-        if (!block) throw new CertchainError('INTERNAL', `block ${h} is missing from the store`)
+        const signed = await this.store.getSignedHeader(h)
+        if (!signed) throw new CertchainError('INTERNAL', `header ${h} is missing from the store`)
         const next = (await this.validatorsAt(h + 1)).map(({ id, publicKey }) => ({ id, publicKey }))
-        change = { header: block.block.header, commit: block.commit, nextValidators: next }
+        change = { header: signed.header, commit: signed.commit, nextValidators: next }
         // Set changes are rare and never change once committed: keep them.
         this.setChanges.set(h, change)
       }

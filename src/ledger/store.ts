@@ -4,7 +4,7 @@ import { decodeFinalizedBlock, encodeFinalizedBlock } from '../core/block.js'
 import * as dagCbor from '@ipld/dag-cbor'
 import { encode, pruneUndefined } from '../core/encoding.js'
 import { CertchainError } from '../core/errors.js'
-import { CHAIN_FORMAT_VERSION, type Block, type CertificateRecord, type CertificateState, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
+import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type CertificateRecord, type CertificateState, type Commit, type FinalizedBlock, type Millis } from '../core/types.js'
 import type { StateRoots } from '../core/state.js'
 import type { VoteType } from '../core/vote.js'
 import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
@@ -27,6 +27,8 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   HISTORY    level (u8) + index (u64 BE) -> 32-byte node hash of the height history tree (root: level 40)
  *   HEIGHT     height (u64 BE)            -> encoded HeightInfo {time, roots} after that block (time -> height lookups, proofs)
  *   SET_CHANGE height (u64 BE)            -> empty; heights whose header's nextValidatorsHash differs from its validatorsHash
+ *   HEADER     height (u64 BE)            -> encoded {header, commit} of a height whose body was pruned or that a
+ *              state sync received verified (a set-change header); BLOCK holds the others
  */
 const enum Bucket {
   META = 0,
@@ -41,6 +43,7 @@ const enum Bucket {
   HISTORY = 9,
   HEIGHT = 10,
   SET_CHANGE = 11,
+  HEADER = 12,
 }
 
 const META_HEAD = 'head'
@@ -49,6 +52,8 @@ const META_GENESIS = 'genesis'
 const META_FORMAT = 'format'
 /** Open proposals and the next proposal number (ProposalsState). */
 const META_PROPOSALS = 'proposals'
+/** Lowest height whose block body is stored (absent: 1). Pruning and state sync raise it. */
+const META_BASE = 'base'
 
 /** Everything a verifier needs about one certificate, as the chain knows it. */
 export interface CertificateEntry {
@@ -100,6 +105,31 @@ export interface GovernanceWrites {
   readonly events: readonly GovEvent[]
 }
 
+/** A consistent read of the committed state (see {@link LedgerStore.readState}); close it when done. */
+export interface StateReader {
+  head(): Promise<Head>
+  proposals(): Promise<ProposalsState | undefined>
+  /** Heights that changed the registry, ascending, with the registry after them. */
+  registries(): AsyncIterable<{ height: number; state: RegistryState }>
+  heights(): AsyncIterable<{ height: number; info: HeightInfo }>
+  /** Every certificate entry, in key order. */
+  certificates(): AsyncIterable<{ id: Bytes; entry: CertificateEntry }>
+  close(): Promise<void>
+}
+
+/** Part of a state restored from a snapshot (state sync). */
+export interface RestoredState {
+  readonly certificates?: readonly { id: Bytes; entry: CertificateEntry }[]
+  readonly heights?: readonly { height: number; info: HeightInfo }[]
+  readonly registries?: readonly { height: number; state: RegistryState }[]
+  readonly treeNodes?: readonly TreeNodeWrite[]
+  readonly historyNodes?: readonly TreeNodeWrite[]
+  readonly proposals?: readonly ProposalRecord[]
+  /** Verified headers with their commits (the set changes a state sync followed). */
+  readonly headers?: readonly { header: BlockHeader; commit: Commit }[]
+  readonly txIds?: readonly { id: Bytes; height: number; index: number }[]
+}
+
 /** All writes of one executed block; committed with its commit in one atomic, fsynced batch. */
 export interface BlockWrites {
   readonly block: Block
@@ -149,6 +179,7 @@ export class LedgerStore {
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
     private headState: Head,
+    private baseHeight: number,
   ) {}
 
   /**
@@ -177,7 +208,7 @@ export class LedgerStore {
         ],
         { sync: true },
       )
-      return new LedgerStore(db, head)
+      return new LedgerStore(db, head, 1)
     }
     if (!bytesEqual(storedGenesis, genesisHash)) {
       await db.close()
@@ -196,11 +227,17 @@ export class LedgerStore {
       )
     }
     const head = decodeStored<Head>((await db.get(metaKey(META_HEAD))))
-    return new LedgerStore(db, head)
+    const base = await db.get(metaKey(META_BASE))
+    return new LedgerStore(db, head, base === undefined ? 1 : decodeStored<number>(base))
   }
 
   get head(): Head {
     return this.headState
+  }
+
+  /** Lowest height whose block body this store holds; below it only headers and commits remain (or nothing). */
+  get base(): number {
+    return this.baseHeight
   }
 
   async close(): Promise<void> {
@@ -212,9 +249,112 @@ export class LedgerStore {
     return bytes === undefined ? undefined : decodeFinalizedBlock(bytes, MAX_STORED_VALUE)
   }
 
-  /** The stored encoding of a block and its commit (served as is to syncing peers). */
+  /** The stored encoding of a block and its commit (served as is to syncing peers); undefined below {@link base}. */
   getBlockBytes(height: number): Promise<Bytes | undefined> {
     return this.db.get(key(Bucket.BLOCK, u64(height)))
+  }
+
+  /** Header and commit of `height`, from its block or, once the body is pruned, from the header bucket. */
+  async getSignedHeader(height: number): Promise<{ header: BlockHeader; commit: Commit } | undefined> {
+    const full = await this.getBlock(height)
+    if (full) return { header: full.block.header, commit: full.commit }
+    const bytes = await this.db.get(key(Bucket.HEADER, u64(height)))
+    return bytes === undefined ? undefined : decodeStored<{ header: BlockHeader; commit: Commit }>(bytes)
+  }
+
+  /**
+   * Drops the bodies of blocks below `below` (at most `limit` of them, oldest first), keeping each
+   * header and commit; the certificate index, transaction index and both trees stay. Returns the
+   * new base. Each step is one batch that moves the base with it, so a crash leaves no gap.
+   */
+  async pruneBlocks(below: number, limit: number): Promise<number> {
+    const end = Math.min(below, this.headState.height + 1, this.baseHeight + limit)
+    if (end <= this.baseHeight) return this.baseHeight
+    const ops: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[] = []
+    for (let h = this.baseHeight; h < end; h++) {
+      const block = await this.getBlock(h)
+      if (block) ops.push({ type: 'put', key: key(Bucket.HEADER, u64(h)), value: encode({ header: block.block.header, commit: block.commit }) })
+      ops.push({ type: 'del', key: key(Bucket.BLOCK, u64(h)) })
+    }
+    ops.push({ type: 'put', key: metaKey(META_BASE), value: encode(end) })
+    await this.db.batch(ops, { sync: true })
+    this.baseHeight = end
+    return end
+  }
+
+  /**
+   * A consistent view of the committed state as of now (a LevelDB snapshot): blocks committed
+   * while it is read are not seen, so a snapshot of the state can be taken off the commit path.
+   */
+  readState(): StateReader {
+    const snapshot = this.db.snapshot()
+    const db = this.db
+    const range = (bucket: Bucket) => ({ gt: key(bucket), lt: key(bucket + 1), snapshot })
+    const height = (k: Bytes): number => Number(Buffer.from(k).readBigUInt64BE(1))
+    return {
+      async head() {
+        return decodeStored<Head>(await db.get(metaKey(META_HEAD), { snapshot }))
+      },
+      async proposals() {
+        const bytes = await db.get(metaKey(META_PROPOSALS), { snapshot })
+        return bytes === undefined ? undefined : decodeStored<ProposalsState>(bytes)
+      },
+      async *registries() {
+        for await (const [k, v] of db.iterator(range(Bucket.REGISTRY))) yield { height: height(k), state: decodeStored<RegistryState>(v) }
+      },
+      async *heights() {
+        for await (const [k, v] of db.iterator(range(Bucket.HEIGHT))) yield { height: height(k), info: decodeStored<HeightInfo>(v) }
+      },
+      async *certificates() {
+        for await (const [k, v] of db.iterator(range(Bucket.CERT))) yield { id: k.subarray(1), entry: decodeStored<CertificateEntry>(v) }
+      },
+      close: () => snapshot.close(),
+    }
+  }
+
+  /**
+   * Writes part of a restored state (state sync). Not fsynced: nothing is visible or trusted
+   * before {@link finishRestore} writes the head, which is fsynced and comes last.
+   */
+  async putRestored(part: RestoredState): Promise<void> {
+    const ops: { type: 'put'; key: Bytes; value: Bytes }[] = []
+    for (const { id, entry } of part.certificates ?? []) ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
+    for (const { height, info } of part.heights ?? []) ops.push({ type: 'put', key: key(Bucket.HEIGHT, u64(height)), value: encode(info) })
+    for (const { height, state } of part.registries ?? []) ops.push({ type: 'put', key: key(Bucket.REGISTRY, u64(height)), value: encode(pruneUndefined(state)) })
+    for (const n of part.treeNodes ?? []) ops.push({ type: 'put', key: treeKey(Bucket.TREE, n.level, n.index), value: n.hash })
+    for (const n of part.historyNodes ?? []) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, n.level, n.index), value: n.hash })
+    for (const p of part.proposals ?? []) ops.push({ type: 'put', key: key(Bucket.PROPOSAL, u64(p.id)), value: encode(pruneUndefined(p)) })
+    for (const { header, commit } of part.headers ?? []) {
+      ops.push({ type: 'put', key: key(Bucket.HEADER, u64(header.height)), value: encode({ header, commit }) })
+      if (!bytesEqual(header.validatorsHash, header.nextValidatorsHash)) ops.push({ type: 'put', key: key(Bucket.SET_CHANGE, u64(header.height)), value: new Uint8Array(0) })
+    }
+    for (const id of part.txIds ?? []) ops.push({ type: 'put', key: key(Bucket.TX, id.id), value: encode({ height: id.height, index: id.index }) })
+    if (ops.length > 0) await this.db.batch(ops)
+  }
+
+  /**
+   * Empties an uncommitted store (head still at genesis) of whatever an interrupted restore left,
+   * so a new one starts clean: a stale tree node would otherwise stand in for an empty subtree.
+   */
+  async clearRestored(): Promise<void> {
+    if (this.headState.height !== 0) throw new CertchainError('INTERNAL', 'only a store at genesis can be cleared for a restore')
+    for (const bucket of [Bucket.BLOCK, Bucket.BLOCK_HASH, Bucket.TX, Bucket.CERT, Bucket.TREE, Bucket.REGISTRY, Bucket.PROPOSAL, Bucket.HISTORY, Bucket.HEIGHT, Bucket.SET_CHANGE, Bucket.HEADER]) {
+      await this.db.clear({ gte: key(bucket), lt: key(bucket + 1) })
+    }
+  }
+
+  /** Makes a restored state the committed one: the head (fsynced, last), the open proposals and the base. */
+  async finishRestore(head: Head, proposals: ProposalsState): Promise<void> {
+    await this.db.batch(
+      [
+        { type: 'put', key: metaKey(META_PROPOSALS), value: encode(pruneUndefined(proposals)) },
+        { type: 'put', key: metaKey(META_BASE), value: encode(head.height + 1) },
+        { type: 'put', key: metaKey(META_HEAD), value: encode(head) },
+      ],
+      { sync: true },
+    )
+    this.headState = head
+    this.baseHeight = head.height + 1
   }
 
 

@@ -6,6 +6,7 @@ export { sha256, verifyEd25519 } from './crypto.js'
 export { PROOF_FORMAT, proofFromJson, proofToJson, type EntryProof, type ProofBundle, type SetMember, type ValidatorChange } from './proof.js'
 export { CHECKPOINT_FORMAT, checkpointToJson, trustFromCheckpoint, trustFromGenesis, trustFromJson } from './trust.js'
 export {
+  followSets,
   headerHash,
   MAX_FUTURE_SKEW_MS,
   verifyProof,

@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path'
 import { CertchainError } from '../core/errors.js'
 import { MAX_CONFIG_FILE_BYTES, readLocalFile } from './files.js'
 import type { RpcLimits } from '../rpc/limits.js'
+import { DEFAULT_SNAPSHOT_LIMITS } from '../ledger/snapshot.js'
 
 /** A node's configuration (`HOME/config.json`). Paths are relative to the home directory. */
 export interface NodeConfig {
@@ -52,6 +53,31 @@ export interface NodeConfig {
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   }
+  /** Snapshots this node takes and serves, and joining by state sync (README, "State sync"). */
+  readonly stateSync: {
+    /** On a node whose ledger is empty: join from a peer's snapshot instead of replaying every block. */
+    readonly enabled: boolean
+    /**
+     * The trust anchor the snapshot's header is light-verified from: a checkpoint file
+     * (`certchain checkpoint`); empty: the genesis.
+     */
+    readonly trustFile: string
+    /** A snapshot every this many blocks (0: none taken or served). */
+    readonly snapshotInterval: number
+    /** Snapshots kept on disk (the newest). */
+    readonly snapshotKeep: number
+    /** Chunk size snapshots are cut at. */
+    readonly chunkBytes: number
+    /** Chunk requests in flight at once while joining, spread over the peers that offer the snapshot. */
+    readonly fetchers: number
+    /** How long a joining node looks for peers and snapshots before it gives up and block-syncs from genesis. */
+    readonly discoveryTimeoutMs: number
+  }
+  /** Non-archival nodes: drop old block bodies (README, "Pruning"). */
+  readonly pruning: {
+    /** Block bodies kept below the head (0: keep every block, an archival node). */
+    readonly keepBlocks: number
+  }
   /** This node as a verifier of presentations (README, "Presentations"). */
   readonly verifier: {
     /** The name presentation requests show the holder (empty: the moniker). */
@@ -99,6 +125,16 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   mempool: { maxTxs: 100_000, maxBytes: 512 * 1024 * 1024 },
   log: { level: 'info' },
   verifier: { name: '', maxOutstandingRequests: 10_000 },
+  stateSync: {
+    enabled: false,
+    trustFile: '',
+    snapshotInterval: 0,
+    snapshotKeep: 2,
+    chunkBytes: 1024 * 1024,
+    fetchers: 4,
+    discoveryTimeoutMs: 30_000,
+  },
+  pruning: { keepBlocks: 0 },
 })
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -150,6 +186,11 @@ export function parseConfig(input: unknown, source = 'config'): NodeConfig {
   if (config.consensus.blockIntervalMs > config.consensus.heartbeatIntervalMs) {
     problems.push('consensus.blockIntervalMs must not exceed consensus.heartbeatIntervalMs')
   }
+  if (config.stateSync.chunkBytes < 64 * 1024 || config.stateSync.chunkBytes > DEFAULT_SNAPSHOT_LIMITS.maxChunkBytes - 64 * 1024) {
+    problems.push(`stateSync.chunkBytes must be between 65536 and ${DEFAULT_SNAPSHOT_LIMITS.maxChunkBytes - 64 * 1024}`)
+  }
+  if (config.stateSync.snapshotKeep < 1) problems.push('stateSync.snapshotKeep must be at least 1')
+  if (config.stateSync.fetchers < 1 || config.stateSync.fetchers > 16) problems.push('stateSync.fetchers must be between 1 and 16')
   if (problems.length > 0) throw new CertchainError('INVALID_CONFIG', `${source}: ${problems.join('; ')}`)
   return config
 }

@@ -38,6 +38,10 @@ import { homePath, type NodeConfig } from './config.js'
 import { MAX_GENESIS_FILE_BYTES, readLocalFile } from './files.js'
 import { loadKeyFile, peerIdOf, type KeyFile } from './keys.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import { SnapshotFiles } from './snapshots.js'
+import { SnapshotServer, StateSync } from './statesync.js'
+import { DEFAULT_SNAPSHOT_LIMITS } from '../ledger/index.js'
+import { trustFromCheckpoint, trustFromGenesis, type Trust } from '../light/index.js'
 
 export interface NodeInit {
   readonly home: string
@@ -127,6 +131,11 @@ export class CertchainNode implements RpcBackend {
   private allowedPeers: Set<string>
   private unsubscribeMempool: (() => void) | undefined
   private started = false
+  private stateSync: StateSync | undefined
+  private stateSyncRun: Promise<boolean> | undefined
+  /** The snapshot or pruning step in progress (one at a time, off the commit path). */
+  private housekeeping: Promise<void> = Promise.resolve()
+  private snapshotting = false
 
   private constructor(
     readonly config: NodeConfig,
@@ -141,6 +150,7 @@ export class CertchainNode implements RpcBackend {
     private readonly nodeKey: KeyFile,
     readonly presentations: PresentationRequests,
     readonly genesisDocument: unknown,
+    private readonly snapshots: SnapshotFiles | undefined,
   ) {
     this.allowedPeers = ledger.peerIds()
   }
@@ -168,7 +178,9 @@ export class CertchainNode implements RpcBackend {
     if (validatorKey && !ledger.registry.validatorRecords().some((v) => bytesEqual(v.publicKey, validatorKey.publicKey))) {
       logger.warn({ publicKey: toHex(validatorKey.publicKey) }, 'validator key is not registered (yet); following until governance adds it')
     }
-    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey, presentations, genesisDocument)
+    const snapshots =
+      config.stateSync.snapshotInterval > 0 ? await SnapshotFiles.open(join(dataDir, 'snapshots'), config.stateSync.snapshotKeep, DEFAULT_SNAPSHOT_LIMITS) : undefined
+    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey, presentations, genesisDocument, snapshots)
     node.updateChainMetrics()
     return node
   }
@@ -198,18 +210,77 @@ export class CertchainNode implements RpcBackend {
       { chainId: this.ledger.chainId, genesisHash: toHex(this.ledger.genesis.hash), height: head.height, peerId: this.peerId, validator: this.validatorId ?? null },
       'starting node',
     )
-    await this.startConsensus()
+    const replay = await this.startConsensus()
     await this.p2p!.start().catch((err: unknown) => {
       throw portInUse(err, 'p2p', '--p2p-port or p2p.listen')
     })
     this.logger.info({ addresses: this.p2p!.addresses() }, 'p2p listening')
-    this.sync!.start()
     this.rpc = await createRpcServer(this.config.rpc, { backend: this, logger: this.logger.child({ module: 'rpc' }), metrics: this.metrics }).catch(
       (err: unknown) => {
         throw portInUse(err, 'RPC', '--rpc-port or rpc.port')
       },
     )
     this.logger.info({ url: this.rpc.address }, 'RPC listening')
+    if (this.config.stateSync.enabled && this.ledger.head.height === 0) {
+      await this.joinByStateSync()
+      // Stopped while joining: stop() already ran, nothing more to start.
+      if (!this.started) return
+    }
+    // After a state sync the WAL holds nothing of the new height; consensus starts from the head.
+    this.engine!.start(this.ledger.head.height === 0 ? replay : {})
+    this.sync!.start()
+  }
+
+  /**
+   * Installs a peer's snapshot (light-verified from the trust anchor) before consensus starts,
+   * then block sync fetches the rest. Without one in time, the node block-syncs from genesis.
+   */
+  private async joinByStateSync(): Promise<void> {
+    const p2p = this.p2p!
+    const logger = this.logger.child({ module: 'statesync' })
+    const started = Date.now()
+    const sync = new StateSync(
+      { fetchers: this.config.stateSync.fetchers, discoveryTimeoutMs: this.config.stateSync.discoveryTimeoutMs, requestTimeoutMs: 30_000, limits: DEFAULT_SNAPSHOT_LIMITS },
+      {
+        ledger: this.ledger,
+        trust: await this.stateSyncTrust(),
+        logger,
+        onChunk: (result) => this.metrics.stateSyncChunks.inc({ result }),
+        network: {
+          peers: () => p2p.connectedPeers(),
+          request: (peer, request, options) => p2p.requestSnapshot(peer, request, options),
+          ban: async (peer) => {
+            this.metrics.peerDisconnects.inc({ reason: 'state_sync' })
+            await p2p.disconnect(peer, { ban: true })
+          },
+        },
+      },
+    )
+    this.stateSync = sync
+    this.stateSyncRun = sync.run()
+    if (await this.stateSyncRun) {
+      this.metrics.stateSyncSeconds.set((Date.now() - started) / 1000)
+      this.refreshPeerAccess()
+      this.updateChainMetrics()
+    } else {
+      logger.warn({ timeoutMs: this.config.stateSync.discoveryTimeoutMs }, 'state sync found no verifiable snapshot in time; block-syncing from genesis')
+    }
+  }
+
+  /** The anchor a state sync verifies from: the configured checkpoint, else the genesis. */
+  private async stateSyncTrust(): Promise<Trust> {
+    const file = this.config.stateSync.trustFile
+    if (file === '') return trustFromGenesis(this.genesisDocument)
+    const text = (await readLocalFile(file, { what: 'checkpoint', maxBytes: MAX_GENESIS_FILE_BYTES })).toString('utf8')
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (err) {
+      throw new CertchainError('INVALID_CONFIG', `stateSync.trustFile ${file} is not valid JSON: ${(err as Error).message}`)
+    }
+    const trust = trustFromCheckpoint(json)
+    if (trust.chainId !== this.ledger.chainId) throw new CertchainError('INVALID_CONFIG', `stateSync.trustFile ${file} is a checkpoint of chain "${trust.chainId}"`)
+    return trust
   }
 
   /** Stops in reverse order: no new requests, finish the event in progress, close the stores. */
@@ -219,6 +290,10 @@ export class CertchainNode implements RpcBackend {
       this.waiters.releaseAll()
       await this.rpc?.close()
       this.unsubscribeMempool?.()
+      this.stateSync?.stop()
+      // A join in progress stops at its next chunk; the ledger must not close under it.
+      await this.stateSyncRun?.catch(() => false)
+      await this.housekeeping
       await this.sync?.stop()
       await this.engine?.stop()
       await this.p2p?.stop()
@@ -229,7 +304,7 @@ export class CertchainNode implements RpcBackend {
     this.logger.info({ height: this.ledger.head.height }, 'node stopped')
   }
 
-  private async startConsensus(): Promise<void> {
+  private async startConsensus(): Promise<{ messages: ConsensusMessage[]; drafts: Draft[] }> {
     const logger = this.logger.child({ module: 'consensus' })
     const height = this.ledger.head.height + 1
     // Only the height in progress is resumed; records of a finished height (a reset that did
@@ -260,6 +335,7 @@ export class CertchainNode implements RpcBackend {
         // Accepted messages are handed over during validation (see validateGossip).
         onMessage: () => undefined,
         sync: { handle: (request) => this.sync!.handle(request) },
+        ...(this.snapshots ? { snapshots: new SnapshotServer({ ledger: this.ledger, files: () => this.snapshots }) } : {}),
       },
     )
     this.p2p = p2p
@@ -326,7 +402,7 @@ export class CertchainNode implements RpcBackend {
       if (record.draft) drafts.push({ round: record.draft.round, block: parseBlock(record.draft.block) })
     }
     if (records.length > 0) logger.info({ height, messages: messages.length, drafts: drafts.length }, 'resuming the height in progress from the WAL')
-    engine.start({ messages, drafts })
+    return { messages, drafts }
   }
 
   /** Gossip validation is chain logic: the mempool and consensus decide, p2p maps the verdict. */
@@ -373,6 +449,8 @@ export class CertchainNode implements RpcBackend {
       mempool: { txs: this.mempool.size, bytes: this.mempool.bytes },
       certificates: head.certificateCount,
       transactions: head.txCount,
+      baseHeight: this.ledger.base,
+      stateSync: this.stateSync?.progress ?? { phase: 'off', height: 0, chunksDone: 0, chunksTotal: 0, peer: null },
     }
   }
 
@@ -428,6 +506,50 @@ export class CertchainNode implements RpcBackend {
       this.logger.info({ height, txs: writes.txIds.length, rejected: rejected.length }, 'committed block')
     }
     this.recheckMempool(block.header.time, writes)
+    this.afterCommit(height)
+  }
+
+  /**
+   * Snapshots every `stateSync.snapshotInterval` blocks and prunes old bodies, one step at a
+   * time in the background: the next block commits meanwhile (a snapshot reads a LevelDB
+   * snapshot of the state, so blocks committed while it is written do not change it).
+   */
+  private afterCommit(height: number): void {
+    const { snapshotInterval, chunkBytes } = this.config.stateSync
+    const files = this.snapshots
+    if (files && height % snapshotInterval === 0 && !this.snapshotting) {
+      this.snapshotting = true
+      // Opened now, in the step that saw the commit: the snapshot is of exactly this height, so
+      // every node's snapshot of it is the same and a joining node can fetch from all of them.
+      const reader = this.ledger.readState()
+      this.housekeeping = this.housekeeping.then(async () => {
+        const started = performance.now()
+        try {
+          const { manifest, bytes } = await files.take(this.ledger, chunkBytes, reader)
+          const seconds = (performance.now() - started) / 1000
+          this.metrics.snapshotsTaken.inc()
+          this.metrics.snapshotSeconds.set(seconds)
+          this.metrics.snapshotBytes.set(bytes)
+          this.metrics.snapshotHeight.set(manifest.height)
+          this.logger.info({ height: manifest.height, chunks: manifest.chunks.length, bytes, seconds }, 'snapshot taken')
+        } catch (err) {
+          this.logger.error({ err }, 'cannot take a snapshot')
+        } finally {
+          this.snapshotting = false
+        }
+      })
+    }
+    const keep = this.config.pruning.keepBlocks
+    if (keep > 0 && height - keep + 1 > this.ledger.base) {
+      this.housekeeping = this.housekeeping.then(async () => {
+        try {
+          const base = await this.ledger.pruneBlocks(this.ledger.head.height - keep + 1, PRUNE_STEP)
+          this.metrics.prunedBelow.set(base)
+        } catch (err) {
+          this.logger.error({ err }, 'cannot prune old blocks')
+        }
+      })
+    }
   }
 
   /** Drops pending transactions the block made impossible, and tells whoever waits for them. */
@@ -497,6 +619,7 @@ export class CertchainNode implements RpcBackend {
   private updateChainMetrics(): void {
     const head = this.ledger.head
     this.metrics.height.set(head.height)
+    this.metrics.prunedBelow.set(this.ledger.base)
     this.metrics.chainTxs.set(head.txCount)
     this.metrics.chainCertificates.set(head.certificateCount)
     this.metrics.mempoolTxs.set(this.mempool.size)
@@ -509,6 +632,9 @@ export class CertchainNode implements RpcBackend {
     this.metrics.openProposals.set(this.ledger.proposals.open.length)
   }
 }
+
+/** Block bodies dropped per pruning step (one batch). */
+const PRUNE_STEP = 1000
 
 /** Largest WAL record: a proposal carries a whole block. */
 const MAX_WAL_RECORD = 64 * 1024 * 1024

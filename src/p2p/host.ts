@@ -14,7 +14,7 @@ import { InboundSlots, PeerAccess, connectionGater } from './gater.js'
 import { GossipChannel, MAX_GOSSIP_MESSAGE_BYTES, gossipService, type GossipHandlers, type GossipMetrics, type GossipTopic } from './gossip.js'
 import { DEFAULT_PENALTY_OPTIONS, PeerPenalties, type PenaltyOptions } from './penalties.js'
 import { BootstrapDialer, parseBootstrapAddress, type BootstrapTarget } from './reconnect.js'
-import { DEFAULT_SYNC_SERVE_LIMITS, ReqResp, type RequestOptions, type SyncHandler, type SyncServeLimits } from './reqresp.js'
+import { DEFAULT_SYNC_SERVE_LIMITS, ReqResp, snapshotProtocol, type RequestOptions, type SyncHandler, type SyncServeLimits } from './reqresp.js'
 
 export interface P2POptions {
   /** Part of every topic and protocol name: nodes of different chains never exchange a byte. */
@@ -48,6 +48,8 @@ export interface PeerLimits {
   readonly inboundUpgradeTimeoutMs: number
   readonly penalties: PenaltyOptions
   readonly sync: SyncServeLimits
+  /** What one peer may take from the snapshot server (manifests and chunks). */
+  readonly snapshots: SyncServeLimits
 }
 
 export const DEFAULT_PEER_LIMITS: PeerLimits = Object.freeze({
@@ -58,12 +60,16 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = Object.freeze({
   inboundUpgradeTimeoutMs: 3000,
   penalties: DEFAULT_PENALTY_OPTIONS,
   sync: DEFAULT_SYNC_SERVE_LIMITS,
+  // A joining node fetches a few chunks at once, each at most a few MiB.
+  snapshots: DEFAULT_SYNC_SERVE_LIMITS,
 })
 
 export interface P2PDeps extends GossipHandlers {
   readonly logger: Logger
   readonly metrics?: { readonly peers: Pick<Gauge, 'set'> } & Partial<GossipMetrics & PeerMetrics>
   readonly sync: SyncHandler
+  /** Serves snapshot manifests and chunks on `/certchain/<chainId>/snapshot/1` (state sync). */
+  readonly snapshots?: SyncHandler
 }
 
 export interface PeerMetrics {
@@ -81,6 +87,7 @@ export class P2PHost {
   readonly #access: PeerAccess
   readonly #gossip: GossipChannel
   readonly #reqresp: ReqResp
+  readonly #snapshots: ReqResp
   readonly #dialer: BootstrapDialer
   readonly #logger: Logger
   readonly #metrics: P2PDeps['metrics']
@@ -113,6 +120,10 @@ export class P2PHost {
       settings,
     )
     this.#reqresp = new ReqResp({ node, handler: deps.sync, logger: this.#logger }, { ...settings, limits: limits.sync })
+    this.#snapshots = new ReqResp(
+      { node, handler: deps.snapshots ?? { handle: () => Promise.reject(new Error('this node serves no snapshots')) }, logger: this.#logger },
+      { ...settings, limits: limits.snapshots, protocol: snapshotProtocol(settings.chainId) },
+    )
     // One bootstrap list for the whole network is convenient; our own entry is skipped.
     const others = targets.filter((target) => !target.peerId.equals(node.peerId))
     this.#dialer = new BootstrapDialer({ node, logger: this.#logger }, others)
@@ -140,6 +151,7 @@ export class P2PHost {
       await this.#node.start()
       this.#gossip.start()
       await this.#reqresp.start()
+      await this.#snapshots.start()
       this.#dialer.start()
     } catch (err) {
       await this.stop()
@@ -155,6 +167,7 @@ export class P2PHost {
     this.#started = false
     await this.#dialer.stop()
     await this.#reqresp.stop()
+    await this.#snapshots.stop()
     this.#gossip.stop()
     await this.#node.stop()
     this.#node.removeEventListener('peer:connect', this.#onPeerConnect)
@@ -172,6 +185,11 @@ export class P2PHost {
   async publish(topic: GossipTopic, data: Uint8Array): Promise<void> {
     this.#assertStarted()
     await this.#gossip.publish(topic, data)
+  }
+
+  /** One snapshot request (state sync), one response. Fails with a P2PError. */
+  requestSnapshot(peerId: string, request: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    return this.#snapshots.request(peerId, request, options)
   }
 
   /** One sync request, one response, on `/certchain/<chainId>/sync/1`. Fails with a P2PError. */

@@ -8,6 +8,11 @@ export function syncProtocol(chainId: string): string {
   return `/certchain/${chainId}/sync/1`
 }
 
+/** State sync's snapshot manifests and chunks: the same wire format as block sync, its own budget. */
+export function snapshotProtocol(chainId: string): string {
+  return `/certchain/${chainId}/snapshot/1`
+}
+
 /** Default time for a whole request: dial, send, remote handling, response. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** Time a server gives a peer to send its request and itself to answer it. */
@@ -98,12 +103,12 @@ export class ReqResp {
 
   constructor(
     components: { node: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>; handler: SyncHandler; logger: Logger },
-    options: { chainId: string; maxMessageBytes: number; limits?: SyncServeLimits },
+    options: { chainId: string; maxMessageBytes: number; limits?: SyncServeLimits; protocol?: string },
   ) {
     this.#node = components.node
     this.#handler = components.handler
     this.#logger = components.logger
-    this.#protocol = syncProtocol(options.chainId)
+    this.#protocol = options.protocol ?? syncProtocol(options.chainId)
     this.#maxFrameBytes = options.maxMessageBytes
     this.#budget = new ServeBudget(options.limits ?? DEFAULT_SYNC_SERVE_LIMITS)
   }

@@ -26,6 +26,16 @@ export interface NodeStatus {
   readonly mempool: { readonly txs: number; readonly bytes: number }
   readonly certificates: number
   readonly transactions: number
+  /** Lowest height whose block body this node serves (1 unless pruned or state-synced). */
+  readonly baseHeight: number
+  /** Joining by state sync: phase ('off' when not used), chunks, the peer and height of the snapshot. */
+  readonly stateSync: {
+    readonly phase: string
+    readonly height: number
+    readonly chunksDone: number
+    readonly chunksTotal: number
+    readonly peer: string | null
+  }
 }
 
 /** What `GET /v1/status` answers: the node's status and counts the RPC reads from the ledger. */

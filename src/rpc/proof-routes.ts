@@ -62,15 +62,17 @@ export const proofRoutes: FastifyPluginCallback<{ backend: RpcBackend }> = (app,
         operationId: 'getCheckpoint',
         summary: 'A trust checkpoint: a header hash and the validator set that signs the next height',
         querystring: queryParams({ height: UINT }),
-        response: responses({ 200: CHECKPOINT }, [400, 404]),
+        response: responses({ 200: CHECKPOINT }, [400, 404, 410]),
       },
     },
     async (request) => {
       const q = (request.query as { height?: string }).height
       const height = q === undefined ? ledger.head.height : Number(q)
       if (height > ledger.head.height) throw new CertchainError('BLOCK_NOT_FOUND', `no block at height ${height} yet`)
-      const block = height === 0 ? undefined : await ledger.getBlock(height)
-      const hash = block ? blockHash(block.block.header) : ledger.genesis.hash
+      // The header is kept when the body is pruned: checkpoints of pruned heights stay available.
+      const signed = height === 0 ? undefined : await ledger.getSignedHeader(height)
+      if (height > 0 && !signed) throw new CertchainError('BLOCK_PRUNED', `height ${height} is below what this node holds (it joined by state sync at ${ledger.base - 1})`)
+      const hash = signed ? blockHash(signed.header) : ledger.genesis.hash
       const validators = (await ledger.validatorsAt(height + 1)).map(({ id, publicKey }) => ({ id, publicKey }))
       return checkpointToJson({ chainId: ledger.chainId, height, headerHash: hash, validators })
     },

@@ -60,6 +60,14 @@ export const STATUS = exact({
   mempool,
   certificates: int,
   transactions: int,
+  baseHeight: int,
+  stateSync: exact({
+    phase: { enum: ['off', 'discovering', 'verifying', 'fetching', 'restoring', 'done', 'failed'] },
+    height: int,
+    chunksDone: int,
+    chunksTotal: int,
+    peer: nullable(str),
+  }),
   validators: int,
   openProposals: int,
 })

@@ -300,6 +300,9 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     if (height < 1 || height > ledger.head.height) {
       throw new CertchainError('BLOCK_NOT_FOUND', height === 0 ? 'no block committed yet' : `no block at height ${height}`)
     }
+    if (height < ledger.base) {
+      throw new CertchainError('BLOCK_PRUNED', `block ${height} was pruned here (bodies kept from height ${ledger.base}); ask an archival node`)
+    }
     const json = await blockViews.get(height, async () => {
       const block = await ledger.getBlock(height)
       if (!block) throw new CertchainError('BLOCK_NOT_FOUND', `no block at height ${height}`)
@@ -317,7 +320,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
         operationId: 'getBlock',
         summary: 'The block at a height',
         params: pathParams({ height: UINT }),
-        response: responses({ 200: BLOCK }, [400, 404]),
+        response: responses({ 200: BLOCK }, [400, 404, 410]),
       },
     },
     (request, reply) => sendBlock(Number((request.params as { height: string }).height), reply),

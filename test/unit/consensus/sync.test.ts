@@ -127,7 +127,7 @@ describe('BlockSync', () => {
     const server = new BlockSync({ ...DEFAULT_SYNC_OPTIONS, batchBlocks: 4 }, { ledger: source, engine: undefined as unknown as ConsensusEngine, network: undefined as unknown as SyncNetwork, logger, maxBlockBytes: 1 << 22 })
     const { blocks } = decodeCanonical(await server.handle(encode({ type: 'blocks', from: 2, count: 100 })), 1 << 24) as { blocks: Bytes[] }
     expect(blocks.map((b) => decodeFinalizedBlock(b, 1 << 24).block.header.height)).toEqual([2, 3, 4, 5])
-    expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6 })
+    expect(decodeCanonical(await server.handle(encode({ type: 'status' })), 64)).toEqual({ height: 6, base: 1 })
   })
 })
 
@@ -143,8 +143,9 @@ describe('BlockSync, malformed answers (MALFORMED_SYNC_RESPONSE)', () => {
   }
 
   it('a status answer must be a map with a height; a blocks answer a map with at most the asked number of byte strings', () => {
-    expect(decodeStatusAnswer(encode({ height: 7 }))).toBe(7)
-    for (const answer of [null, 7, [], 'status', {}, { height: null }, { height: -1 }, { height: 1.5 }, { height: '7' }]) {
+    expect(decodeStatusAnswer(encode({ height: 7 }))).toEqual({ height: 7, base: 1 })
+    expect(decodeStatusAnswer(encode({ height: 7, base: 5 }))).toEqual({ height: 7, base: 5 })
+    for (const answer of [null, 7, [], 'status', {}, { height: null }, { height: -1 }, { height: 1.5 }, { height: '7' }, { height: 7, base: 0 }, { height: 7, base: '1' }]) {
       expect(refusal(() => decodeStatusAnswer(encode(answer))), JSON.stringify(answer)).toBe('MALFORMED_SYNC_RESPONSE')
     }
     const block = new Uint8Array([1, 2, 3])
