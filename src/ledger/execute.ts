@@ -12,7 +12,7 @@ import { verify } from '../core/crypto.js'
 import { bytesEqual } from '../core/bytes.js'
 import { GovDraft, proposalsHash, type ProposalsState } from './governance.js'
 import { isCurrentKey, type ActiveValidator, type Registry } from './registry.js'
-import type { StateTree, TreeNodeWrite } from './state-tree.js'
+import type { StateTree, TreeChunkWrite } from './state-tree.js'
 import type { CertificateEntry, GovernanceWrites, Head, LedgerStore } from './store.js'
 
 /** What execution reads: committed state plus the rules. */
@@ -209,8 +209,8 @@ export class BlockExecution {
   async finish(): Promise<{
     stateRoot: Bytes
     certificateCount: number
-    treeNodes: TreeNodeWrite[]
-    historyNodes: TreeNodeWrite[]
+    treeNodes: TreeChunkWrite[]
+    historyNodes: TreeChunkWrite[]
     roots: StateRoots
     certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
     governance?: GovernanceWrites

@@ -47,8 +47,8 @@ export class Ledger {
     this.ctx = {
       chainId: genesis.chainId,
       store,
-      tree: new StateTree(store.readTreeNodes),
-      history: new StateTree(store.readHistoryNodes),
+      tree: new StateTree(store.readTreeChunks),
+      history: new StateTree(store.readHistoryChunks),
       verified: new WeakSet(),
       validatorsAt: (height) => this.history.validatorsAt(height),
     }

@@ -9,7 +9,7 @@ import type { StateRoots } from '../core/state.js'
 import type { VoteType } from '../core/vote.js'
 import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
-import type { TreeNodeWrite } from './state-tree.js'
+import type { TreeChunkWrite } from './state-tree.js'
 
 /**
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
@@ -18,13 +18,13 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   BLOCK_HASH header hash                 -> height (u64 BE); written with each block for lookups by hash (no reader yet)
  *   TX         transaction id              -> encoded TxLocation
  *   CERT       certificate id              -> encoded CertificateEntry
- *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree (root: level 40)
+ *   TREE       tier (u8) + index (u64 BE) -> packed chunk of the status tree (state-tree.ts: 8 levels per tier, root: tier 4)
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + vote type (u8: 0 prevote, 1 precommit) + validator id (utf8)
  *              -> encoded evidence (two conflicting signed votes). Records written before the type
  *              was part of the key have no type byte; they list like the others.
  *   REGISTRY   height (u64 BE)            -> encoded RegistryState after that block (only heights that changed it)
  *   PROPOSAL   proposal number (u64 BE)   -> encoded ProposalRecord (open and closed)
- *   HISTORY    level (u8) + index (u64 BE) -> 32-byte node hash of the height history tree (root: level 40)
+ *   HISTORY    tier (u8) + index (u64 BE) -> packed chunk of the height history tree (as TREE)
  *   HEIGHT     height (u64 BE)            -> encoded HeightInfo {time, roots} after that block (time -> height lookups, proofs)
  *   SET_CHANGE height (u64 BE)            -> empty; heights whose header's nextValidatorsHash differs from its validatorsHash
  */
@@ -49,6 +49,12 @@ const META_GENESIS = 'genesis'
 const META_FORMAT = 'format'
 /** Open proposals and the next proposal number (ProposalsState). */
 const META_PROPOSALS = 'proposals'
+/**
+ * How this store lays out its buckets (independent of the chain format, which is hashed): 2 since
+ * the trees are stored in chunks. Absent in stores of layout 1 (one record per tree node).
+ */
+const META_LAYOUT = 'layout'
+export const STORE_LAYOUT_VERSION = 2
 
 /** Everything a verifier needs about one certificate, as the chain knows it. */
 export interface CertificateEntry {
@@ -106,8 +112,9 @@ export interface BlockWrites {
   readonly hash: Bytes
   readonly txIds: readonly Bytes[]
   readonly certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
-  readonly treeNodes: readonly TreeNodeWrite[]
-  readonly historyNodes: readonly TreeNodeWrite[]
+  /** Changed chunks of the status tree and the height history. */
+  readonly treeNodes: readonly TreeChunkWrite[]
+  readonly historyNodes: readonly TreeChunkWrite[]
   /** What the block's state root commits to. */
   readonly roots: StateRoots
   readonly governance?: GovernanceWrites
@@ -128,8 +135,8 @@ function metaKey(name: string): Bytes {
   return key(Bucket.META, Buffer.from(name, 'utf8'))
 }
 
-function treeKey(bucket: Bucket.TREE | Bucket.HISTORY, level: number, index: number): Bytes {
-  return key(bucket, Uint8Array.of(level), u64(index))
+function treeKey(bucket: Bucket.TREE | Bucket.HISTORY, tier: number, index: number): Bytes {
+  return key(bucket, Uint8Array.of(tier), u64(index))
 }
 
 /** The state after one height, as the HEIGHT bucket keeps it: the block time and what its state root commits to. */
@@ -173,6 +180,7 @@ export class LedgerStore {
         [
           { type: 'put', key: metaKey(META_GENESIS), value: genesisHash },
           { type: 'put', key: metaKey(META_FORMAT), value: encode(CHAIN_FORMAT_VERSION) },
+          { type: 'put', key: metaKey(META_LAYOUT), value: encode(STORE_LAYOUT_VERSION) },
           { type: 'put', key: metaKey(META_HEAD), value: encode(head) },
         ],
         { sync: true },
@@ -193,6 +201,15 @@ export class LedgerStore {
       throw new CertchainError(
         'STORE_FORMAT_MISMATCH',
         `data directory ${dir} holds chain format ${version}; this node writes format ${CHAIN_FORMAT_VERSION} (move the directory away and sync again)`,
+      )
+    }
+    const layoutBytes = await db.get(metaKey(META_LAYOUT))
+    const layout = layoutBytes === undefined ? 1 : decodeStored<number>(layoutBytes)
+    if (layout !== STORE_LAYOUT_VERSION) {
+      await db.close()
+      throw new CertchainError(
+        'STORE_FORMAT_MISMATCH',
+        `data directory ${dir} holds store layout ${layout}; this node writes layout ${STORE_LAYOUT_VERSION} (move the directory away and sync again)`,
       )
     }
     const head = decodeStored<Head>((await db.get(metaKey(META_HEAD))))
@@ -297,12 +314,12 @@ export class LedgerStore {
     return out
   }
 
-  readTreeNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(Bucket.TREE, level, i)))
+  readTreeChunks = async (tier: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
+    return this.db.getMany(indices.map((i) => treeKey(Bucket.TREE, tier, i)))
   }
 
-  readHistoryNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(Bucket.HISTORY, level, i)))
+  readHistoryChunks = async (tier: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
+    return this.db.getMany(indices.map((i) => treeKey(Bucket.HISTORY, tier, i)))
   }
 
   async getHeightInfo(height: number): Promise<HeightInfo | undefined> {
@@ -351,8 +368,8 @@ export class LedgerStore {
     for (const { id, entry } of writes.certificates.values()) {
       ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
     }
-    for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, n.level, n.index), value: n.hash })
-    for (const n of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, n.level, n.index), value: n.hash })
+    for (const c of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, c.tier, c.index), value: c.chunk.pack() })
+    for (const c of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, c.tier, c.index), value: c.chunk.pack() })
     const info: HeightInfo = { time: block.header.time, roots: writes.roots }
     ops.push({ type: 'put', key: key(Bucket.HEIGHT, height), value: encode(info) })
     if (!bytesEqual(block.header.validatorsHash, block.header.nextValidatorsHash)) {
