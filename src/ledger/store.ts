@@ -17,7 +17,8 @@ import type { TreeChunkWrite } from './state-tree.js'
  *   BLOCK      height (u64 BE)            -> encoded FinalizedBlock (block and its commit)
  *   BLOCK_HASH header hash                 -> height (u64 BE); written with each block for lookups by hash (no reader yet)
  *   TX         transaction id              -> encoded TxLocation
- *   CERT       certificate id              -> encoded CertificateEntry
+ *   CERT       certificate id              -> encoded StoredEntry: a CertificateEntry without its issuance's
+ *              transaction id and key, which ISSUANCE holds once per transaction (see {@link storedEntry})
  *   TREE       tier (u8) + index (u64 BE) -> packed chunk of the status tree (state-tree.ts: 8 levels per tier, root: tier 4)
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + vote type (u8: 0 prevote, 1 precommit) + validator id (utf8)
  *              -> encoded evidence (two conflicting signed votes). Records written before the type
@@ -27,6 +28,7 @@ import type { TreeChunkWrite } from './state-tree.js'
  *   HISTORY    tier (u8) + index (u64 BE) -> packed chunk of the height history tree (as TREE)
  *   HEIGHT     height (u64 BE)            -> encoded HeightInfo {time, roots} after that block (time -> height lookups, proofs)
  *   SET_CHANGE height (u64 BE)            -> empty; heights whose header's nextValidatorsHash differs from its validatorsHash
+ *   ISSUANCE   height (u64 BE) + index in its block (u32 BE) -> encoded [transaction id, signing key] of an issuance
  */
 const enum Bucket {
   META = 0,
@@ -41,6 +43,7 @@ const enum Bucket {
   HISTORY = 9,
   HEIGHT = 10,
   SET_CHANGE = 11,
+  ISSUANCE = 12,
 }
 
 const META_HEAD = 'head'
@@ -51,10 +54,11 @@ const META_FORMAT = 'format'
 const META_PROPOSALS = 'proposals'
 /**
  * How this store lays out its buckets (independent of the chain format, which is hashed): 2 since
- * the trees are stored in chunks. Absent in stores of layout 1 (one record per tree node).
+ * the trees are stored in chunks, 3 since certificate entries refer to their issuance in
+ * ISSUANCE. Absent in stores of layout 1 (one record per tree node).
  */
 const META_LAYOUT = 'layout'
-export const STORE_LAYOUT_VERSION = 2
+export const STORE_LAYOUT_VERSION = 3
 
 /** Everything a verifier needs about one certificate, as the chain knows it. */
 export interface CertificateEntry {
@@ -152,7 +156,55 @@ function decodeStored<T>(bytes: Bytes): T {
   return dagCbor.decode<T>(bytes)
 }
 
+const STATES: readonly CertificateState[] = ['active', 'revoked', 'suspended']
+
+/**
+ * A certificate entry as CERT stores it, a list without field names: [seq, height, index of the
+ * issuance in its block, time, state (0 active, 1 revoked, 2 suspended), type, issuer, docHash,
+ * validFrom, validUntil, holder or null, {change, earlier} or absent]. The issuance's transaction
+ * id and key (64 bytes nobody can compress) are stored once per transaction, not per certificate.
+ */
+type StoredEntry = [number, number, number, number, number, string, string, Bytes, number, number, Bytes | null, { change?: StatusChange; earlier?: CertificateEntry['earlier'] }?]
+
+function storedEntry(entry: CertificateEntry, index: number): StoredEntry {
+  const { record } = entry
+  const out: StoredEntry = [
+    entry.seq,
+    entry.height,
+    index,
+    entry.time,
+    STATES.indexOf(entry.state),
+    record.type,
+    record.issuer,
+    record.docHash,
+    record.validFrom,
+    record.validUntil,
+    record.holder ?? null,
+  ]
+  if (entry.change || entry.earlier) out.push(pruneUndefined({ change: entry.change, earlier: entry.earlier }))
+  return out
+}
+
+interface Issuance {
+  readonly txId: Bytes
+  readonly key: Bytes
+}
+
+function issuanceKey(height: number, index: number): Bytes {
+  const k = Buffer.alloc(13)
+  k[0] = Bucket.ISSUANCE
+  k.writeBigUInt64BE(BigInt(height), 1)
+  k.writeUInt32BE(index, 9)
+  return k
+}
+
+/** Issuances kept in memory: a certificate lookup needs its issuance's id and key. */
+const ISSUANCE_CACHE_LIMIT = 65_536
+
 export class LedgerStore {
+  /** Issuances by "height:index": immutable once committed, so any read may be cached. */
+  private readonly issuances = new Map<string, Issuance>()
+
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
     private headState: Head,
@@ -248,18 +300,65 @@ export class LedgerStore {
 
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    const found = await this.db.getMany(ids.map((id) => key(Bucket.CERT, id)))
-    return found.map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v)))
+    return this.entries(await this.db.getMany(ids.map((id) => key(Bucket.CERT, id))))
   }
 
-  /** Which transactions are committed and the certificate entries, in one LevelDB round trip. */
+  /** Which transactions are committed and the certificate entries, in one LevelDB round trip (two when issuances are not in memory). */
   async lookup(txIds: readonly Bytes[], certificateIds: readonly Bytes[]): Promise<{ txs: boolean[]; certificates: (CertificateEntry | undefined)[] }> {
     const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map((id) => key(Bucket.CERT, id))]
     const found = keys.length === 0 ? [] : await this.db.getMany(keys)
     return {
       txs: found.slice(0, txIds.length).map((v) => v !== undefined),
-      certificates: found.slice(txIds.length).map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v))),
+      certificates: await this.entries(found.slice(txIds.length)),
     }
+  }
+
+  /** Stored entries joined with their issuances (from memory, else one batched read). */
+  private async entries(values: readonly (Bytes | undefined)[]): Promise<(CertificateEntry | undefined)[]> {
+    const stored = values.map((v) => (v === undefined ? undefined : decodeStored<StoredEntry>(v)))
+    const resolved = new Map<string, Issuance>()
+    const missing = new Map<string, [number, number]>()
+    for (const e of stored) {
+      if (e === undefined) continue
+      const ref = `${e[1]}:${e[2]}`
+      const known = this.issuances.get(ref)
+      if (known) resolved.set(ref, known)
+      else missing.set(ref, [e[1], e[2]])
+    }
+    if (missing.size > 0) {
+      const refs = [...missing]
+      const found = await this.db.getMany(refs.map(([, [h, i]]) => issuanceKey(h, i)))
+      refs.forEach(([ref, [h, i]], n) => {
+        const v = found[n]
+        if (v === undefined) throw new CertchainError('INTERNAL', `issuance ${i} of block ${h} is missing from the store`)
+        const [txId, key] = decodeStored<[Bytes, Bytes]>(v)
+        resolved.set(ref, { txId, key })
+        this.rememberIssuance(ref, { txId, key })
+      })
+    }
+    return stored.map((e) => {
+      if (e === undefined) return undefined
+      const [seq, height, index, time, state, type, issuer, docHash, validFrom, validUntil, holder, rest] = e
+      const { txId, key } = resolved.get(`${height}:${index}`)!
+      return {
+        record: { type, issuer, docHash, ...(holder === null ? {} : { holder }), validFrom, validUntil },
+        seq,
+        txId,
+        key,
+        height,
+        time,
+        state: STATES[state]!,
+        ...rest,
+      }
+    })
+  }
+
+  private rememberIssuance(ref: string, issuance: Issuance): void {
+    if (this.issuances.size >= ISSUANCE_CACHE_LIMIT) {
+      const oldest = this.issuances.keys().next().value
+      if (oldest !== undefined) this.issuances.delete(oldest)
+    }
+    this.issuances.set(ref, issuance)
   }
 
   async getCertificate(id: Bytes): Promise<CertificateEntry | undefined> {
@@ -362,11 +461,28 @@ export class LedgerStore {
       { type: 'put', key: key(Bucket.BLOCK, height), value: encodeFinalizedBlock({ block, commit }) },
       { type: 'put', key: key(Bucket.BLOCK_HASH, hash), value: height },
     ]
+    // By the id's object: the entries a transaction issued share its id's bytes.
+    const indexOf = new Map<Bytes, number>()
     writes.txIds.forEach((id, index) => {
       ops.push({ type: 'put', key: key(Bucket.TX, id), value: encode({ height: block.header.height, index }) })
+      indexOf.set(id, index)
     })
+    // Status changes of certificates issued by earlier blocks: their issuance's index from TX.
+    const earlier = [...writes.certificates.values()].filter(({ entry }) => entry.height !== block.header.height)
+    const locations = earlier.length === 0 ? [] : await this.db.getMany(earlier.map(({ entry }) => key(Bucket.TX, entry.txId)))
+    earlier.forEach(({ entry }, i) => {
+      const location = locations[i]
+      if (location === undefined) throw new CertchainError('INTERNAL', `the issuance of certificate ${entry.seq} is missing from the store`)
+      indexOf.set(entry.txId, decodeStored<TxLocation>(location).index)
+    })
+    const issued = new Map<number, Issuance>()
     for (const { id, entry } of writes.certificates.values()) {
-      ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
+      const index = indexOf.get(entry.txId) ?? indexOf.get(writes.txIds.find((t) => bytesEqual(t, entry.txId))!)!
+      if (entry.height === block.header.height && !issued.has(index)) {
+        ops.push({ type: 'put', key: issuanceKey(entry.height, index), value: encode([entry.txId, entry.key]) })
+        issued.set(index, { txId: entry.txId, key: entry.key })
+      }
+      ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(storedEntry(entry, index)) })
     }
     for (const c of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, c.tier, c.index), value: c.chunk.pack() })
     for (const c of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, c.tier, c.index), value: c.chunk.pack() })
@@ -381,6 +497,7 @@ export class LedgerStore {
     for (const p of gov?.records ?? []) ops.push({ type: 'put', key: key(Bucket.PROPOSAL, u64(p.id)), value: encode(pruneUndefined(p)) })
     ops.push({ type: 'put', key: metaKey(META_HEAD), value: encode(head) })
     await this.db.batch(ops, { sync: true })
+    for (const [index, issuance] of issued) this.rememberIssuance(`${block.header.height}:${index}`, issuance)
     this.headState = head
     // In the same synchronous step as the new head: no reader sees the head without the rest.
     onDurable?.()
