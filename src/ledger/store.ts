@@ -198,6 +198,14 @@ function issuanceKey(height: number, index: number): Bytes {
   return k
 }
 
+/**
+ * Reads of up to this many keys are synchronous (LevelDB's own cache and the page cache answer in
+ * microseconds): an asynchronous read costs about ten times the CPU in thread-pool hand-offs, which
+ * is most of a single-id lookup's and a single-certificate admission's cost. Larger reads stay
+ * asynchronous, so they neither block the event loop nor stop using the second core.
+ */
+const SYNC_READ_MAX = 8
+
 /** Issuances kept in memory: a certificate lookup needs its issuance's id and key. */
 const ISSUANCE_CACHE_LIMIT = 65_536
 
@@ -272,6 +280,16 @@ export class LedgerStore {
     return this.headState
   }
 
+  /** Values of `keys` (see {@link SYNC_READ_MAX}). */
+  private read(keys: readonly Bytes[]): Promise<(Bytes | undefined)[]> | (Bytes | undefined)[] {
+    if (keys.length > SYNC_READ_MAX) return this.db.getMany(keys as Bytes[])
+    return keys.map((k) => this.db.getSync(k))
+  }
+
+  private async readOne(k: Bytes): Promise<Bytes | undefined> {
+    return (await this.read([k]))[0]
+  }
+
   async close(): Promise<void> {
     await this.db.close()
   }
@@ -288,25 +306,25 @@ export class LedgerStore {
 
 
   async getTxLocation(txId: Bytes): Promise<TxLocation | undefined> {
-    const bytes = await this.db.get(key(Bucket.TX, txId))
+    const bytes = await this.readOne(key(Bucket.TX, txId))
     return bytes === undefined ? undefined : decodeStored<TxLocation>(bytes)
   }
 
   async hasTxs(txIds: readonly Bytes[]): Promise<boolean[]> {
     if (txIds.length === 0) return []
-    const found = await this.db.getMany(txIds.map((id) => key(Bucket.TX, id)))
+    const found = await this.read(txIds.map((id) => key(Bucket.TX, id)))
     return found.map((v) => v !== undefined)
   }
 
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    return this.entries(await this.db.getMany(ids.map((id) => key(Bucket.CERT, id))))
+    return this.entries(await this.read(ids.map((id) => key(Bucket.CERT, id))))
   }
 
   /** Which transactions are committed and the certificate entries, in one LevelDB round trip (two when issuances are not in memory). */
   async lookup(txIds: readonly Bytes[], certificateIds: readonly Bytes[]): Promise<{ txs: boolean[]; certificates: (CertificateEntry | undefined)[] }> {
     const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map((id) => key(Bucket.CERT, id))]
-    const found = keys.length === 0 ? [] : await this.db.getMany(keys)
+    const found = keys.length === 0 ? [] : await this.read(keys)
     return {
       txs: found.slice(0, txIds.length).map((v) => v !== undefined),
       certificates: await this.entries(found.slice(txIds.length)),
@@ -327,7 +345,7 @@ export class LedgerStore {
     }
     if (missing.size > 0) {
       const refs = [...missing]
-      const found = await this.db.getMany(refs.map(([, [h, i]]) => issuanceKey(h, i)))
+      const found = await this.read(refs.map(([, [h, i]]) => issuanceKey(h, i)))
       refs.forEach(([ref, [h, i]], n) => {
         const v = found[n]
         if (v === undefined) throw new CertchainError('INTERNAL', `issuance ${i} of block ${h} is missing from the store`)
@@ -414,15 +432,15 @@ export class LedgerStore {
   }
 
   readTreeChunks = async (tier: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(Bucket.TREE, tier, i)))
+    return this.read(indices.map((i) => treeKey(Bucket.TREE, tier, i)))
   }
 
   readHistoryChunks = async (tier: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(Bucket.HISTORY, tier, i)))
+    return this.read(indices.map((i) => treeKey(Bucket.HISTORY, tier, i)))
   }
 
   async getHeightInfo(height: number): Promise<HeightInfo | undefined> {
-    const bytes = await this.db.get(key(Bucket.HEIGHT, u64(height)))
+    const bytes = await this.readOne(key(Bucket.HEIGHT, u64(height)))
     return bytes === undefined ? undefined : decodeStored<HeightInfo>(bytes)
   }
 
@@ -469,7 +487,7 @@ export class LedgerStore {
     })
     // Status changes of certificates issued by earlier blocks: their issuance's index from TX.
     const earlier = [...writes.certificates.values()].filter(({ entry }) => entry.height !== block.header.height)
-    const locations = earlier.length === 0 ? [] : await this.db.getMany(earlier.map(({ entry }) => key(Bucket.TX, entry.txId)))
+    const locations = earlier.length === 0 ? [] : await this.read(earlier.map(({ entry }) => key(Bucket.TX, entry.txId)))
     earlier.forEach(({ entry }, i) => {
       const location = locations[i]
       if (location === undefined) throw new CertchainError('INTERNAL', `the issuance of certificate ${entry.seq} is missing from the store`)
