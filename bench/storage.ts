@@ -22,7 +22,7 @@ import { round } from './load.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Bucket names by first key byte (src/ledger/store.ts). */
-const BUCKETS = ['meta', 'block', 'blockHash', 'tx', 'cert', 'tree', 'evidence', 'registry', 'proposal', 'history', 'height', 'setChange']
+const BUCKETS = ['meta', 'block', 'blockHash', 'tx', 'cert', 'tree', 'evidence', 'registry', 'proposal', 'history', 'height', 'setChange', 'issuance']
 
 /** Signed issuance bytes of `records` certificates with random document hashes (cheaper to make than prepareIssuance's salted files). */
 function issuanceBytes(chain: BenchChain, sign: (m: Bytes) => Bytes, records: number, now: number): Bytes {
