@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import type { PreparedIssuance } from '../src/index.js'
 import { Ledger } from '../src/ledger/index.js'
@@ -20,7 +20,11 @@ import { benchChain, commitOf, issuances, VALIDATOR, type BenchChain } from './l
 import { round } from './load.js'
 
 /** Wall and CPU milliseconds of each step (CPU: this process, LevelDB's threads included; steadier on a busy machine). */
+type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>
+
 interface StepTotals {
+  /** Event-loop delay while blocks are built and committed (admission excluded: one big decode is one stall). */
+  readonly blockLag?: IntervalHistogram
   admitMs: number
   proposeMs: number
   commitMs: number
@@ -29,8 +33,8 @@ interface StepTotals {
   commitCpuMs: number
 }
 
-function emptyTotals(): StepTotals {
-  return { admitMs: 0, proposeMs: 0, commitMs: 0, admitCpuMs: 0, proposeCpuMs: 0, commitCpuMs: 0 }
+function emptyTotals(blockLag?: IntervalHistogram): StepTotals {
+  return { ...(blockLag ? { blockLag } : {}), admitMs: 0, proposeMs: 0, commitMs: 0, admitCpuMs: 0, proposeCpuMs: 0, commitCpuMs: 0 }
 }
 
 function cpuMs(since: NodeJS.CpuUsage): number {
@@ -47,6 +51,7 @@ export async function runBlock(ledger: Ledger, mempool: Mempool, chain: BenchCha
   totals.admitCpuMs += cpuMs(cpu)
   t = performance.now()
   cpu = process.cpuUsage()
+  totals.blockLag?.enable()
   const params = ledger.registry.params
   const proposed = await ledger.proposeBlock(mempool.reap(params.maxBlockTxs, params.maxBlockBytes), Date.now(), VALIDATOR)
   if (proposed.rejected.length > 0) throw new Error(`block refused ${proposed.rejected.length} transactions: ${proposed.rejected[0]!.error.message}`)
@@ -56,19 +61,25 @@ export async function runBlock(ledger: Ledger, mempool: Mempool, chain: BenchCha
   cpu = process.cpuUsage()
   await ledger.commitBlock(proposed.writes, commitOf(chain, proposed.writes.block))
   mempool.remove(proposed.writes.txIds)
+  totals.blockLag?.disable()
   totals.commitMs += performance.now() - t
   totals.commitCpuMs += cpuMs(cpu)
 }
 
 async function phase(chain: BenchChain, ledger: Ledger, blocks: number, txsPerBlock: number, records: number) {
   const mempool = new Mempool()
-  const totals = emptyTotals()
+  const blockLag = monitorEventLoopDelay({ resolution: 1 })
+  const totals = emptyTotals(blockLag)
   const prepared = issuances(chain, blocks * txsPerBlock, records)
   // One unmeasured block: JIT warm-up.
   await runBlock(ledger, mempool, chain, issuances(chain, txsPerBlock, records), emptyTotals())
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
+  // How long the event loop went without a turn: what a lookup served beside execution would wait.
+  const lag = monitorEventLoopDelay({ resolution: 1 })
+  lag.enable()
   for (let b = 0; b < blocks; b++) await runBlock(ledger, mempool, chain, prepared.slice(b * txsPerBlock, (b + 1) * txsPerBlock), totals)
+  lag.disable()
   const wallMs = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
   const txs = blocks * txsPerBlock
@@ -83,6 +94,8 @@ async function phase(chain: BenchChain, ledger: Ledger, blocks: number, txsPerBl
     certsPerSec: round(certs / (wallMs / 1000), 0),
     txPerSec: round(txs / (wallMs / 1000), 0),
     cpuCores: round((cpu.user + cpu.system) / 1000 / wallMs, 2),
+    eventLoopDelayMs: { p99: round(lag.percentile(99) / 1e6, 1), max: round(lag.max / 1e6, 1) },
+    eventLoopDelayWhileBlocksAreWrittenMs: { p99: round(blockLag.percentile(99) / 1e6, 1), max: round(blockLag.max / 1e6, 1) },
     usPerTx: { admit: per(totals.admitMs, txs), propose: per(totals.proposeMs, txs), commit: per(totals.commitMs, txs), total: per(wallMs, txs) },
     cpuUsPerTx: { admit: per(totals.admitCpuMs, txs), propose: per(totals.proposeCpuMs, txs), commit: per(totals.commitCpuMs, txs), total: per(cpu.user / 1000 + cpu.system / 1000, txs) },
     usPerCert: { admit: per(totals.admitMs, certs), propose: per(totals.proposeMs, certs), commit: per(totals.commitMs, certs), total: per(wallMs, certs) },

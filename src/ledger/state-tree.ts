@@ -2,6 +2,7 @@ import { hash as nodeCryptoHash } from 'node:crypto'
 import { bytesEqual, type Bytes } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
 import { SPARSE_DEPTH, sparseZeros, type SparsePath } from '../core/merkle-path.js'
+import type { Pacer } from './pace.js'
 
 /**
  * A fixed-depth sparse Merkle tree over LevelDB (hashing rules in core/merkle-path.ts, unchanged):
@@ -172,7 +173,7 @@ export class StateTree {
   constructor(private readonly read: TreeChunkReader) {}
 
   /** New root and the chunks to store if the given leaves change (leaf index -> leaf hash). */
-  async update(leaves: ReadonlyMap<number, Bytes>): Promise<{ root: Bytes; writes: TreeChunkWrite[] }> {
+  async update(leaves: ReadonlyMap<number, Bytes>, pacer?: Pacer): Promise<{ root: Bytes; writes: TreeChunkWrite[] }> {
     // The top chunk is stored like any other, so an update that changes nothing answers the
     // committed root.
     if (leaves.size === 0) return { root: (await this.chunks(TIERS - 1, [0])).get(0)!.top ?? EMPTY_TREE_ROOT, writes: [] }
@@ -193,6 +194,7 @@ export class StateTree {
         chunk.setBottom(group)
         writes.push({ tier, index: c, chunk })
         next.set(c, chunk.top)
+        await pacer?.pause()
       }
       changes = next
     }
