@@ -58,6 +58,14 @@ function head(out: number[], major: number, n: number): void {
 }
 
 function text(out: number[], value: string): void {
+  // ASCII (every key and state, the reasons) needs no TextEncoder call.
+  let ascii = true
+  for (let i = 0; i < value.length && ascii; i++) ascii = value.charCodeAt(i) < 0x80
+  if (ascii) {
+    head(out, 3, value.length)
+    for (let i = 0; i < value.length; i++) out.push(value.charCodeAt(i))
+    return
+  }
   const bytes = utf8.encode(value)
   head(out, 3, bytes.length)
   for (const b of bytes) out.push(b)
