@@ -255,23 +255,20 @@ export class LedgerStore {
         `data directory ${dir} belongs to genesis ${toHex(storedGenesis)}, not ${toHex(genesisHash)}`,
       )
     }
-    const format = await db.get(metaKey(META_FORMAT))
-    const version = format === undefined ? 1 : decodeStored<number>(format)
-    if (version !== CHAIN_FORMAT_VERSION) {
-      await db.close()
-      throw new CertchainError(
-        'STORE_FORMAT_MISMATCH',
-        `data directory ${dir} holds chain format ${version}; this node writes format ${CHAIN_FORMAT_VERSION} (move the directory away and sync again)`,
-      )
-    }
-    const layoutBytes = await db.get(metaKey(META_LAYOUT))
-    const layout = layoutBytes === undefined ? 1 : decodeStored<number>(layoutBytes)
-    if (layout !== STORE_LAYOUT_VERSION) {
-      await db.close()
-      throw new CertchainError(
-        'STORE_FORMAT_MISMATCH',
-        `data directory ${dir} holds store layout ${layout}; this node writes layout ${STORE_LAYOUT_VERSION} (move the directory away and sync again)`,
-      )
+    // Chain format (hashed) and store layout: a store of either older kind is refused as a whole.
+    for (const [name, what, expected] of [
+      [META_FORMAT, 'chain format', CHAIN_FORMAT_VERSION],
+      [META_LAYOUT, 'store layout', STORE_LAYOUT_VERSION],
+    ] as const) {
+      const stored = await db.get(metaKey(name))
+      const version = stored === undefined ? 1 : decodeStored<number>(stored)
+      if (version !== expected) {
+        await db.close()
+        throw new CertchainError(
+          'STORE_FORMAT_MISMATCH',
+          `data directory ${dir} holds ${what} ${version}; this node writes ${what.split(' ')[1]} ${expected} (move the directory away and sync again)`,
+        )
+      }
     }
     const head = decodeStored<Head>((await db.get(metaKey(META_HEAD))))
     return new LedgerStore(db, head)
