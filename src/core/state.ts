@@ -38,7 +38,81 @@ export interface StatusLeafValue {
 }
 
 export function statusLeafBytes(leaf: StatusLeafValue): Bytes {
-  return encode(pruneUndefined(leaf))
+  return directStatusLeafBytes(leaf) ?? encode(pruneUndefined(leaf))
+}
+
+const utf8 = new TextEncoder()
+
+/** A DAG-CBOR head: major type and a minimal-length argument (safe integers only). */
+function head(out: number[], major: number, n: number): void {
+  const m = major << 5
+  if (n < 24) out.push(m | n)
+  else if (n < 0x100) out.push(m | 24, n)
+  else if (n < 0x10000) out.push(m | 25, n >> 8, n & 0xff)
+  else if (n < 0x100000000) out.push(m | 26, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+  else {
+    const hi = Math.floor(n / 0x100000000)
+    const lo = n >>> 0
+    out.push(m | 27, (hi >>> 24) & 0xff, (hi >> 16) & 0xff, (hi >> 8) & 0xff, hi & 0xff, (lo >>> 24) & 0xff, (lo >> 16) & 0xff, (lo >> 8) & 0xff, lo & 0xff)
+  }
+}
+
+function text(out: number[], value: string): void {
+  // ASCII (every key and state, the reasons) needs no TextEncoder call.
+  let ascii = true
+  for (let i = 0; i < value.length && ascii; i++) ascii = value.charCodeAt(i) < 0x80
+  if (ascii) {
+    head(out, 3, value.length)
+    for (let i = 0; i < value.length; i++) out.push(value.charCodeAt(i))
+    return
+  }
+  const bytes = utf8.encode(value)
+  head(out, 3, bytes.length)
+  for (const b of bytes) out.push(b)
+}
+
+function byteString(out: number[], value: Bytes): void {
+  head(out, 2, value.length)
+  for (const b of value) out.push(b)
+}
+
+/**
+ * The same bytes as the generic encoder for the usual leaf (every status-tree update hashes one
+ * per certificate, and the generic encoder sorts keys and builds tokens for each): keys in DAG-CBOR
+ * order (shorter first, then bytewise). Undefined for anything unusual, which the generic encoder
+ * handles (pinned equal by test/unit/core/state.test.ts).
+ */
+function directStatusLeafBytes(leaf: StatusLeafValue): Bytes | undefined {
+  const { id, tx, key, issuedHeight, issuedTime, state, since, sinceTime, reason } = leaf
+  const ints = [issuedHeight, issuedTime, since, sinceTime]
+  if (!ints.every((n) => Number.isSafeInteger(n) && n >= 0)) return undefined
+  if (!(id instanceof Uint8Array && tx instanceof Uint8Array && key instanceof Uint8Array) || typeof state !== 'string') return undefined
+  if (reason !== undefined && typeof reason !== 'string') return undefined
+  const keys = Object.keys(leaf).filter((k) => (leaf as unknown as Record<string, unknown>)[k] !== undefined)
+  if (keys.length !== (reason === undefined ? 8 : 9)) return undefined
+  const out: number[] = []
+  head(out, 5, keys.length)
+  text(out, 'id')
+  byteString(out, id)
+  text(out, 'tx')
+  byteString(out, tx)
+  text(out, 'key')
+  byteString(out, key)
+  text(out, 'since')
+  head(out, 0, since)
+  text(out, 'state')
+  text(out, state)
+  if (reason !== undefined) {
+    text(out, 'reason')
+    text(out, reason)
+  }
+  text(out, 'sinceTime')
+  head(out, 0, sinceTime)
+  text(out, 'issuedTime')
+  head(out, 0, issuedTime)
+  text(out, 'issuedHeight')
+  head(out, 0, issuedHeight)
+  return Uint8Array.from(out)
 }
 
 /** Leaf h of the height history: the state after block h (h = 0: genesis) and that block's time. */

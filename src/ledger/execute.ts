@@ -12,8 +12,9 @@ import { verify } from '../core/crypto.js'
 import { bytesEqual } from '../core/bytes.js'
 import { GovDraft, proposalsHash, type ProposalsState } from './governance.js'
 import { isCurrentKey, type ActiveValidator, type Registry } from './registry.js'
-import type { StateTree, TreeNodeWrite } from './state-tree.js'
+import type { StateTree, TreeChunkWrite } from './state-tree.js'
 import type { CertificateEntry, GovernanceWrites, Head, LedgerStore } from './store.js'
+import { Pacer } from './pace.js'
 
 /** What execution reads: committed state plus the rules. */
 export interface ExecutionContext {
@@ -80,6 +81,8 @@ export class BlockExecution {
   private committedTxs: Set<string> | undefined
   private storedEntries: Map<string, CertificateEntry | undefined> | undefined
   readonly applied: DecodedTx[] = []
+  /** Slices this block's work (see {@link Pacer}); the ledger's loops over transactions pause on it too. */
+  readonly pacer = new Pacer()
 
   private readonly registry: Registry
   private readonly base: Head
@@ -209,15 +212,19 @@ export class BlockExecution {
   async finish(): Promise<{
     stateRoot: Bytes
     certificateCount: number
-    treeNodes: TreeNodeWrite[]
-    historyNodes: TreeNodeWrite[]
+    treeNodes: TreeChunkWrite[]
+    historyNodes: TreeChunkWrite[]
     roots: StateRoots
     certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
     governance?: GovernanceWrites
   }> {
     // Leaves are derived here, once per block: admission (checkTx) never pays for hashing them.
-    const leaves = new Map([...this.changed.values()].map(({ id, entry }) => [entry.seq, statusLeaf(id, entry)]))
-    const { root, writes } = await this.ctx.tree.update(leaves)
+    const leaves = new Map<number, Bytes>()
+    for (const { id, entry } of this.changed.values()) {
+      leaves.set(entry.seq, statusLeaf(id, entry))
+      if (leaves.size % 256 === 0) await this.pacer.pause()
+    }
+    const { root, writes } = await this.ctx.tree.update(leaves, this.pacer)
     // The block before this one joins the height history (genesis at block 1): the state root of
     // block h commits to the states of every height below h.
     const { height, time, stateRoot: previousRoot } = this.base

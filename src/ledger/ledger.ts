@@ -58,8 +58,8 @@ export class Ledger {
     return {
       chainId: this.genesis.chainId,
       store: this.store,
-      tree: new StateTree(this.store.readTreeNodes),
-      history: new StateTree(this.store.readHistoryNodes),
+      tree: new StateTree(this.store.readTreeChunks),
+      history: new StateTree(this.store.readHistoryChunks),
       verified: new WeakSet(),
       validatorsAt: (height) => this.history.validatorsAt(height),
     }
@@ -186,6 +186,7 @@ export class Ledger {
         if (!(err instanceof CertchainError)) throw err
         rejected.push({ tx, error: err })
       }
+      await exec.pacer.pause()
     }
     const done = await exec.finish()
     const header: BlockHeader = {
@@ -230,15 +231,17 @@ export class Ledger {
     if (!bytesEqual(header.validatorsHash, sets.validatorsHash)) bad('validatorsHash is not the hash of this height\'s validator set')
     if (!bytesEqual(header.nextValidatorsHash, sets.nextValidatorsHash)) bad('nextValidatorsHash is not the hash of the next height\'s validator set')
     const exec = this.execution(header.height, header.time)
-    const txs = block.txs.map((bytes, i) => {
+    const txs: DecodedTx[] = []
+    for (const [i, bytes] of block.txs.entries()) {
       try {
         // A transaction this ledger already decoded (same bytes) keeps its verified signature.
-        return known?.(bytes) ?? this.decodeTx(bytes)
+        txs.push(known?.(bytes) ?? this.decodeTx(bytes))
       } catch (err) {
         if (!(err instanceof CertchainError)) throw err
-        return bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)
+        bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)
       }
-    })
+      await exec.pacer.pause()
+    }
     await exec.prefetch(txs)
     for (const [i, tx] of txs.entries()) {
       try {
@@ -247,6 +250,7 @@ export class Ledger {
         if (!(err instanceof CertchainError)) throw err
         bad(`transaction ${i} is invalid: ${err.code}: ${err.message}`)
       }
+      await exec.pacer.pause()
     }
     const done = await exec.finish()
     if (!bytesEqual(done.stateRoot, header.stateRoot)) bad('state root does not match execution')

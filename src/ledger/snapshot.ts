@@ -353,7 +353,7 @@ function genesisRootsOf(registry: Bytes): StateRoots {
 
 /** Rebuilds a tree of `count` leaves in batches (each batch's nodes written before the next reads them); returns its root. */
 async function rebuild(store: LedgerStore, kind: 'treeNodes' | 'historyNodes', count: number, leaf: (i: number) => Bytes): Promise<Bytes> {
-  const tree = new StateTree(kind === 'treeNodes' ? store.readTreeNodes : store.readHistoryNodes)
+  const tree = new StateTree(kind === 'treeNodes' ? store.readTreeChunks : store.readHistoryChunks)
   if (count === 0) return EMPTY_ROOT
   let root = EMPTY_ROOT
   for (let start = 0; start < count; start += TREE_BATCH) {

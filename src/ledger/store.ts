@@ -9,7 +9,8 @@ import type { StateRoots } from '../core/state.js'
 import type { VoteType } from '../core/vote.js'
 import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
-import type { TreeNodeWrite } from './state-tree.js'
+import type { TreeChunkWrite } from './state-tree.js'
+import { Pacer } from './pace.js'
 
 /**
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
@@ -17,16 +18,18 @@ import type { TreeNodeWrite } from './state-tree.js'
  *   BLOCK      height (u64 BE)            -> encoded FinalizedBlock (block and its commit)
  *   BLOCK_HASH header hash                 -> height (u64 BE); written with each block for lookups by hash (no reader yet)
  *   TX         transaction id              -> encoded TxLocation
- *   CERT       certificate id              -> encoded CertificateEntry
- *   TREE       level (u8) + index (u64 BE) -> 32-byte node hash of the status tree (root: level 40)
+ *   CERT       certificate id              -> encoded StoredEntry: a CertificateEntry without its issuance's
+ *              transaction id and key, which ISSUANCE holds once per transaction (see {@link storedEntry})
+ *   TREE       tier (u8) + index (u64 BE) -> packed chunk of the status tree (state-tree.ts: 8 levels per tier, root: tier 4)
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + vote type (u8: 0 prevote, 1 precommit) + validator id (utf8)
  *              -> encoded evidence (two conflicting signed votes). Records written before the type
  *              was part of the key have no type byte; they list like the others.
  *   REGISTRY   height (u64 BE)            -> encoded RegistryState after that block (only heights that changed it)
  *   PROPOSAL   proposal number (u64 BE)   -> encoded ProposalRecord (open and closed)
- *   HISTORY    level (u8) + index (u64 BE) -> 32-byte node hash of the height history tree (root: level 40)
+ *   HISTORY    tier (u8) + index (u64 BE) -> packed chunk of the height history tree (as TREE)
  *   HEIGHT     height (u64 BE)            -> encoded HeightInfo {time, roots} after that block (time -> height lookups, proofs)
  *   SET_CHANGE height (u64 BE)            -> empty; heights whose header's nextValidatorsHash differs from its validatorsHash
+ *   ISSUANCE   height (u64 BE) + index in its block (u32 BE) -> encoded [transaction id, signing key] of an issuance
  *   HEADER     height (u64 BE)            -> encoded {header, commit} of a height whose body was pruned or that a
  *              state sync received verified (a set-change header); BLOCK holds the others
  */
@@ -43,7 +46,8 @@ const enum Bucket {
   HISTORY = 9,
   HEIGHT = 10,
   SET_CHANGE = 11,
-  HEADER = 12,
+  ISSUANCE = 12,
+  HEADER = 13,
 }
 
 const META_HEAD = 'head'
@@ -54,6 +58,13 @@ const META_FORMAT = 'format'
 const META_PROPOSALS = 'proposals'
 /** Lowest height whose block body is stored (absent: 1). Pruning and state sync raise it. */
 const META_BASE = 'base'
+/**
+ * How this store lays out its buckets (independent of the chain format, which is hashed): 2 since
+ * the trees are stored in chunks, 3 since certificate entries refer to their issuance in
+ * ISSUANCE. Absent in stores of layout 1 (one record per tree node).
+ */
+const META_LAYOUT = 'layout'
+export const STORE_LAYOUT_VERSION = 3
 
 /** Everything a verifier needs about one certificate, as the chain knows it. */
 export interface CertificateEntry {
@@ -122,8 +133,8 @@ export interface RestoredState {
   readonly certificates?: readonly { id: Bytes; entry: CertificateEntry }[]
   readonly heights?: readonly { height: number; info: HeightInfo }[]
   readonly registries?: readonly { height: number; state: RegistryState }[]
-  readonly treeNodes?: readonly TreeNodeWrite[]
-  readonly historyNodes?: readonly TreeNodeWrite[]
+  readonly treeNodes?: readonly TreeChunkWrite[]
+  readonly historyNodes?: readonly TreeChunkWrite[]
   readonly proposals?: readonly ProposalRecord[]
   /** Verified headers with their commits (the set changes a state sync followed). */
   readonly headers?: readonly { header: BlockHeader; commit: Commit }[]
@@ -136,8 +147,9 @@ export interface BlockWrites {
   readonly hash: Bytes
   readonly txIds: readonly Bytes[]
   readonly certificates: ReadonlyMap<string, { id: Bytes; entry: CertificateEntry }>
-  readonly treeNodes: readonly TreeNodeWrite[]
-  readonly historyNodes: readonly TreeNodeWrite[]
+  /** Changed chunks of the status tree and the height history. */
+  readonly treeNodes: readonly TreeChunkWrite[]
+  readonly historyNodes: readonly TreeChunkWrite[]
   /** What the block's state root commits to. */
   readonly roots: StateRoots
   readonly governance?: GovernanceWrites
@@ -158,8 +170,8 @@ function metaKey(name: string): Bytes {
   return key(Bucket.META, Buffer.from(name, 'utf8'))
 }
 
-function treeKey(bucket: Bucket.TREE | Bucket.HISTORY, level: number, index: number): Bytes {
-  return key(bucket, Uint8Array.of(level), u64(index))
+function treeKey(bucket: Bucket.TREE | Bucket.HISTORY, tier: number, index: number): Bytes {
+  return key(bucket, Uint8Array.of(tier), u64(index))
 }
 
 /** The state after one height, as the HEIGHT bucket keeps it: the block time and what its state root commits to. */
@@ -175,7 +187,66 @@ function decodeStored<T>(bytes: Bytes): T {
   return dagCbor.decode<T>(bytes)
 }
 
+const STATES: readonly CertificateState[] = ['active', 'revoked', 'suspended']
+
+/**
+ * A certificate entry as CERT stores it, a list without field names: [seq, height, index of the
+ * issuance in its block, time, state (0 active, 1 revoked, 2 suspended), type, issuer, docHash,
+ * validFrom, validUntil, holder or null, {change, earlier} or absent]. The issuance's transaction
+ * id and key (64 bytes nobody can compress) are stored once per transaction, not per certificate.
+ */
+type StoredEntry = [number, number, number, number, number, string, string, Bytes, number, number, Bytes | null, { change?: StatusChange; earlier?: CertificateEntry['earlier'] }?]
+
+function storedEntry(entry: CertificateEntry, index: number): StoredEntry {
+  const { record } = entry
+  const out: StoredEntry = [
+    entry.seq,
+    entry.height,
+    index,
+    entry.time,
+    STATES.indexOf(entry.state),
+    record.type,
+    record.issuer,
+    record.docHash,
+    record.validFrom,
+    record.validUntil,
+    record.holder ?? null,
+  ]
+  if (entry.change || entry.earlier) out.push(pruneUndefined({ change: entry.change, earlier: entry.earlier }))
+  return out
+}
+
+interface Issuance {
+  readonly txId: Bytes
+  readonly key: Bytes
+}
+
+function issuanceKey(height: number, index: number): Bytes {
+  const k = Buffer.alloc(13)
+  k[0] = Bucket.ISSUANCE
+  k.writeBigUInt64BE(BigInt(height), 1)
+  k.writeUInt32BE(index, 9)
+  return k
+}
+
+/**
+ * Reads of up to this many keys are synchronous (LevelDB's own cache and the page cache answer in
+ * microseconds): an asynchronous read costs about ten times the CPU in thread-pool hand-offs, which
+ * is most of a single-id lookup's and a single-certificate admission's cost. Larger reads stay
+ * asynchronous, so they neither block the event loop nor stop using the second core.
+ */
+const SYNC_READ_MAX = 8
+
+/** Issuances kept in memory: a certificate lookup needs its issuance's id and key. */
+const ISSUANCE_CACHE_LIMIT = 65_536
+
 export class LedgerStore {
+  /** Issuances by "height:index": immutable once committed, so any read may be cached. */
+  private readonly issuances = new Map<string, Issuance>()
+  /** While a state sync restores: the number given to each (height, transaction) issuance, and the next per height. */
+  private readonly restoredIssuances = new Map<string, number>()
+  private readonly restoredPerHeight = new Map<number, number>()
+
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
     private headState: Head,
@@ -204,6 +275,7 @@ export class LedgerStore {
         [
           { type: 'put', key: metaKey(META_GENESIS), value: genesisHash },
           { type: 'put', key: metaKey(META_FORMAT), value: encode(CHAIN_FORMAT_VERSION) },
+          { type: 'put', key: metaKey(META_LAYOUT), value: encode(STORE_LAYOUT_VERSION) },
           { type: 'put', key: metaKey(META_HEAD), value: encode(head) },
         ],
         { sync: true },
@@ -217,14 +289,20 @@ export class LedgerStore {
         `data directory ${dir} belongs to genesis ${toHex(storedGenesis)}, not ${toHex(genesisHash)}`,
       )
     }
-    const format = await db.get(metaKey(META_FORMAT))
-    const version = format === undefined ? 1 : decodeStored<number>(format)
-    if (version !== CHAIN_FORMAT_VERSION) {
-      await db.close()
-      throw new CertchainError(
-        'STORE_FORMAT_MISMATCH',
-        `data directory ${dir} holds chain format ${version}; this node writes format ${CHAIN_FORMAT_VERSION} (move the directory away and sync again)`,
-      )
+    // Chain format (hashed) and store layout: a store of either older kind is refused as a whole.
+    for (const [name, what, expected] of [
+      [META_FORMAT, 'chain format', CHAIN_FORMAT_VERSION],
+      [META_LAYOUT, 'store layout', STORE_LAYOUT_VERSION],
+    ] as const) {
+      const stored = await db.get(metaKey(name))
+      const version = stored === undefined ? 1 : decodeStored<number>(stored)
+      if (version !== expected) {
+        await db.close()
+        throw new CertchainError(
+          'STORE_FORMAT_MISMATCH',
+          `data directory ${dir} holds ${what} ${version}; this node writes ${what.split(' ')[1]} ${expected} (move the directory away and sync again)`,
+        )
+      }
     }
     const head = decodeStored<Head>((await db.get(metaKey(META_HEAD))))
     const base = await db.get(metaKey(META_BASE))
@@ -238,6 +316,16 @@ export class LedgerStore {
   /** Lowest height whose block body this store holds; below it only headers and commits remain (or nothing). */
   get base(): number {
     return this.baseHeight
+  }
+
+  /** Values of `keys` (see {@link SYNC_READ_MAX}). */
+  private read(keys: readonly Bytes[]): Promise<(Bytes | undefined)[]> | (Bytes | undefined)[] {
+    if (keys.length > SYNC_READ_MAX) return this.db.getMany(keys as Bytes[])
+    return keys.map((k) => this.db.getSync(k))
+  }
+
+  private async readOne(k: Bytes): Promise<Bytes | undefined> {
+    return (await this.read([k]))[0]
   }
 
   async close(): Promise<void> {
@@ -289,6 +377,7 @@ export class LedgerStore {
   readState(): StateReader {
     const snapshot = this.db.snapshot()
     const db = this.db
+    const joinEntries = (values: readonly Bytes[]) => this.entries(values)
     const range = (bucket: Bucket) => ({ gt: key(bucket), lt: key(bucket + 1), snapshot })
     const height = (k: Bytes): number => Number(Buffer.from(k).readBigUInt64BE(1))
     return {
@@ -305,8 +394,22 @@ export class LedgerStore {
       async *heights() {
         for await (const [k, v] of db.iterator(range(Bucket.HEIGHT))) yield { height: height(k), info: decodeStored<HeightInfo>(v) }
       },
-      async *certificates() {
-        for await (const [k, v] of db.iterator(range(Bucket.CERT))) yield { id: k.subarray(1), entry: decodeStored<CertificateEntry>(v) }
+      // Entries are joined with their issuances in batches (ISSUANCE records never change once written).
+      certificates: async function* (this: void) {
+        let ids: Bytes[] = []
+        let values: Bytes[] = []
+        const flush = async function* () {
+          const entries = await joinEntries(values)
+          for (const [i, entry] of entries.entries()) yield { id: ids[i]!, entry: entry! }
+          ids = []
+          values = []
+        }
+        for await (const [k, v] of db.iterator(range(Bucket.CERT))) {
+          ids.push(k.subarray(1))
+          values.push(v)
+          if (values.length === 256) yield* flush()
+        }
+        yield* flush()
       },
       close: () => snapshot.close(),
     }
@@ -318,11 +421,14 @@ export class LedgerStore {
    */
   async putRestored(part: RestoredState): Promise<void> {
     const ops: { type: 'put'; key: Bytes; value: Bytes }[] = []
-    for (const { id, entry } of part.certificates ?? []) ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
+    for (const { id, entry } of part.certificates ?? []) {
+      const index = this.restoredIssuance(entry, ops)
+      ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(storedEntry(entry, index)) })
+    }
     for (const { height, info } of part.heights ?? []) ops.push({ type: 'put', key: key(Bucket.HEIGHT, u64(height)), value: encode(info) })
     for (const { height, state } of part.registries ?? []) ops.push({ type: 'put', key: key(Bucket.REGISTRY, u64(height)), value: encode(pruneUndefined(state)) })
-    for (const n of part.treeNodes ?? []) ops.push({ type: 'put', key: treeKey(Bucket.TREE, n.level, n.index), value: n.hash })
-    for (const n of part.historyNodes ?? []) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, n.level, n.index), value: n.hash })
+    for (const c of part.treeNodes ?? []) ops.push({ type: 'put', key: treeKey(Bucket.TREE, c.tier, c.index), value: c.chunk.pack() })
+    for (const c of part.historyNodes ?? []) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, c.tier, c.index), value: c.chunk.pack() })
     for (const p of part.proposals ?? []) ops.push({ type: 'put', key: key(Bucket.PROPOSAL, u64(p.id)), value: encode(pruneUndefined(p)) })
     for (const { header, commit } of part.headers ?? []) {
       ops.push({ type: 'put', key: key(Bucket.HEADER, u64(header.height)), value: encode({ header, commit }) })
@@ -333,14 +439,34 @@ export class LedgerStore {
   }
 
   /**
+   * The issuance a restored entry refers to. A snapshot carries each certificate's issuance (its
+   * transaction id, key and height) but not the transaction's place in its block, which only the
+   * pruned block body knew: the issuances of one height are numbered in the order the snapshot
+   * lists them, which is all CERT and ISSUANCE need to refer to each other.
+   */
+  private restoredIssuance(entry: CertificateEntry, ops: { type: 'put'; key: Bytes; value: Bytes }[]): number {
+    const byTx = `${entry.height}:${toHex(entry.txId)}`
+    const known = this.restoredIssuances.get(byTx)
+    if (known !== undefined) return known
+    const index = this.restoredPerHeight.get(entry.height) ?? 0
+    this.restoredPerHeight.set(entry.height, index + 1)
+    this.restoredIssuances.set(byTx, index)
+    ops.push({ type: 'put', key: issuanceKey(entry.height, index), value: encode([entry.txId, entry.key]) })
+    return index
+  }
+
+  /**
    * Empties an uncommitted store (head still at genesis) of whatever an interrupted restore left,
    * so a new one starts clean: a stale tree node would otherwise stand in for an empty subtree.
    */
   async clearRestored(): Promise<void> {
     if (this.headState.height !== 0) throw new CertchainError('INTERNAL', 'only a store at genesis can be cleared for a restore')
-    for (const bucket of [Bucket.BLOCK, Bucket.BLOCK_HASH, Bucket.TX, Bucket.CERT, Bucket.TREE, Bucket.REGISTRY, Bucket.PROPOSAL, Bucket.HISTORY, Bucket.HEIGHT, Bucket.SET_CHANGE, Bucket.HEADER]) {
+    for (const bucket of [Bucket.BLOCK, Bucket.BLOCK_HASH, Bucket.TX, Bucket.CERT, Bucket.TREE, Bucket.REGISTRY, Bucket.PROPOSAL, Bucket.HISTORY, Bucket.HEIGHT, Bucket.SET_CHANGE, Bucket.ISSUANCE, Bucket.HEADER]) {
       await this.db.clear({ gte: key(bucket), lt: key(bucket + 1) })
     }
+    this.restoredIssuances.clear()
+    this.restoredPerHeight.clear()
+    this.issuances.clear()
   }
 
   /** Makes a restored state the committed one: the head (fsynced, last), the open proposals and the base. */
@@ -359,30 +485,77 @@ export class LedgerStore {
 
 
   async getTxLocation(txId: Bytes): Promise<TxLocation | undefined> {
-    const bytes = await this.db.get(key(Bucket.TX, txId))
+    const bytes = await this.readOne(key(Bucket.TX, txId))
     return bytes === undefined ? undefined : decodeStored<TxLocation>(bytes)
   }
 
   async hasTxs(txIds: readonly Bytes[]): Promise<boolean[]> {
     if (txIds.length === 0) return []
-    const found = await this.db.getMany(txIds.map((id) => key(Bucket.TX, id)))
+    const found = await this.read(txIds.map((id) => key(Bucket.TX, id)))
     return found.map((v) => v !== undefined)
   }
 
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    const found = await this.db.getMany(ids.map((id) => key(Bucket.CERT, id)))
-    return found.map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v)))
+    return this.entries(await this.read(ids.map((id) => key(Bucket.CERT, id))))
   }
 
-  /** Which transactions are committed and the certificate entries, in one LevelDB round trip. */
+  /** Which transactions are committed and the certificate entries, in one LevelDB round trip (two when issuances are not in memory). */
   async lookup(txIds: readonly Bytes[], certificateIds: readonly Bytes[]): Promise<{ txs: boolean[]; certificates: (CertificateEntry | undefined)[] }> {
     const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map((id) => key(Bucket.CERT, id))]
-    const found = keys.length === 0 ? [] : await this.db.getMany(keys)
+    const found = keys.length === 0 ? [] : await this.read(keys)
     return {
       txs: found.slice(0, txIds.length).map((v) => v !== undefined),
-      certificates: found.slice(txIds.length).map((v) => (v === undefined ? undefined : decodeStored<CertificateEntry>(v))),
+      certificates: await this.entries(found.slice(txIds.length)),
     }
+  }
+
+  /** Stored entries joined with their issuances (from memory, else one batched read). */
+  private async entries(values: readonly (Bytes | undefined)[]): Promise<(CertificateEntry | undefined)[]> {
+    const stored = values.map((v) => (v === undefined ? undefined : decodeStored<StoredEntry>(v)))
+    const resolved = new Map<string, Issuance>()
+    const missing = new Map<string, [number, number]>()
+    for (const e of stored) {
+      if (e === undefined) continue
+      const ref = `${e[1]}:${e[2]}`
+      const known = this.issuances.get(ref)
+      if (known) resolved.set(ref, known)
+      else missing.set(ref, [e[1], e[2]])
+    }
+    if (missing.size > 0) {
+      const refs = [...missing]
+      const found = await this.read(refs.map(([, [h, i]]) => issuanceKey(h, i)))
+      refs.forEach(([ref, [h, i]], n) => {
+        const v = found[n]
+        if (v === undefined) throw new CertchainError('INTERNAL', `issuance ${i} of block ${h} is missing from the store`)
+        const [txId, key] = decodeStored<[Bytes, Bytes]>(v)
+        resolved.set(ref, { txId, key })
+        this.rememberIssuance(ref, { txId, key })
+      })
+    }
+    return stored.map((e) => {
+      if (e === undefined) return undefined
+      const [seq, height, index, time, state, type, issuer, docHash, validFrom, validUntil, holder, rest] = e
+      const { txId, key } = resolved.get(`${height}:${index}`)!
+      return {
+        record: { type, issuer, docHash, ...(holder === null ? {} : { holder }), validFrom, validUntil },
+        seq,
+        txId,
+        key,
+        height,
+        time,
+        state: STATES[state]!,
+        ...rest,
+      }
+    })
+  }
+
+  private rememberIssuance(ref: string, issuance: Issuance): void {
+    if (this.issuances.size >= ISSUANCE_CACHE_LIMIT) {
+      const oldest = this.issuances.keys().next().value
+      if (oldest !== undefined) this.issuances.delete(oldest)
+    }
+    this.issuances.set(ref, issuance)
   }
 
   async getCertificate(id: Bytes): Promise<CertificateEntry | undefined> {
@@ -437,16 +610,16 @@ export class LedgerStore {
     return out
   }
 
-  readTreeNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(Bucket.TREE, level, i)))
+  readTreeChunks = async (tier: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
+    return this.read(indices.map((i) => treeKey(Bucket.TREE, tier, i)))
   }
 
-  readHistoryNodes = async (level: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
-    return this.db.getMany(indices.map((i) => treeKey(Bucket.HISTORY, level, i)))
+  readHistoryChunks = async (tier: number, indices: readonly number[]): Promise<(Bytes | undefined)[]> => {
+    return this.read(indices.map((i) => treeKey(Bucket.HISTORY, tier, i)))
   }
 
   async getHeightInfo(height: number): Promise<HeightInfo | undefined> {
-    const bytes = await this.db.get(key(Bucket.HEIGHT, u64(height)))
+    const bytes = await this.readOne(key(Bucket.HEIGHT, u64(height)))
     return bytes === undefined ? undefined : decodeStored<HeightInfo>(bytes)
   }
 
@@ -485,14 +658,35 @@ export class LedgerStore {
       { type: 'put', key: key(Bucket.BLOCK, height), value: encodeFinalizedBlock({ block, commit }) },
       { type: 'put', key: key(Bucket.BLOCK_HASH, hash), value: height },
     ]
+    // By the id's object: the entries a transaction issued share its id's bytes.
+    const indexOf = new Map<Bytes, number>()
     writes.txIds.forEach((id, index) => {
       ops.push({ type: 'put', key: key(Bucket.TX, id), value: encode({ height: block.header.height, index }) })
+      indexOf.set(id, index)
     })
+    // Status changes of certificates issued by earlier blocks keep the issuance reference of their
+    // stored entry (after a state sync the transaction index of those blocks is not installed).
+    const earlier = [...writes.certificates.values()].filter(({ entry }) => entry.height !== block.header.height)
+    const stored = earlier.length === 0 ? [] : await this.read(earlier.map(({ id }) => key(Bucket.CERT, id)))
+    earlier.forEach(({ entry }, i) => {
+      const value = stored[i]
+      if (value === undefined) throw new CertchainError('INTERNAL', `the entry of certificate ${entry.seq} is missing from the store`)
+      indexOf.set(entry.txId, decodeStored<StoredEntry>(value)[2])
+    })
+    const issued = new Map<number, Issuance>()
+    // Encoding a large block's entries takes long: lookups get turns meanwhile (nothing is written yet).
+    const pacer = new Pacer()
     for (const { id, entry } of writes.certificates.values()) {
-      ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(pruneUndefined(entry)) })
+      if (ops.length % 256 === 0) await pacer.pause()
+      const index = indexOf.get(entry.txId) ?? indexOf.get(writes.txIds.find((t) => bytesEqual(t, entry.txId))!)!
+      if (entry.height === block.header.height && !issued.has(index)) {
+        ops.push({ type: 'put', key: issuanceKey(entry.height, index), value: encode([entry.txId, entry.key]) })
+        issued.set(index, { txId: entry.txId, key: entry.key })
+      }
+      ops.push({ type: 'put', key: key(Bucket.CERT, id), value: encode(storedEntry(entry, index)) })
     }
-    for (const n of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, n.level, n.index), value: n.hash })
-    for (const n of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, n.level, n.index), value: n.hash })
+    for (const c of writes.treeNodes) ops.push({ type: 'put', key: treeKey(Bucket.TREE, c.tier, c.index), value: c.chunk.pack() })
+    for (const c of writes.historyNodes) ops.push({ type: 'put', key: treeKey(Bucket.HISTORY, c.tier, c.index), value: c.chunk.pack() })
     const info: HeightInfo = { time: block.header.time, roots: writes.roots }
     ops.push({ type: 'put', key: key(Bucket.HEIGHT, height), value: encode(info) })
     if (!bytesEqual(block.header.validatorsHash, block.header.nextValidatorsHash)) {
@@ -503,7 +697,22 @@ export class LedgerStore {
     if (gov?.proposals) ops.push({ type: 'put', key: metaKey(META_PROPOSALS), value: encode(pruneUndefined(gov.proposals)) })
     for (const p of gov?.records ?? []) ops.push({ type: 'put', key: key(Bucket.PROPOSAL, u64(p.id)), value: encode(pruneUndefined(p)) })
     ops.push({ type: 'put', key: metaKey(META_HEAD), value: encode(head) })
-    await this.db.batch(ops, { sync: true })
+    // A chained batch is filled op by op, so handing a block's tens of thousands of puts to
+    // LevelDB (a few microseconds each, on this thread) pauses for lookups too; it is still one
+    // atomic, fsynced write.
+    const batch = this.db.batch()
+    try {
+      for (const [i, op] of ops.entries()) {
+        batch.put(op.key, op.value)
+        if (i % 256 === 255) await pacer.pause()
+      }
+      await batch.write({ sync: true })
+    } catch (err) {
+      // Nothing of a failed batch is written; release it (a no-op once write() closed it).
+      await batch.close().catch(() => undefined)
+      throw err
+    }
+    for (const [index, issuance] of issued) this.rememberIssuance(`${block.header.height}:${index}`, issuance)
     this.headState = head
     // In the same synchronous step as the new head: no reader sees the head without the rest.
     onDurable?.()

@@ -21,6 +21,12 @@ describe('hex', () => {
     expect(fromHex('')).toEqual(new Uint8Array(0))
   })
 
+  it('reads only the viewed bytes of a subarray (ids are often views into a larger buffer)', () => {
+    const whole = Uint8Array.of(9, 9, 0x12, 0x34, 9)
+    expect(toHex(whole.subarray(2, 4))).toBe('1234')
+    expect(toHex(whole.subarray(5))).toBe('')
+  })
+
   it('INVALID_REQUEST for odd length or non-hex characters, naming the field', () => {
     expect(thrownCode(() => fromHex('abc', 'issuer key'))).toBe('INVALID_REQUEST')
     expect(thrownCode(() => fromHex('zz'))).toBe('INVALID_REQUEST')

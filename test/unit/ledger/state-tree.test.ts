@@ -2,21 +2,23 @@ import { describe, expect, it } from 'vitest'
 import { toHex, type Bytes } from '../../../src/core/bytes.js'
 import { sha256 } from '../../../src/core/hash.js'
 import { merkleNode } from '../../../src/core/merkle.js'
-import { EMPTY_TREE_ROOT, StateTree, TREE_DEPTH, type TreeNodeWrite } from '../../../src/ledger/state-tree.js'
+import { sparsePathRoot, sparseZeros } from '../../../src/core/merkle-path.js'
+import { EMPTY_TREE_ROOT, StateTree, TIERS, TREE_DEPTH, TreeChunk, type TreeChunkWrite } from '../../../src/ledger/state-tree.js'
 
-/** A status tree over an in-memory node store, committing like the ledger does. */
-function memoryTree(): { tree: StateTree; commit(writes: readonly TreeNodeWrite[]): void; reads: number[] } {
-  const nodes = new Map<string, Bytes>()
+/** A status tree over an in-memory chunk store (packed values, as LevelDB holds them), committing like the ledger does. */
+function memoryTree(): { tree: StateTree; commit(writes: readonly TreeChunkWrite[]): void; reads: number[]; stored: Map<string, Bytes> } {
+  const stored = new Map<string, Bytes>()
   const reads: number[] = []
-  const tree = new StateTree((level, indices) => {
+  const tree = new StateTree((tier, indices) => {
     reads.push(indices.length)
-    return Promise.resolve(indices.map((i) => nodes.get(`${level}:${i}`)))
+    return Promise.resolve(indices.map((i) => stored.get(`${tier}:${i}`)))
   })
   return {
     tree,
     reads,
+    stored,
     commit(writes) {
-      for (const w of writes) nodes.set(`${w.level}:${w.index}`, w.hash)
+      for (const w of writes) stored.set(`${w.tier}:${w.index}`, w.chunk.pack())
       tree.committed(writes)
     },
   }
@@ -79,11 +81,45 @@ describe('StateTree', () => {
     expect(toHex(root)).toBe(toHex(referenceRoot(new Map([[0, leaf(0)], [2, leaf(2)]]))))
   })
 
-  it('writes one node per level, root included, for a single changed leaf', async () => {
+  it('writes one chunk per tier, the top one included, for a single changed leaf', async () => {
     const { tree } = memoryTree()
     const { writes } = await tree.update(new Map([[7, leaf(7)]]))
-    expect(writes).toHaveLength(TREE_DEPTH + 1)
-    expect(writes.map((w) => w.level)).toEqual(Array.from({ length: TREE_DEPTH + 1 }, (_, l) => l))
+    expect(TIERS * 8).toBe(TREE_DEPTH)
+    expect(writes.map((w) => [w.tier, w.index])).toEqual(Array.from({ length: TIERS }, (_, t) => [t, 0]))
+  })
+
+  it('adjacent leaves share chunks: 1,000 leaves write 4 bottom chunks of 32-byte hashes, not 2,000 nodes', async () => {
+    const a = memoryTree()
+    const leaves = new Map(Array.from({ length: 1000 }, (_, i) => [i, leaf(i)]))
+    const { root, writes } = await a.tree.update(leaves)
+    expect(writes.filter((w) => w.tier === 0).map((w) => w.index)).toEqual([0, 1, 2, 3])
+    expect(writes).toHaveLength(4 + TIERS - 1)
+    a.commit(writes)
+    // 32 bytes of bitmap per chunk and 32 per non-empty bottom node
+    expect(a.stored.get('0:3')!.length).toBe(32 + (1000 - 768) * 32)
+    expect(toHex(root)).toBe(toHex(referenceRoot(leaves)))
+  })
+
+  it('a chunk read back from its packed value is the chunk that was written', async () => {
+    const a = memoryTree()
+    const leaves = new Map([3, 200, 255].map((i) => [i, leaf(i)]))
+    const { writes } = await a.tree.update(leaves)
+    const written = writes[0]!.chunk
+    const read = TreeChunk.unpack(0, 0, written.pack())
+    for (let s = 0; s <= 8; s++) for (let p = 0; p < 256 >> s; p++) expect(toHex(read.node(s, p))).toBe(toHex(written.node(s, p)))
+    expect(() => TreeChunk.unpack(0, 0, written.pack().subarray(0, 40))).toThrow(/bitmap/)
+  })
+
+  it('paths from chunks read back from storage (a fresh tree, cold cache) prove the leaves against the root', async () => {
+    const a = memoryTree()
+    const leaves = new Map([0, 1, 255, 256, 70_000, 2 ** 39 + 5].map((i) => [i, leaf(i)]))
+    const { root, writes } = await a.tree.update(leaves)
+    a.commit(writes)
+    const cold = new StateTree((tier, indices) => Promise.resolve(indices.map((i) => a.stored.get(`${tier}:${i}`))))
+    for (const [i, hash] of leaves) {
+      const path = await cold.path(i)
+      expect(toHex(sparsePathRoot(sha256, sparseZeros(sha256), hash, path)!), `leaf ${i}`).toBe(toHex(root))
+    }
   })
 
   // Regression: with no changed leaves the root once fell back to the empty tree's root, so every

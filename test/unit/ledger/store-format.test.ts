@@ -1,6 +1,7 @@
 import { Level } from 'level'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Ledger } from '../../../src/ledger/index.js'
+import { STORE_LAYOUT_VERSION } from '../../../src/ledger/store.js'
 import { makeTempDir, makeTestChain } from '../../helpers/fixtures.js'
 import { rm } from 'node:fs/promises'
 
@@ -29,6 +30,21 @@ describe('store format', () => {
     await expect(Ledger.open(dir, chain.genesis)).rejects.toMatchObject({
       code: 'STORE_FORMAT_MISMATCH',
       message: expect.stringMatching(/holds chain format 1; this node writes format 2/),
+    })
+  })
+
+  it('STORE_FORMAT_MISMATCH for a store of layout 1 (one record per tree node, before chunked trees)', async () => {
+    const chain = makeTestChain()
+    const dir = await makeTempDir()
+    dirs.push(dir)
+    await (await Ledger.open(dir, chain.genesis)).close()
+    // Layout 1 stores had no layout record (META bucket 0, key "layout").
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    await db.del(Buffer.concat([Uint8Array.of(0), Buffer.from('layout')]))
+    await db.close()
+    await expect(Ledger.open(dir, chain.genesis)).rejects.toMatchObject({
+      code: 'STORE_FORMAT_MISMATCH',
+      message: expect.stringMatching(new RegExp(`holds store layout 1; this node writes layout ${STORE_LAYOUT_VERSION}`)),
     })
   })
 })
