@@ -7,8 +7,8 @@ import { sha256 } from '../../../src/core/hash.js'
 import { merkleRoot } from '../../../src/core/merkle.js'
 import { DEFAULT_SNAPSHOT_LIMITS, decodeManifest, encodeManifest, type Ledger, type SnapshotManifest } from '../../../src/ledger/index.js'
 import { followSets, trustFromGenesis } from '../../../src/light/index.js'
-import { openLedger, thrownCode, type OpenedLedger } from '../../helpers/fixtures.js'
-import { makeProofChain, type ProofChain } from '../../helpers/proof-chain.js'
+import { decode, openLedger, revokeTx, thrownCode, type OpenedLedger } from '../../helpers/fixtures.js'
+import { fullCommit, makeProofChain, type ProofChain } from '../../helpers/proof-chain.js'
 
 const CHUNK = 4096
 
@@ -217,5 +217,23 @@ describe('snapshots', () => {
     expect(target.head.height).toBe(0)
     expect(await install(pc, target, snap.manifest, snap.chunks)).toBeUndefined()
     expect(toHex(target.head.stateRoot)).toBe(toHex(pc.ledger.head.stateRoot))
+  })
+
+  // Last: it moves the source chain on.
+  it('a restored ledger executes a revocation of a certificate issued before the snapshot as the source does', async () => {
+    const target = await fresh()
+    expect(await install(pc, target, snap.manifest, snap.chunks)).toBeUndefined()
+    const early = pc.certificates.filter((c) => c.story === 'one certificate per transaction')
+    const entries = await pc.ledger.getCertificates(early.map((c) => c.file.certificateId))
+    const active = early.filter((_, i) => entries[i]?.state === 'active').slice(0, 2)
+    expect(active.length).toBe(2)
+    const tx = decode(pc.chain, revokeTx(pc.chain, 'kr.court.seoul', active.map((c) => c.file.certificateId), { now: pc.time }))
+    const time = pc.time + 1000
+    const onSource = await pc.ledger.proposeBlock([tx], time, pc.chain.proposer)
+    const onTarget = await target.proposeBlock([tx], time, pc.chain.proposer)
+    expect(onTarget.rejected).toEqual([])
+    expect(onTarget.writes.block.header.stateRoot).toEqual(onSource.writes.block.header.stateRoot)
+    await target.commitBlock(onTarget.writes, fullCommit(pc.chain, target, pc.keys, onTarget.writes.block))
+    for (const entry of await target.getCertificates(active.map((c) => c.file.certificateId))) expect(entry?.state).toBe('revoked')
   })
 })
