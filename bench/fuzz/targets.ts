@@ -137,7 +137,7 @@ function readBlocksAnswer(bytes: Uint8Array): unknown {
 
 /** A sync server over a chain of 50 small blocks: what a peer's request can make it read. */
 function syncServer(): BlockSync {
-  const ledger = { head: { height: 50 }, getBlockBytes: (h: number) => Promise.resolve(h <= 50 ? new Uint8Array(200) : undefined) }
+  const ledger = { head: { height: 50 }, base: 1, getBlockBytes: (h: number) => Promise.resolve(h <= 50 ? new Uint8Array(200) : undefined) }
   return new BlockSync(DEFAULT_SYNC_OPTIONS, {
     ledger: ledger as unknown as Ledger,
     engine: undefined as unknown as ConsensusEngine,
