@@ -9,7 +9,7 @@
  *   npm run bench:scale -- --quick     200,000 certificates (about two minutes)
  *   options: --certs N --records-per-tx N --phase-seconds S
  */
-import { readdir, stat } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -29,7 +29,11 @@ const TARGETS = {
   batchIdsPerSec: 150_000,
   openLoopP99Ms: 10,
   totalMinutes: 20,
+  stateSyncJoinSeconds: 60,
 } as const
+
+/** The per-peer budget a node serves snapshot chunks within (`DEFAULT_SYNC_SERVE_LIMITS`). */
+const SNAPSHOT_SERVE_BYTES_PER_SEC = 8 * 1024 * 1024
 
 const STATUS_BATCH_IDS = 1000
 /** Certificate ids kept for the lookups, spread evenly over the whole chain. */
@@ -80,9 +84,9 @@ interface Running {
   readonly process: ReturnType<typeof spawnNode>
 }
 
-async function start(node: TestnetNode, concurrency: number, cleanup: Cleanup): Promise<Running> {
+async function start(node: TestnetNode, concurrency: number, cleanup: Cleanup, extraArgs: readonly string[] = []): Promise<Running> {
   const bin = join(packageRoot(), 'bin', 'certchain.js')
-  const child = spawnNode([bin, 'start', '--home', node.home, '--log-level', 'warn'], cleanup, node.name)
+  const child = spawnNode([bin, 'start', '--home', node.home, '--log-level', 'warn', ...extraArgs], cleanup, node.name)
   child.child.stdout.on('data', (chunk: Buffer) => process.stderr.write(`[${node.name}] ${chunk.toString()}`))
   const client = new HttpClient(node.rpcUrl, concurrency)
   cleanup.add(() => client.close())
@@ -206,27 +210,63 @@ async function diskUse(home: string, certificates: number) {
   }
 }
 
-/** Starts a member from genesis and times it until it holds the validator's head. */
-async function joinByBlockSync(member: TestnetNode, head: { height: number; certificates: number }, settings: Settings, cleanup: Cleanup) {
+type JoinBy = 'block sync' | 'state sync'
+
+/**
+ * Starts a member with an empty store and times it until it holds the validator's head: by
+ * replaying every block from genesis, or from the validator's snapshot (light-verified from the
+ * genesis) and the blocks after it. A state sync that fell back to block sync fails the bench.
+ */
+async function joinChain(member: TestnetNode, by: JoinBy, head: { height: number; certificates: number }, settings: Settings, cleanup: Cleanup) {
   const started = performance.now()
-  const running = await start(member, settings.concurrency, cleanup)
+  const running = await start(member, settings.concurrency, cleanup, by === 'state sync' ? ['--state-sync'] : [])
   const deadline = Date.now() + JOIN_TIMEOUT_MS
   let reported = performance.now()
   for (;;) {
     const s = await Promise.race([status(running.client), running.process.died])
-    if (s.height >= head.height) {
-      if (s.certificates !== head.certificates) throw new Error(`${member.name} replayed to ${s.height} with ${s.certificates} certificates, the validator has ${head.certificates}`)
+    if (s.height >= head.height && (by === 'block sync' || s.stateSync.phase === 'done')) {
+      if (s.certificates < head.certificates) throw new Error(`${member.name} reached ${s.height} with ${s.certificates} certificates, the validator has ${head.certificates}`)
       const seconds = (performance.now() - started) / 1000
-      const rss = (await scrape(running.client)).get('certchain_process_resident_memory_bytes') ?? NaN
+      const metrics = await scrape(running.client)
       await stop(running)
-      return { height: s.height, seconds: round(seconds, 1), certsPerSec: round(head.certificates / seconds, 1), rssBytes: rss }
+      return {
+        by,
+        height: s.height,
+        baseHeight: s.baseHeight,
+        seconds: round(seconds, 1),
+        certsPerSec: round(head.certificates / seconds, 1),
+        ...(by === 'state sync' ? { stateSyncSeconds: metrics.get('certchain_state_sync_seconds') ?? null } : {}),
+        rssBytes: metrics.get('certchain_process_resident_memory_bytes') ?? null,
+      }
     }
+    if (by === 'state sync' && s.stateSync.phase === 'failed') throw new Error(`${member.name}: state sync failed (see its log above)`)
     if (Date.now() > deadline) throw new Error(`${member.name} at height ${s.height} of ${head.height} after ${JOIN_TIMEOUT_MS / 60_000} minutes`)
     if (performance.now() - reported > 10_000) {
       reported = performance.now()
-      progress(`${member.name} block sync: height ${s.height} of ${head.height}`)
+      const p = s.stateSync
+      progress(`${member.name} ${by}: height ${s.height} of ${head.height}${by === 'state sync' ? `, ${p.phase} ${p.chunksDone}/${p.chunksTotal} chunks` : ''}`)
     }
     await sleep(100)
+  }
+}
+
+/** Makes the (stopped) validator snapshot the block after `height` and nothing later. */
+async function snapshotNextBlock(home: string, height: number): Promise<void> {
+  const path = join(home, 'config.json')
+  const config = JSON.parse(await readFile(path, 'utf8')) as { stateSync?: Record<string, unknown> }
+  await writeFile(path, JSON.stringify({ ...config, stateSync: { ...config.stateSync, snapshotInterval: height + 1 } }, null, 2))
+}
+
+/** Waits until the validator has written its snapshot at `height`; its size and how long it took. */
+async function snapshotTaken(validator: Running, height: number) {
+  const deadline = Date.now() + JOIN_TIMEOUT_MS
+  for (;;) {
+    const m = await Promise.race([scrape(validator.client), validator.process.died])
+    if ((m.get('certchain_snapshot_height') ?? 0) >= height) {
+      return { height, seconds: m.get('certchain_snapshot_seconds') ?? null, bytes: m.get('certchain_snapshot_bytes') ?? null }
+    }
+    if (Date.now() > deadline) throw new Error(`no snapshot of height ${height} after ${JOIN_TIMEOUT_MS / 60_000} minutes`)
+    await sleep(500)
   }
 }
 
@@ -234,10 +274,10 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   const started = performance.now()
   const { tmp, background, ceilings } = await startBench('certchain-bench-scale-', settings, cleanup)
 
-  progress('creating the testnet: one validator, one member to join later')
+  progress('creating the testnet: one validator, two members to join later')
   const manifest = await createTestnet({
     validators: 1,
-    observers: 1,
+    observers: 2,
     out: join(tmp, 'testnet'),
     chainId: 'certchain-bench-scale',
     rpcBasePort: await freePort(),
@@ -247,25 +287,35 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   const issuer = manifest.issuers.find((i) => i.types.includes('kr.residence'))
   if (!issuer) throw new Error('the example genesis has no issuer for kr.residence')
   const identity = { issuer: issuer.id, key: await loadKeyFile(issuer.keyFile) }
-  const [validatorNode, memberNode] = manifest.nodes as [TestnetNode, TestnetNode]
+  const [validatorNode, stateSyncNode, blockSyncNode] = manifest.nodes as [TestnetNode, TestnetNode, TestnetNode]
 
   let validator = await start(validatorNode, settings.concurrency, cleanup)
   progress(`building a chain of ${settings.certs} certificates in transactions of ${settings.recordsPerTx}`)
   const built = await buildChain(validator, manifest.chainId, identity, settings)
   progress(`built ${built.certificates} certificates in ${built.seconds} s (height ${built.height})`)
-  const rssAfterBuild = (await scrape(validator.client)).get('certchain_process_resident_memory_bytes') ?? NaN
+  const rssAfterBuild = (await scrape(validator.client)).get('certchain_process_resident_memory_bytes') ?? null
+  // Right after the build, as an institution would query a chain that just took a month's batch.
+  const found = await lookups(validator, built.sample, settings)
+  const rssAfterLookups = (await scrape(validator.client)).get('certchain_process_resident_memory_bytes') ?? null
+  const head = await status(validator.client)
   await stop(validator)
 
   progress('compacting and measuring the validator store')
   const disk = await diskUse(validatorNode.home, built.certificates)
   progress(`${disk.bytesPerCertificate} bytes per certificate (${disk.bytes} bytes)`)
 
+  await snapshotNextBlock(validatorNode.home, head.height)
   validator = await start(validatorNode, settings.concurrency, cleanup)
-  const found = await lookups(validator, built.sample, settings)
-  const rssAfterLookups = (await scrape(validator.client)).get('certchain_process_resident_memory_bytes') ?? NaN
+  progress(`the validator snapshots height ${head.height + 1} (its next block)`)
+  const snapshot = await snapshotTaken(validator, head.height + 1)
+  progress(`snapshot: ${snapshot.bytes} bytes in ${snapshot.seconds} s`)
+  const target = { height: head.height + 1, certificates: built.certificates }
 
-  progress(`${memberNode.name} joins by block sync from genesis`)
-  const replay = await joinByBlockSync(memberNode, built, settings, cleanup)
+  progress(`${stateSyncNode.name} joins by state sync`)
+  const stateSync = await joinChain(stateSyncNode, 'state sync', target, settings, cleanup)
+  progress(`state sync: ${stateSync.seconds} s`)
+  progress(`${blockSyncNode.name} joins by block sync from genesis`)
+  const replay = await joinChain(blockSyncNode, 'block sync', target, settings, cleanup)
   progress(`block sync: ${replay.seconds} s`)
   await stop(validator)
 
@@ -276,6 +326,7 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     singleLookupsPerSec: met(found.single.perSec >= TARGETS.singleLookupsPerSec, TARGETS.singleLookupsPerSec, found.single.perSec),
     batchIdsPerSec: met(found.batch.idsPerSec >= TARGETS.batchIdsPerSec, TARGETS.batchIdsPerSec, found.batch.idsPerSec),
     openLoopP99Ms: met(found.fixed.failures === 0 && found.fixed.latencyMs.p99 <= TARGETS.openLoopP99Ms, TARGETS.openLoopP99Ms, found.fixed.latencyMs.p99),
+    stateSyncJoinSeconds: met(stateSync.seconds <= TARGETS.stateSyncJoinSeconds, TARGETS.stateSyncJoinSeconds, stateSync.seconds),
     totalMinutes: met(totalSeconds / 60 <= TARGETS.totalMinutes, TARGETS.totalMinutes, round(totalSeconds / 60, 2)),
   }
   const cpu = cpus()
@@ -294,6 +345,12 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
       singleIdLookups: { ...found.single, ratioToBareHttpCeiling: ratio(found.single.perSec, ceilings.bareHttpRequestsPerSec), ratioToLevelGetCeiling: ratio(found.single.perSec, ceilings.level.getsPerSec) },
       batchStatusLookups: { ...found.batch, ratioToLevelGetManyCeiling: ratio(found.batch.idsPerSec, ceilings.level.getManyKeysPerSec) },
       fixedRateLookups: found.fixed,
+      snapshot: { ...snapshot, bytesPerCertificate: snapshot.bytes === null ? null : round(snapshot.bytes / built.certificates, 1) },
+      stateSyncJoin: {
+        ...stateSync,
+        // The serving budget bounds the transfer from one peer: the validator is the only one here.
+        transferFloorSeconds: snapshot.bytes === null ? null : round(snapshot.bytes / SNAPSHOT_SERVE_BYTES_PER_SEC, 1),
+      },
       blockSyncFromGenesis: { ...replay, ratioToLevelNoSyncCeiling: ratio(replay.certsPerSec, ceilings.level.noSyncPutsPerSec) },
     },
     formulas: {
@@ -302,6 +359,8 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
       singleIdLookups: 'closed loop of GET /v1/certificates/:id over ids sampled evenly from the whole chain; ratios to the bare HTTP server and to LevelDB point reads',
       batchStatusLookups: `POST /v1/certificates/status with ${STATUS_BATCH_IDS} ids; ratio to LevelDB getMany keys/s`,
       fixedRateLookups: 'open loop at half of singleIdLookups.perSec; latency from scheduled send to answer',
+      snapshot: "the validator's certchain_snapshot_seconds and certchain_snapshot_bytes for a snapshot of the block after the build (taken with the node running)",
+      stateSyncJoin: "a member started with --state-sync and an empty store until /v1/status shows stateSync done and the snapshot's height; transferFloorSeconds = snapshot bytes / the per-peer serving budget (8 MiB/s), the least the transfer can take from one peer",
       blockSyncFromGenesis: "a member started with an empty store until its height and certificate count equal the validator's; ratio of its certificates/s to LevelDB's unsynced puts/s",
     },
     targets,
