@@ -337,6 +337,11 @@ export class Ledger {
     }
   }
 
+  /** Wipes what an abandoned snapshot install wrote, so the store is empty again (at genesis). */
+  discardRestore(): Promise<void> {
+    return this.store.clearRestored()
+  }
+
   /** Reads again what the ledger keeps in memory, after the store was filled from a snapshot. */
   private async reload(): Promise<void> {
     const genesisRegistry = new Registry(this.genesis.chainId, registryStateFromGenesis(this.genesis))

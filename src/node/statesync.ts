@@ -6,6 +6,7 @@ import { parseCommit, parseHeader } from '../core/header.js'
 import type { BlockHeader, Commit } from '../core/types.js'
 import { decodeManifest, encodeManifest, maxManifestBytes, type Ledger, type SnapshotLimits, type SnapshotManifest } from '../ledger/index.js'
 import { followSets, type Trust } from '../light/index.js'
+import { isP2PError } from '../p2p/index.js'
 import type { ValidatorChange } from '../light/proof.js'
 import type { SnapshotFiles } from './snapshots.js'
 
@@ -24,6 +25,12 @@ const MAX_CHANGES = 256
 const MAX_LISTED = 16
 const PROGRESS_LOG_MS = 5000
 const DISCOVERY_SETTLE_MS = 1000
+/**
+ * A serving peer answers P2P_BUSY once this node has drawn its per-peer budget (8 MiB/s): that
+ * is backpressure, not a fault, so the chunk is asked again after a pause (doubling up to 2 s),
+ * at most this many times per chunk before that peer counts as not serving it.
+ */
+const MAX_BUSY_WAITS = 30
 
 type Request =
   | { type: 'list' }
@@ -244,12 +251,15 @@ export class StateSync {
         this.deps.logger.info({ height: ledger.head.height, certificates: ledger.head.certificateCount, stateRoot: toHex(ledger.head.stateRoot) }, 'state sync: state installed and verified')
         return true
       } catch (err) {
+        // What was applied is wiped now: the next attempt, or block sync from genesis, starts from an empty store.
         if (isCertchainError(err, 'SNAPSHOT_INVALID')) {
+          await ledger.discardRestore()
           // Every chunk matched the manifest, so the manifest itself lies: all who offered it are at fault.
           for (const p of candidate.peers) await this.ban(p, `snapshot ${candidate.height} does not rebuild to the verified state: ${err.message}`)
           return false
         }
         if (isCertchainError(err, 'STATE_SYNC_FAILED')) {
+          await ledger.discardRestore()
           this.deps.logger.warn({ err: err.message }, 'state sync: snapshot abandoned')
           return false
         }
@@ -295,6 +305,7 @@ export class StateSync {
     let turn = 0
     const fetchOne = async (index: number): Promise<Bytes> => {
       const tried = new Set<string>()
+      let busy = 0
       for (;;) {
         if (this.stopped) throw new CertchainError('STATE_SYNC_FAILED', 'stopped')
         const providers = candidate.peers.filter((p) => !this.banned.has(p) && !tried.has(p) && this.deps.network.peers().includes(p))
@@ -305,6 +316,11 @@ export class StateSync {
         try {
           chunk = (await this.ask(peer, { type: 'chunk', height: candidate.height, root: candidate.root, index }, maxAnswer)).chunk
         } catch (err) {
+          if (isP2PError(err, 'P2P_BUSY') && busy < MAX_BUSY_WAITS) {
+            tried.delete(peer)
+            await sleep(Math.min(2000, 50 * 2 ** Math.min(busy++, 6)))
+            continue
+          }
           this.deps.onChunk?.('failed')
           this.deps.logger.debug({ err, peer, index }, 'state sync: chunk request failed')
           continue
