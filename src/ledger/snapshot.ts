@@ -361,6 +361,8 @@ async function rebuild(store: LedgerStore, kind: 'treeNodes' | 'historyNodes', c
     for (let i = start; i < Math.min(count, start + TREE_BATCH); i++) leaves.set(i, leaf(i))
     const update = await tree.update(leaves)
     await store.putRestored({ [kind]: update.writes })
+    // The tree caches the chunks it read (empty ones, at first): it must see this batch's instead.
+    tree.committed(update.writes)
     root = update.root
   }
   return root
