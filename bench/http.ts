@@ -19,6 +19,8 @@ class Connection {
   private received: Buffer | undefined
   private pending: Pending | undefined
   closed = false
+  /** Whether a request was answered on it: a reused connection may have been closed idle by the server. */
+  answered = false
 
   constructor(host: string, port: number) {
     this.socket = connect({ host, port, noDelay: true })
@@ -54,6 +56,7 @@ class Connection {
       return
     }
     this.received = undefined
+    this.answered = true
     const pending = this.pending
     this.pending = undefined
     pending?.resolve({ status: Number(head.slice(9, 12)), body: data.subarray(headerEnd + HEADER_END.length, end) })
@@ -104,7 +107,7 @@ export class HttpClient {
     for (const connection of this.idle.splice(0)) connection.destroy()
   }
 
-  private async send(request: Buffer): Promise<HttpResponse> {
+  private async send(request: Buffer, retried = false): Promise<HttpResponse> {
     const connection = await this.acquire()
     try {
       const response = await new Promise<HttpResponse>((resolve, reject) => connection.send(request, { resolve, reject }))
@@ -114,6 +117,9 @@ export class HttpClient {
       connection.destroy()
       this.open--
       this.waiting.shift()?.()
+      // The node closes keep-alive connections idle for rpc.idleTimeoutMs (5 s); one closed while
+      // this process was busy signing is noticed only when it is reused: send once more on a new one.
+      if (connection.answered && !retried) return this.send(request, true)
       throw err
     }
   }
