@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { bytesEqual, type Bytes } from './bytes.js'
+import { isPlainCanonical } from './cbor-scan.js'
 import { CertchainError, type ErrorCode } from './errors.js'
 
 /** The one canonical encoding of everything hashed or signed (DAG-CBOR: sorted keys, minimal ints). */
@@ -22,6 +23,8 @@ export function decodeCanonical(bytes: Bytes, maxBytes: number, tooLarge: ErrorC
   } catch (err) {
     throw new CertchainError('MALFORMED_ENCODING', `not valid DAG-CBOR: ${(err as Error).message}`, { cause: err })
   }
+  // Most inputs are provably canonical from their bytes alone; the rest are encoded again.
+  if (isPlainCanonical(bytes)) return value
   let again: Bytes
   try {
     again = dagCbor.encode(value)

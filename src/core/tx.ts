@@ -1,5 +1,6 @@
 import { isBytes, type Bytes } from './bytes.js'
 import { verify } from './crypto.js'
+import { arrayItemSpans, mapValueSpan } from './cbor-scan.js'
 import { decodeCanonical, encode, pruneUndefined } from './encoding.js'
 import { CertchainError } from './errors.js'
 import { sha256 } from './hash.js'
@@ -72,9 +73,22 @@ export function decodeTx(chainId: string, bytes: Bytes, limits: TxLimits, author
   const value = decodeCanonical(bytes, limits.maxTxBytes)
   const tx = parseSignedTx(value, limits)
   authorize?.(tx)
-  const certificateIds = tx.kind === 'IssueCertificates' ? tx.body.records.map(certificateId) : []
+  const certificateIds = tx.kind === 'IssueCertificates' ? recordIds(bytes, tx.body.records) : []
   const signBytes = txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx, certificateIds))
   return { tx, bytes, id: sha256(signBytes), signBytes, certificateIds }
+}
+
+/**
+ * The certificate ids of an issuance's records. The bytes are canonical (decodeTx proved it) and
+ * canonical encoding is compositional, so each record's encoding is its span inside them: hashing
+ * the span gives {@link certificateId} without encoding the record again.
+ */
+function recordIds(bytes: Bytes, records: readonly CertificateRecord[]): Bytes[] {
+  const body = mapValueSpan(bytes, 0, 'body')
+  const list = body && mapValueSpan(bytes, body[0], 'records')
+  const spans = list && arrayItemSpans(bytes, list[0])
+  if (spans?.length !== records.length) return records.map(certificateId)
+  return spans.map(([start, end]) => sha256(bytes.subarray(start, end)))
 }
 
 /** The certificates a transaction issues or changes the status of. */

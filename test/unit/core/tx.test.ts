@@ -240,6 +240,16 @@ describe('certificate id', () => {
     const d = decode(chain, built)
     expect(d.certificateIds.map(toHex)).toEqual(built.records.map((r) => toHex(sha256(encode(r)))))
   })
+
+  it('ids hashed from the record spans equal certificateId, with or without holder and with non-ASCII text', () => {
+    const value = issuanceValue()
+    const [first, second] = value.body.records as [Record<string, unknown>, Record<string, unknown>]
+    first.holder = new Uint8Array(32).fill(7)
+    second.type = 'kr.주민등록'
+    const records = value.body.records as unknown as CertificateRecord[]
+    const d = decodeTx(CHAIN_ID, encodeRaw(value), limits)
+    expect(d.certificateIds.map(toHex)).toEqual(records.map((r) => toHex(certificateId(r))))
+  })
 })
 
 describe('decodeTx rejections', () => {
