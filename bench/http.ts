@@ -109,6 +109,7 @@ export class HttpClient {
 
   private async send(request: Buffer, retried = false): Promise<HttpResponse> {
     const connection = await this.acquire()
+    const sent = performance.now()
     try {
       const response = await new Promise<HttpResponse>((resolve, reject) => connection.send(request, { resolve, reject }))
       this.release(connection)
@@ -120,7 +121,8 @@ export class HttpClient {
       // The node closes keep-alive connections idle for rpc.idleTimeoutMs (5 s); one closed while
       // this process was busy signing is noticed only when it is reused: send once more on a new one.
       if (connection.answered && !retried) return this.send(request, true)
-      throw err
+      const line = request.toString('latin1', 0, Math.min(request.length, 80)).split('\r\n')[0]
+      throw new Error(`${line}: ${(err as Error).message} after ${Math.round(performance.now() - sent)} ms${retried ? ' (second try, new connection)' : ''}`, { cause: err })
     }
   }
 

@@ -69,14 +69,20 @@ class Recorder {
  * answered, until `total` calls are made or `durationMs` has passed (whichever comes first).
  * This finds the maximum throughput; its latencies include queueing behind the other workers.
  */
-export async function closedLoop(concurrency: number, limit: { total?: number; durationMs?: number }, call: Call): Promise<LoadRun> {
+export async function closedLoop(
+  concurrency: number,
+  limit: { total?: number; durationMs?: number; stopOnFailure?: boolean },
+  call: Call,
+): Promise<LoadRun> {
   const recorder = new Recorder()
   const total = limit.total ?? Infinity
   const started = performance.now()
   const deadline = started + (limit.durationMs ?? Infinity)
   let next = 0
   const worker = async (): Promise<void> => {
-    while (next < total && performance.now() < deadline) {
+    // A build where each call depends on the last (bench:scale) stops at its first failure instead of
+    // preparing and failing every remaining call.
+    while (next < total && performance.now() < deadline && !(limit.stopOnFailure && recorder.failures > 0)) {
       const index = next++
       await recorder.run(call, index, performance.now())
     }

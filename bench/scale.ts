@@ -114,14 +114,13 @@ async function buildChain(validator: Running, chainId: string, identity: IssuerI
   let polling: Promise<void> | undefined
   // One shared poll, so the submitters waiting for room cost one status request.
   const refresh = (): Promise<void> =>
-    (polling ??= status(validator.client).then((s) => {
-      committed = s.certificates
-      polling = undefined
-    }))
+    (polling ??= status(validator.client)
+      .then((s) => void (committed = s.certificates))
+      .finally(() => (polling = undefined)))
   const started = performance.now()
   let reported = started
   const requests = Math.ceil(txs / TXS_PER_REQUEST)
-  const run = await closedLoop(settings.bulkConcurrency, { total: requests }, async (q) => {
+  const run = await closedLoop(settings.bulkConcurrency, { total: requests, stopOnFailure: true }, async (q) => {
     const count = Math.min(TXS_PER_REQUEST, txs - q * TXS_PER_REQUEST)
     const prepared = issue(chainId, identity, count, settings.recordsPerTx)
     prepared.forEach((p, i) =>
