@@ -9,7 +9,7 @@ import {
   type CertificateFile,
 } from '../core/certificate.js'
 import { merkleProofs } from '../core/merkle.js'
-import { encodeTx, signTx, txSignBytes, signedContent } from '../core/tx.js'
+import { encodeTx, txSignBytes, signedContent } from '../core/tx.js'
 import { sha256 } from '../core/hash.js'
 import type { GovAction } from '../core/governance.js'
 import type {
@@ -60,11 +60,11 @@ function signerFor(key: KeyPair): ReturnType<typeof createSigner> {
   return signer
 }
 
-function sign(chainId: string, key: KeyPair, unsigned: UnsignedTx): SignedTransaction {
-  const signer = signerFor(key)
-  const tx = signTx(chainId, unsigned, (message) => signer.sign(message))
-  const id = sha256(txSignBytes(chainId, tx.kind, tx.signer, signedContent(tx)))
-  return { tx, bytes: encodeTx(tx), id }
+/** Signs once and derives the id from the same sign bytes; an issuance passes the ids it already has. */
+function sign(chainId: string, key: KeyPair, unsigned: UnsignedTx, certificateIds?: readonly Bytes[]): SignedTransaction {
+  const signBytes = txSignBytes(chainId, unsigned.kind, unsigned.signer, signedContent(unsigned, certificateIds))
+  const tx = { ...unsigned, sig: signerFor(key).sign(signBytes) } as SignedTx
+  return { tx, bytes: encodeTx(tx), id: sha256(signBytes) }
 }
 
 export interface NewCertificate {
@@ -109,13 +109,14 @@ export function prepareIssuance(
     validFrom: c.validFrom,
     validUntil: c.validUntil,
   }))
-  const signed = sign(chainId, identity.key, {
-    kind: 'IssueCertificates',
-    signer: identity.issuer,
-    key: identity.key.publicKey,
-    body: { records, expiresAt: expiresAt(options) },
-  })
-  return { ...signed, records, salts, holderSalts, certificateIds: records.map(certificateId) }
+  const certificateIds = records.map(certificateId)
+  const signed = sign(
+    chainId,
+    identity.key,
+    { kind: 'IssueCertificates', signer: identity.issuer, key: identity.key.publicKey, body: { records, expiresAt: expiresAt(options) } },
+    certificateIds,
+  )
+  return { ...signed, records, salts, holderSalts, certificateIds }
 }
 
 /** The holders' certificate files for a committed issuance, one per record. */
