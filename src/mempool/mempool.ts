@@ -36,6 +36,14 @@ export type AddResult = 'added' | 'duplicate'
  */
 export const HELD_BYTES_PER_CERTIFICATE = 1400
 
+/** Hex keys of one pending transaction in the indexes, and what it counts against the limits. */
+interface Derived {
+  readonly digest: string
+  readonly reserved: readonly string[]
+  readonly touched: readonly string[]
+  readonly held: number
+}
+
 /** What {@link MempoolOptions.maxBytes} counts for one transaction. */
 export function heldBytes(tx: DecodedTx): number {
   return tx.bytes.length + touchedCertificateIds(tx).length * HELD_BYTES_PER_CERTIFICATE
@@ -60,6 +68,8 @@ export function offenceKey(vote: Pick<Vote, 'height' | 'round' | 'type' | 'valid
  */
 export class Mempool {
   private readonly txs = new Map<string, DecodedTx>()
+  /** What add derived from each pending transaction, so remove need not derive it again. */
+  private readonly derived = new WeakMap<DecodedTx, Derived>()
   /** The same transactions by SHA-256 of their exact bytes (see {@link known}). */
   private readonly byDigest = new Map<string, DecodedTx>()
   private readonly reservedCertificates = new Set<string>()
@@ -102,8 +112,11 @@ export class Mempool {
     return this.txs.has(idHex)
   }
 
-  /** Adds an admitted transaction. Throws MEMPOOL_FULL or DUPLICATE_CERTIFICATE. */
-  add(tx: DecodedTx): AddResult {
+  /**
+   * Adds an admitted transaction. Throws MEMPOOL_FULL or DUPLICATE_CERTIFICATE. `digestHex` is the
+   * SHA-256 of its bytes when the caller has it (admission hashes them first), else computed here.
+   */
+  add(tx: DecodedTx, digestHex?: string): AddResult {
     const id = toHex(tx.id)
     if (this.txs.has(id)) return 'duplicate'
     const held = heldBytes(tx)
@@ -111,6 +124,7 @@ export class Mempool {
       throw new CertchainError('MEMPOOL_FULL', `mempool is full (${this.txs.size} transactions, about ${this.totalHeld} bytes held); retry later`)
     }
     const certIds = tx.certificateIds.map(toHex)
+    const touched = tx.tx.kind === 'IssueCertificates' ? certIds : touchedCertificateIds(tx).map(toHex)
     const taken = certIds.find((c) => this.reservedCertificates.has(c))
     if (taken !== undefined) {
       throw new CertchainError('DUPLICATE_CERTIFICATE', `certificate ${taken} is already being issued by a pending transaction`)
@@ -121,13 +135,15 @@ export class Mempool {
       this.reportsBySigner.set(tx.tx.signer, (this.reportsBySigner.get(tx.tx.signer) ?? 0) + 1)
     }
     for (const c of certIds) this.reservedCertificates.add(c)
-    for (const c of touchedCertificateIds(tx).map(toHex)) {
+    for (const c of touched) {
       let set = this.byCertificate.get(c)
       if (!set) this.byCertificate.set(c, (set = new Set()))
       set.add(tx)
     }
+    const digest = digestHex ?? toHex(sha256(tx.bytes))
     this.txs.set(id, tx)
-    this.byDigest.set(toHex(sha256(tx.bytes)), tx)
+    this.byDigest.set(digest, tx)
+    this.derived.set(tx, { digest, reserved: certIds, touched, held })
     this.totalBytes += tx.bytes.length
     this.totalHeld += held
     for (const listener of this.listeners) listener()
@@ -181,18 +197,19 @@ export class Mempool {
       const key = toHex(id)
       const tx = this.txs.get(key)
       if (!tx) continue
+      const { digest, reserved, touched, held } = this.derived.get(tx)!
       this.txs.delete(key)
-      this.byDigest.delete(toHex(sha256(tx.bytes)))
+      this.byDigest.delete(digest)
       this.totalBytes -= tx.bytes.length
-      this.totalHeld -= heldBytes(tx)
-      for (const c of tx.certificateIds) this.reservedCertificates.delete(toHex(c))
+      this.totalHeld -= held
+      for (const c of reserved) this.reservedCertificates.delete(c)
       if (tx.tx.kind === 'ReportEquivocation') {
         this.reports.delete(offenceKey(tx.tx.body.first))
         const left = (this.reportsBySigner.get(tx.tx.signer) ?? 1) - 1
         if (left > 0) this.reportsBySigner.set(tx.tx.signer, left)
         else this.reportsBySigner.delete(tx.tx.signer)
       }
-      for (const c of touchedCertificateIds(tx).map(toHex)) {
+      for (const c of touched) {
         const set = this.byCertificate.get(c)
         set?.delete(tx)
         if (set?.size === 0) this.byCertificate.delete(c)
