@@ -216,19 +216,20 @@ export function itemEnd(bytes: Bytes, pos: number): number | undefined {
   return pos
 }
 
-/** The span [start, end) of the value under ASCII `key` in the map starting at `pos`, if there is one. */
-export function mapValueSpan(bytes: Bytes, pos: number, key: string): [number, number] | undefined {
+/**
+ * Where the value under ASCII `key` starts in the map starting at `pos`, if there is one. Only the
+ * values before it are walked (its own end is not needed to read into it).
+ */
+export function mapValueStart(bytes: Bytes, pos: number, key: string): number | undefined {
   const head: Head = { major: 0, value: 0, next: 0 }
   if (!readHead(bytes, pos, head) || head.major !== MAJOR_MAP) return undefined
-  let at = head.next
-  for (let i = 0; i < head.value; i++) {
-    const keyHead: Head = { major: 0, value: 0, next: 0 }
+  const keyHead: Head = { major: 0, value: 0, next: 0 }
+  let at: number | undefined = head.next
+  for (let i = 0; i < head.value && at !== undefined; i++) {
     if (!readHead(bytes, at, keyHead) || keyHead.major !== MAJOR_STRING) return undefined
-    const keyEnd = keyHead.next + keyHead.value
-    const valueEnd = itemEnd(bytes, keyEnd)
-    if (valueEnd === undefined) return undefined
-    if (keyHead.value === key.length && sameAscii(bytes, keyHead.next, key)) return [keyEnd, valueEnd]
-    at = valueEnd
+    const valueStart = keyHead.next + keyHead.value
+    if (keyHead.value === key.length && valueStart < bytes.length && sameAscii(bytes, keyHead.next, key)) return valueStart
+    at = itemEnd(bytes, valueStart)
   }
   return undefined
 }

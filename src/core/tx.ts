@@ -1,6 +1,6 @@
 import { isBytes, type Bytes } from './bytes.js'
 import { verify } from './crypto.js'
-import { arrayItemSpans, mapValueSpan } from './cbor-scan.js'
+import { arrayItemSpans, mapValueStart } from './cbor-scan.js'
 import { decodeCanonical, encode, pruneUndefined } from './encoding.js'
 import { CertchainError } from './errors.js'
 import { sha256 } from './hash.js'
@@ -84,9 +84,9 @@ export function decodeTx(chainId: string, bytes: Bytes, limits: TxLimits, author
  * the span gives {@link certificateId} without encoding the record again.
  */
 function recordIds(bytes: Bytes, records: readonly CertificateRecord[]): Bytes[] {
-  const body = mapValueSpan(bytes, 0, 'body')
-  const list = body && mapValueSpan(bytes, body[0], 'records')
-  const spans = list && arrayItemSpans(bytes, list[0])
+  const body = mapValueStart(bytes, 0, 'body')
+  const list = body === undefined ? undefined : mapValueStart(bytes, body, 'records')
+  const spans = list === undefined ? undefined : arrayItemSpans(bytes, list)
   if (spans?.length !== records.length) return records.map(certificateId)
   return spans.map(([start, end]) => sha256(bytes.subarray(start, end)))
 }

@@ -36,6 +36,12 @@ export type AddResult = 'added' | 'duplicate'
  */
 export const HELD_BYTES_PER_CERTIFICATE = 1400
 
+/**
+ * The pending transactions touching one certificate: almost always one, kept without a Set (an
+ * issuance of 1,000 records would otherwise allocate 1,000 of them).
+ */
+type Touching = DecodedTx | Set<DecodedTx>
+
 /** Hex keys of one pending transaction in the indexes, and what it counts against the limits. */
 interface Derived {
   readonly digest: string
@@ -74,7 +80,7 @@ export class Mempool {
   private readonly byDigest = new Map<string, DecodedTx>()
   private readonly reservedCertificates = new Set<string>()
   /** Pending transactions by each certificate they issue or change the status of. */
-  private readonly byCertificate = new Map<string, Set<DecodedTx>>()
+  private readonly byCertificate = new Map<string, Touching>()
   /**
    * The one pending report of each offence (see {@link offenceKey}): each validator signs its
    * own report of the same equivocation, and only one can commit (the rest would be refused
@@ -136,9 +142,10 @@ export class Mempool {
     }
     for (const c of certIds) this.reservedCertificates.add(c)
     for (const c of touched) {
-      let set = this.byCertificate.get(c)
-      if (!set) this.byCertificate.set(c, (set = new Set()))
-      set.add(tx)
+      const others = this.byCertificate.get(c)
+      if (others === undefined) this.byCertificate.set(c, tx)
+      else if (others instanceof Set) others.add(tx)
+      else this.byCertificate.set(c, new Set([others, tx]))
     }
     const digest = digestHex ?? toHex(sha256(tx.bytes))
     this.txs.set(id, tx)
@@ -210,9 +217,12 @@ export class Mempool {
         else this.reportsBySigner.delete(tx.tx.signer)
       }
       for (const c of touched) {
-        const set = this.byCertificate.get(c)
-        set?.delete(tx)
-        if (set?.size === 0) this.byCertificate.delete(c)
+        const others = this.byCertificate.get(c)
+        if (others === tx) this.byCertificate.delete(c)
+        else if (others instanceof Set) {
+          others.delete(tx)
+          if (others.size === 0) this.byCertificate.delete(c)
+        }
       }
     }
   }
@@ -231,7 +241,11 @@ export class Mempool {
   /** Pending transactions that issue or change the status of any of these certificates (hex ids). */
   touching(certificates: Iterable<string>): DecodedTx[] {
     const out = new Set<DecodedTx>()
-    for (const c of certificates) for (const tx of this.byCertificate.get(c) ?? []) out.add(tx)
+    for (const c of certificates) {
+      const found = this.byCertificate.get(c)
+      if (found instanceof Set) for (const tx of found) out.add(tx)
+      else if (found !== undefined) out.add(found)
+    }
     return [...out]
   }
 

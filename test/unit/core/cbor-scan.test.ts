@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { arrayItemSpans, isPlainCanonical, itemEnd, mapValueSpan } from '../../../src/core/cbor-scan.js'
+import { arrayItemSpans, isPlainCanonical, itemEnd, mapValueStart } from '../../../src/core/cbor-scan.js'
 import { bytesEqual, fromHex } from '../../../src/core/bytes.js'
 import { decodeCanonical, encode } from '../../../src/core/encoding.js'
 
@@ -127,19 +127,21 @@ describe('spans', () => {
     fc.assert(
       fc.property(fc.array(plain, { maxLength: 6 }), plain, (items, other) => {
         const bytes = encode({ body: { records: items, expiresAt: 1 }, kind: other })
-        const body = mapValueSpan(bytes, 0, 'body')!
-        const records = mapValueSpan(bytes, body[0], 'records')!
+        const body = mapValueStart(bytes, 0, 'body')!
+        const records = mapValueStart(bytes, body, 'records')!
         expect(itemEnd(bytes, 0)).toBe(bytes.length)
-        const spans = arrayItemSpans(bytes, records[0])!
+        const spans = arrayItemSpans(bytes, records)!
         expect(spans.map(([s, e]) => [...bytes.subarray(s, e)])).toEqual(items.map((i) => [...encode(i)]))
-        expect(mapValueSpan(bytes, 0, 'missing')).toBeUndefined()
+        expect(mapValueStart(bytes, 0, 'missing')).toBeUndefined()
+        expect(mapValueStart(bytes, 0, 'kind')).toBe(bytes.length - encode(other).length)
       }),
       { numRuns: 500 },
     )
   })
 
   it('gives up on what it cannot walk', () => {
-    expect(mapValueSpan(hex('01'), 0, 'a')).toBeUndefined()
+    expect(mapValueStart(hex('01'), 0, 'a')).toBeUndefined()
+    expect(mapValueStart(hex('a1 61 61'), 0, 'a')).toBeUndefined()
     expect(arrayItemSpans(hex('a0'), 0)).toBeUndefined()
     expect(itemEnd(hex('fb 3f f0 00 00 00 00 00 00'), 0)).toBeUndefined()
     expect(itemEnd(hex('82 01'), 0)).toBeUndefined()

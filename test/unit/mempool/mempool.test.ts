@@ -30,6 +30,23 @@ function txs(n: number): DecodedTx[] {
 const ids = (list: readonly DecodedTx[]): string[] => list.map((t) => toHex(t.id))
 
 describe('Mempool', () => {
+  it('touching: every pending transaction touching a certificate, one or several, until removed', () => {
+    const m = pool()
+    const issuance = decode(chain, issueTx(chain, 'kr.mois', 3))
+    const [first, second] = issuance.certificateIds as [Uint8Array, Uint8Array]
+    const revocation = decode(chain, revokeTx(chain, 'kr.mois', [first]))
+    const suspension = decode(chain, suspendTx(chain, 'kr.mois', first))
+    for (const tx of [issuance, revocation, suspension]) m.add(tx)
+    expect(ids(m.touching([toHex(first)])).sort()).toEqual(ids([issuance, revocation, suspension]).sort())
+    expect(ids(m.touching([toHex(second)]))).toEqual(ids([issuance]))
+    m.remove([issuance.id])
+    expect(ids(m.touching([toHex(first)])).sort()).toEqual(ids([revocation, suspension]).sort())
+    expect(m.touching([toHex(second)])).toEqual([])
+    m.remove([revocation.id, suspension.id])
+    expect(m.touching([toHex(first)])).toEqual([])
+    expect(m.size).toBe(0)
+  })
+
   it('add: a new transaction is added, the same one again is a duplicate', () => {
     const m = pool()
     const [a] = txs(1)
