@@ -43,38 +43,87 @@ export function statusLeafBytes(leaf: StatusLeafValue): Bytes {
 
 const utf8 = new TextEncoder()
 
-/** A DAG-CBOR head: major type and a minimal-length argument (safe integers only). */
-function head(out: number[], major: number, n: number): void {
-  const m = major << 5
-  if (n < 24) out.push(m | n)
-  else if (n < 0x100) out.push(m | 24, n)
-  else if (n < 0x10000) out.push(m | 25, n >> 8, n & 0xff)
-  else if (n < 0x100000000) out.push(m | 26, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
-  else {
-    const hi = Math.floor(n / 0x100000000)
-    const lo = n >>> 0
-    out.push(m | 27, (hi >>> 24) & 0xff, (hi >> 16) & 0xff, (hi >> 8) & 0xff, hi & 0xff, (lo >>> 24) & 0xff, (lo >> 16) & 0xff, (lo >> 8) & 0xff, lo & 0xff)
+/**
+ * Writes canonical DAG-CBOR pieces into one reused buffer: the leaf writer below runs once per
+ * certificate in every block, and pushing bytes into arrays was most of its cost.
+ */
+class LeafWriter {
+  private buffer = new Uint8Array(512)
+  at = 0
+
+  /** A head: major type and a minimal-length argument (safe integers only). */
+  head(major: number, n: number): void {
+    this.room(9)
+    const out = this.buffer
+    const m = major << 5
+    if (n < 24) out[this.at++] = m | n
+    else if (n < 0x100) {
+      out[this.at++] = m | 24
+      out[this.at++] = n
+    } else if (n < 0x10000) {
+      out[this.at++] = m | 25
+      out[this.at++] = n >> 8
+      out[this.at++] = n & 0xff
+    } else if (n < 0x100000000) {
+      out[this.at++] = m | 26
+      this.u32(n)
+    } else {
+      out[this.at++] = m | 27
+      this.u32(Math.floor(n / 0x100000000))
+      this.u32(n >>> 0)
+    }
+  }
+
+  bytes(value: Bytes): void {
+    this.head(2, value.length)
+    this.raw(value)
+  }
+
+  text(value: string): void {
+    // ASCII (every key and state, the reasons) needs no TextEncoder call.
+    let ascii = true
+    for (let i = 0; i < value.length && ascii; i++) ascii = value.charCodeAt(i) < 0x80
+    if (!ascii) {
+      const encoded = utf8.encode(value)
+      this.head(3, encoded.length)
+      this.raw(encoded)
+      return
+    }
+    this.head(3, value.length)
+    this.room(value.length)
+    for (let i = 0; i < value.length; i++) this.buffer[this.at++] = value.charCodeAt(i)
+  }
+
+  /** A copy of what was written, and the writer emptied for the next value. */
+  take(): Bytes {
+    const out = this.buffer.slice(0, this.at)
+    this.at = 0
+    return out
+  }
+
+  private raw(value: Bytes): void {
+    this.room(value.length)
+    this.buffer.set(value, this.at)
+    this.at += value.length
+  }
+
+  private u32(n: number): void {
+    const out = this.buffer
+    out[this.at++] = (n >>> 24) & 0xff
+    out[this.at++] = (n >> 16) & 0xff
+    out[this.at++] = (n >> 8) & 0xff
+    out[this.at++] = n & 0xff
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buffer.length) return
+    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.at + n))
+    grown.set(this.buffer.subarray(0, this.at))
+    this.buffer = grown
   }
 }
 
-function text(out: number[], value: string): void {
-  // ASCII (every key and state, the reasons) needs no TextEncoder call.
-  let ascii = true
-  for (let i = 0; i < value.length && ascii; i++) ascii = value.charCodeAt(i) < 0x80
-  if (ascii) {
-    head(out, 3, value.length)
-    for (let i = 0; i < value.length; i++) out.push(value.charCodeAt(i))
-    return
-  }
-  const bytes = utf8.encode(value)
-  head(out, 3, bytes.length)
-  for (const b of bytes) out.push(b)
-}
-
-function byteString(out: number[], value: Bytes): void {
-  head(out, 2, value.length)
-  for (const b of value) out.push(b)
-}
+const leafWriter = new LeafWriter()
 
 /**
  * The same bytes as the generic encoder for the usual leaf (every status-tree update hashes one
@@ -84,35 +133,40 @@ function byteString(out: number[], value: Bytes): void {
  */
 function directStatusLeafBytes(leaf: StatusLeafValue): Bytes | undefined {
   const { id, tx, key, issuedHeight, issuedTime, state, since, sinceTime, reason } = leaf
-  const ints = [issuedHeight, issuedTime, since, sinceTime]
-  if (!ints.every((n) => Number.isSafeInteger(n) && n >= 0)) return undefined
+  if (!(safeNat(issuedHeight) && safeNat(issuedTime) && safeNat(since) && safeNat(sinceTime))) return undefined
   if (!(id instanceof Uint8Array && tx instanceof Uint8Array && key instanceof Uint8Array) || typeof state !== 'string') return undefined
   if (reason !== undefined && typeof reason !== 'string') return undefined
-  const keys = Object.keys(leaf).filter((k) => (leaf as unknown as Record<string, unknown>)[k] !== undefined)
-  if (keys.length !== (reason === undefined ? 8 : 9)) return undefined
-  const out: number[] = []
-  head(out, 5, keys.length)
-  text(out, 'id')
-  byteString(out, id)
-  text(out, 'tx')
-  byteString(out, tx)
-  text(out, 'key')
-  byteString(out, key)
-  text(out, 'since')
-  head(out, 0, since)
-  text(out, 'state')
-  text(out, state)
+  let fields = 0
+  for (const k in leaf) if ((leaf as unknown as Record<string, unknown>)[k] !== undefined) fields++
+  if (fields !== (reason === undefined ? 8 : 9)) return undefined
+  const w = leafWriter
+  w.at = 0
+  w.head(5, fields)
+  w.text('id')
+  w.bytes(id)
+  w.text('tx')
+  w.bytes(tx)
+  w.text('key')
+  w.bytes(key)
+  w.text('since')
+  w.head(0, since)
+  w.text('state')
+  w.text(state)
   if (reason !== undefined) {
-    text(out, 'reason')
-    text(out, reason)
+    w.text('reason')
+    w.text(reason)
   }
-  text(out, 'sinceTime')
-  head(out, 0, sinceTime)
-  text(out, 'issuedTime')
-  head(out, 0, issuedTime)
-  text(out, 'issuedHeight')
-  head(out, 0, issuedHeight)
-  return Uint8Array.from(out)
+  w.text('sinceTime')
+  w.head(0, sinceTime)
+  w.text('issuedTime')
+  w.head(0, issuedTime)
+  w.text('issuedHeight')
+  w.head(0, issuedHeight)
+  return w.take()
+}
+
+function safeNat(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0
 }
 
 /** Leaf h of the height history: the state after block h (h = 0: genesis) and that block's time. */

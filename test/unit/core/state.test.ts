@@ -34,9 +34,9 @@ describe('status leaf bytes', () => {
     )
   })
 
-  it('fall back to the generic encoder for what the direct path does not write (extra fields, unsafe numbers)', () => {
+  it('fall back to the generic encoder for what the direct path does not write (extra fields, unsafe numbers), and grow for long text', () => {
     const base: StatusLeafValue = { id: new Uint8Array(32), tx: new Uint8Array(32), key: new Uint8Array(32), issuedHeight: 1, issuedTime: 2, state: 'active', since: 1, sinceTime: 2 }
-    for (const odd of [{ ...base, extra: 'x' }, { ...base, since: 2 ** 60 }, { ...base, reason: 'fraud', extra: 1 }]) {
+    for (const odd of [{ ...base, extra: 'x' }, { ...base, since: 2 ** 60 }, { ...base, reason: 'fraud', extra: 1 }, { ...base, reason: '가'.repeat(2000) }, base]) {
       expect(toHex(statusLeafBytes(odd))).toBe(toHex(dagCbor.encode(pruneUndefined(odd))))
     }
   })
