@@ -310,7 +310,7 @@ export class GossipChannel {
       this.#penalties.remember(id, failure)
       this.#fail(topic, from, data.length, failure)
     } else {
-      this.#metrics?.gossipMessages.inc({ topic, ...failure, reason: failure.code })
+      this.#metrics?.gossipMessages.inc({ topic, result: failure.result, reason: failure.code })
     }
     return TO_ROUTER_RESULT[verdict.result]
   }

@@ -91,6 +91,19 @@ describe('transaction bundles between nodes', () => {
     expect(await metric(validator, 'certchain_gossip_messages_total', { topic: 'txs' })).toBe(0)
   }, 60_000)
 
+  it('a bundle sent again once gossip forgot it is validated again and ignored without charge (every transaction pending or committed)', async () => {
+    const txs = Array.from({ length: 3 }, () => issueOne(manifest.chainId, identity, type).bytes)
+    const bundle = encodeTxBundle(txs)
+    await raw.publish('txbundle', bundle)
+    await until(async () => ((await metric(validator, 'certchain_tx_bundles_received_total', { result: 'accept' })) >= 1 ? true : undefined), 'the bundle accepted')
+    const ignoredBefore = await metric(validator, 'certchain_gossip_messages_total', { topic: 'txbundle', result: 'ignore' })
+    // Past the seen cache's 800 ms, the same bytes are a new message to gossipsub.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await raw.publish('txbundle', bundle)
+    await until(async () => ((await metric(validator, 'certchain_gossip_messages_total', { topic: 'txbundle', result: 'ignore' })) > ignoredBefore ? true : undefined), 'the repeat ignored')
+    expect(await metric(validator, 'certchain_peer_penalty_points_total', { topic: 'txbundle' })).toBe(0)
+  }, 60_000)
+
   it('a single transaction on the txs topic (a node of an earlier version) is still admitted and committed', async () => {
     const tx = issueOne(manifest.chainId, identity, type)
     await raw.publish('txs', tx.bytes)
