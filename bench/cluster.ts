@@ -5,15 +5,17 @@
  *
  *   npm run bench:cluster              full run (a few minutes)
  *   npm run bench:cluster -- --quick   smaller counts
+ *   npm run bench:cluster -- --cpu-prof DIR   also write each validator's CPU profile into DIR
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { loadKeyFile, toBase64, type IssuerIdentity, type NodeStatus, type PreparedIssuance } from '../src/index.js'
 import { createTestnet, packageRoot } from '../src/node/home.js'
 import { verifyCeiling } from './ceilings.js'
+import { processMs } from './cpu.js'
 import { benchMain, freePort, issue, prepareRequests, progress, ratio, spawnNode, status, waitUntilReady, type Cleanup, type Submission } from './harness.js'
 import { HttpClient } from './http.js'
 import { closedLoop, openLoop, round } from './load.js'
@@ -30,13 +32,15 @@ interface Settings {
   readonly batchTxs: number
   readonly concurrency: number
   readonly latencySeconds: number
+  readonly cpuProfDir: string | undefined
 }
 
 function settingsFrom(argv: readonly string[]): Settings {
-  const { values } = parseArgs({ args: [...argv], options: { quick: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ args: [...argv], options: { quick: { type: 'boolean', default: false }, 'cpu-prof': { type: 'string' } } })
+  const cpuProfDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof'])
   return values.quick
-    ? { singleTxs: 2_000, batchTxs: 10, concurrency: 64, latencySeconds: 8 }
-    : { singleTxs: 8_000, batchTxs: 40, concurrency: 128, latencySeconds: 20 }
+    ? { singleTxs: 2_000, batchTxs: 10, concurrency: 64, latencySeconds: 8, cpuProfDir }
+    : { singleTxs: 8_000, batchTxs: 40, concurrency: 128, latencySeconds: 20, cpuProfDir }
 }
 
 /** Polls every node until each holds `expected` certificates. */
@@ -50,11 +54,27 @@ async function waitForAll(clients: readonly HttpClient[], expected: number): Pro
   }
 }
 
-/** Submits pre-signed transactions round-robin to every node, then waits until all nodes have them. */
-async function finalizedRate(clients: readonly HttpClient[], txs: readonly PreparedIssuance[], submission: Submission, concurrency: number) {
+/** CPU time all validator processes used so far (null where /proc cannot tell). */
+function validatorsMs(pids: readonly (number | undefined)[]): number | null {
+  let total = 0
+  for (const pid of pids) {
+    const ms = pid === undefined ? null : processMs(pid)
+    if (ms === null) return null
+    total += ms
+  }
+  return total
+}
+
+/**
+ * Submits pre-signed transactions round-robin to every node, then waits until all nodes have
+ * them. Besides the rate: the CPU time the four validators spent per transaction, which moves
+ * less than the rate when other processes load the machine.
+ */
+async function finalizedRate(clients: readonly HttpClient[], pids: readonly (number | undefined)[], txs: readonly PreparedIssuance[], submission: Submission, concurrency: number) {
   const requests = prepareRequests(txs, submission)
   const certsPerTx = txs[0]?.records.length ?? 0
   const before = await status(clients[0]!)
+  const cpuBefore = validatorsMs(pids)
   const started = performance.now()
   let admitted = 0
   let firstRejection: string | undefined
@@ -66,6 +86,8 @@ async function finalizedRate(clients: readonly HttpClient[], txs: readonly Prepa
   })
   const after = await waitForAll(clients, before.certificates + admitted * certsPerTx)
   const seconds = (performance.now() - started) / 1000
+  const cpuAfter = validatorsMs(pids)
+  const cpuMs = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore
   return {
     submission: submission.route === '/v1/txs' ? 'POST /v1/txs, one transaction per request' : `POST /v1/txs/batch, ${submission.perRequest} transactions per request (CBOR)`,
     txs: txs.length,
@@ -75,6 +97,8 @@ async function finalizedRate(clients: readonly HttpClient[], txs: readonly Prepa
     txPerSec: round(admitted / seconds, 1),
     certsPerSec: round((admitted * certsPerTx) / seconds, 1),
     blocks: after[0]!.height - before.height,
+    validatorCpuMicrosPerTx: cpuMs === null || admitted === 0 ? null : round((cpuMs * 1000) / admitted, 1),
+    validatorCores: cpuMs === null ? null : round(cpuMs / 1000 / seconds, 2),
   }
 }
 
@@ -96,7 +120,9 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
     consensus: { blockIntervalMs: 100, heartbeatIntervalMs: 1000, timeoutProposeMs: 2000, gossipIntervalMs: 500 },
   })
   const cli = join(packageRoot(), 'bin', 'certchain.js')
-  for (const node of manifest.nodes) spawnNode([cli, 'start', '--home', node.home, '--log-level', 'warn'], cleanup, node.name)
+  const profile = settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []
+  if (settings.cpuProfDir) progress(`CPU profiles of the validators into ${settings.cpuProfDir}`)
+  const pids = manifest.nodes.map((node) => spawnNode([...profile, cli, 'start', '--home', node.home, '--log-level', 'warn'], cleanup, node.name).child.pid)
   const clients = manifest.nodes.map((n) => new HttpClient(n.rpcUrl, settings.concurrency))
   cleanup.add(() => clients.forEach((c) => c.close()))
   await Promise.all(clients.map(waitUntilReady))
@@ -108,11 +134,11 @@ async function run(settings: Settings, cleanup: Cleanup): Promise<Record<string,
   const bodiesOf = (txs: number, records: number): Buffer[] => signed(txs, records).map((p) => Buffer.from(JSON.stringify({ tx: toBase64(p.bytes) })))
 
   progress(`single-certificate transactions: ${settings.singleTxs}, ${TXS_PER_REQUEST} per batch request`)
-  const single = await finalizedRate(clients, signed(settings.singleTxs, 1), { route: '/v1/txs/batch', perRequest: TXS_PER_REQUEST }, 8)
+  const single = await finalizedRate(clients, pids, signed(settings.singleTxs, 1), { route: '/v1/txs/batch', perRequest: TXS_PER_REQUEST }, 8)
   progress(`single-certificate transactions: ${settings.singleTxs}, one per request`)
-  const singleOnePerRequest = await finalizedRate(clients, signed(settings.singleTxs, 1), { route: '/v1/txs' }, settings.concurrency)
+  const singleOnePerRequest = await finalizedRate(clients, pids, signed(settings.singleTxs, 1), { route: '/v1/txs' }, settings.concurrency)
   progress(`batches of 1,000: ${settings.batchTxs}, ${LARGE_TXS_PER_REQUEST} per batch request`)
-  const batched = await finalizedRate(clients, signed(settings.batchTxs, 1000), { route: '/v1/txs/batch', perRequest: LARGE_TXS_PER_REQUEST }, 8)
+  const batched = await finalizedRate(clients, pids, signed(settings.batchTxs, 1000), { route: '/v1/txs/batch', perRequest: LARGE_TXS_PER_REQUEST }, 8)
 
   const rate = Math.max(1, Math.floor(single.txPerSec / 2))
   progress(`finality latency at ${rate} tx/s (half the measured maximum) for ${settings.latencySeconds} s`)

@@ -25,7 +25,7 @@ interface Snapshot {
 const TICKS_PER_SECOND = 100
 
 /** CPU time of another process from /proc (Linux only; null elsewhere or once it has exited). */
-function processMs(pid: number): number | null {
+export function processMs(pid: number): number | null {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
     // After "pid (comm) ", utime and stime are the 12th and 13th fields.

@@ -25,7 +25,7 @@ import { decodeMessage } from '../../src/consensus/messages.js'
 import { BlockSync, decodeBlocksAnswer, decodeStatusAnswer, DEFAULT_SYNC_OPTIONS, type SyncNetwork } from '../../src/consensus/sync.js'
 import type { ConsensusEngine } from '../../src/consensus/engine.js'
 import { Ledger } from '../../src/ledger/index.js'
-import { admitTx, Mempool } from '../../src/mempool/index.js'
+import { admitTx, bundleLimits, decodeTxBundle, Mempool } from '../../src/mempool/index.js'
 import { DEFAULT_CONFIG, parseConfig } from '../../src/node/config.js'
 import { createMetrics } from '../../src/node/metrics.js'
 import { createRpcServer, MAX_STATUS_BATCH, type RpcBackend } from '../../src/rpc/index.js'
@@ -262,6 +262,13 @@ export function decoderTargets(): FuzzTarget[] {
     },
     { name: 'finalized block (gossip, sync, storage)', format: CBOR, decode: (b) => decodeFinalizedBlock(b, MAX_MESSAGE_BYTES), valid: finalizedBlock },
     { name: 'consensus message (votes, proposals)', format: CBOR, decode: (b) => decodeMessage(b, MAX_MESSAGE_BYTES), valid: consensusMessage },
+    {
+      name: 'transaction bundle (gossip)',
+      format: CBOR,
+      // What gossip validation does before admission: the bundle's checks, then each transaction's decoding.
+      decode: (b) => decodeTxBundle(b, bundleLimits(DEFAULT_CHAIN_PARAMS)).map((tx) => verifyTxSignature(decodeTx(CHAIN, tx, DEFAULT_CHAIN_PARAMS))),
+      valid: fc.array(validTx.map(encodeTx), { minLength: 1, maxLength: 5 }),
+    },
     { name: 'sync request', format: CBOR, decode: (b) => sync.handle(b), valid: syncRequest },
     { name: 'sync status answer', format: CBOR, decode: decodeStatusAnswer, valid: statusAnswer },
     { name: 'sync blocks answer', format: CBOR, decode: readBlocksAnswer, valid: blocksAnswer },

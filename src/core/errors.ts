@@ -64,6 +64,9 @@ export const ErrorCodes = {
   TOO_MANY_KEYS: 422,
   // Mempool
   MEMPOOL_FULL: 503,
+  // Gossip of transaction bundles (txbundle topic)
+  TX_BUNDLE_TOO_LARGE: 413,
+  MALFORMED_TX_BUNDLE: 400,
   // Node and store
   DATA_DIR_LOCKED: 500,
   GENESIS_MISMATCH: 500,

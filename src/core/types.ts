@@ -216,4 +216,6 @@ export type GossipVerdict =
        * A reject is always charged.
        */
       readonly charge?: boolean
+      /** Failures the message holds (a transaction bundle's refused transactions), each charged; 1 when absent. */
+      readonly units?: number
     }

@@ -195,7 +195,7 @@ export async function createTestnet(options: TestnetOptions): Promise<TestnetMan
       validator,
       config: {
         rpc: { ...DEFAULT_CONFIG.rpc, host: options.hosts ? '0.0.0.0' : '127.0.0.1', port: rpcPort },
-        p2p: { listen: [`/ip4/${options.hosts ? '0.0.0.0' : host}/tcp/${p2pPort}`], bootstrap: [] },
+        p2p: { ...DEFAULT_CONFIG.p2p, listen: [`/ip4/${options.hosts ? '0.0.0.0' : host}/tcp/${p2pPort}`], bootstrap: [] },
         consensus: { ...DEFAULT_CONFIG.consensus, ...options.consensus },
       },
     })

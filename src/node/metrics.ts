@@ -108,6 +108,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     members: new Gauge({ name: 'certchain_members', help: 'Registered member institutions', registers }),
     activeIssuers: new Gauge({ name: 'certchain_issuers_active', help: 'Issuers that may issue', registers }),
     openProposals: new Gauge({ name: 'certchain_governance_open_proposals', help: 'Governance proposals still open', registers }),
+    txBundlesPublished: new Counter({ name: 'certchain_tx_bundles_published_total', help: 'Transaction bundles this node gossiped (its own admissions)', registers }),
+    txBundlesReceived: new Counter({
+      name: 'certchain_tx_bundles_received_total',
+      help: 'Transaction bundles received from peers and validated, by verdict (accept, ignore, reject)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    txBundleTxs: new Histogram({
+      name: 'certchain_tx_bundle_transactions',
+      help: 'Transactions per bundle, published by this node or received (direction)',
+      labelNames: ['direction'] as const,
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000],
+      registers,
+    }),
     rpcBatchTxs: new Histogram({
       name: 'certchain_rpc_batch_transactions',
       help: 'Transactions per POST /v1/txs/batch request that reached admission',

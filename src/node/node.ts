@@ -27,7 +27,7 @@ import {
 } from '../consensus/index.js'
 import { encodeFinalizedBlock, parseBlock } from '../core/block.js'
 import type { GossipVerdict } from '../core/types.js'
-import { validateTxGossip } from '../mempool/index.js'
+import { TxBundler, validateTxBundleGossip, validateTxGossip } from '../mempool/index.js'
 import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
 import { Ledger, type GovernanceWrites } from '../ledger/index.js'
 import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, recheckPending, type Admitted } from '../mempool/index.js'
@@ -126,6 +126,8 @@ export class CertchainNode implements RpcBackend {
   private sync: BlockSync | undefined
   private wal: ConsensusWal | undefined
   private p2p: P2PHost | undefined
+  /** Relays the transactions this node admits to its peers, in bundles (README, "Network"). */
+  private bundler: TxBundler | undefined
   private rpc: RpcServer | undefined
   /** Peers the connection gater admits: registered validators and members, as of the last block. */
   private allowedPeers: Set<string>
@@ -296,6 +298,8 @@ export class CertchainNode implements RpcBackend {
       await this.housekeeping
       await this.sync?.stop()
       await this.engine?.stop()
+      // What was admitted in the last window still goes out while the network is up.
+      this.bundler?.flush()
       await this.p2p?.stop()
       await this.wal?.close()
     }
@@ -342,6 +346,18 @@ export class CertchainNode implements RpcBackend {
     const publish = (topic: GossipTopic, data: Uint8Array): void => {
       p2p.publish(topic, data).catch((err: unknown) => logger.warn({ err, topic }, 'publish failed'))
     }
+    this.bundler = new TxBundler(
+      {
+        windowMs: this.config.p2p.txBundle.windowMs,
+        // Within what every receiver accepts (the chain's block limits, which governance may change).
+        limits: () => {
+          const { maxTxs, maxBytes } = this.config.p2p.txBundle
+          const { maxBlockTxs, maxBlockBytes } = this.ledger.registry.params
+          return { maxTxs: Math.min(maxTxs, maxBlockTxs), maxBytes: Math.min(maxBytes, maxBlockBytes) }
+        },
+      },
+      (txs, bundle) => this.relayTxs(txs, bundle),
+    )
     const engine = new ConsensusEngine(this.config.consensus, {
       app,
       ...(guard && validatorKey
@@ -414,6 +430,15 @@ export class CertchainNode implements RpcBackend {
         this.metrics.mempoolTxs.set(this.mempool.size)
         return verdict
       }
+      case 'txbundle': {
+        const { verdict, relay, txs } = await validateTxBundleGossip(this.ledger, this.mempool, data, Date.now())
+        this.metrics.txBundlesReceived.inc({ result: verdict.result })
+        if (txs > 0) this.metrics.txBundleTxs.observe({ direction: 'received' }, txs)
+        // Admitted here but not forwarded as received (see BundleOutcome.relay): relayed as our own.
+        for (const tx of relay) this.bundler?.add(tx)
+        this.metrics.mempoolTxs.set(this.mempool.size)
+        return verdict
+      }
       case 'consensus': {
         const { verdict, message } = validateConsensusGossip(this.engine!, data, max, this.ledger.registry.params)
         if (message) this.engine!.receive(message)
@@ -460,7 +485,7 @@ export class CertchainNode implements RpcBackend {
       if (admitted.added) {
         this.metrics.txAdmitted.inc()
         // Relay to the other nodes (validators include it when they propose).
-        this.p2p?.publish('txs', bytes).catch((err: unknown) => this.logger.warn({ err }, 'cannot relay transaction'))
+        this.bundler?.add(bytes)
       }
       this.metrics.mempoolTxs.set(this.mempool.size)
       this.metrics.mempoolBytes.set(this.mempool.bytes)
@@ -469,6 +494,21 @@ export class CertchainNode implements RpcBackend {
       if (err instanceof CertchainError) this.metrics.txRejected.inc({ code: err.code })
       throw err
     }
+  }
+
+  /**
+   * Publishes one bundle. While a peer still subscribes to the single-transaction topic only (a
+   * node of an earlier version, during a rolling upgrade), each transaction also goes there.
+   */
+  private relayTxs(txs: readonly Bytes[], bundle: Bytes): void {
+    const p2p = this.p2p
+    if (!p2p) return
+    const onError = (err: unknown): void => this.logger.warn({ err, txs: txs.length }, 'cannot relay transactions')
+    p2p.publish('txbundle', bundle).catch(onError)
+    this.metrics.txBundlesPublished.inc()
+    this.metrics.txBundleTxs.observe({ direction: 'published' }, txs.length)
+    const bundling = new Set(p2p.topicPeers('txbundle'))
+    if (p2p.topicPeers('txs').some((peer) => !bundling.has(peer))) for (const tx of txs) p2p.publish('txs', tx).catch(onError)
   }
 
   waitForCommit(idHex: string, timeoutMs: number): Promise<TxOutcome | undefined> {

@@ -16,7 +16,12 @@ export interface GossipMetrics {
   readonly gossipRepeatedFailures: { inc(labels: { topic: string }): void }
 }
 
-export const GOSSIP_TOPICS = ['txs', 'consensus', 'blocks'] as const
+/**
+ * `txbundle` carries transactions in bundles (src/mempool/bundle.ts); `txs`, one transaction per
+ * message, is what nodes before bundles publish, still subscribed and validated so a network can
+ * upgrade one node at a time.
+ */
+export const GOSSIP_TOPICS = ['txs', 'txbundle', 'consensus', 'blocks'] as const
 export type GossipTopic = (typeof GOSSIP_TOPICS)[number]
 
 /**
@@ -35,6 +40,8 @@ export type Verdict =
       code?: string
       /** An ignore charged to the sender: it cost work and failed (see PeerPenalties). */
       charge?: boolean
+      /** Failures the message holds (a bundle's refused transactions), each charged; 1 when absent. */
+      units?: number
     }
 
 export interface GossipHandlers {
@@ -67,7 +74,7 @@ export const MAX_GOSSIP_MESSAGE_BYTES = 4 * 1024 * 1024 - RPC_ENVELOPE_BYTES
  * above what an honest certchain router sends, and the frame limit bounds memory anyway.
  */
 const DECODE_RPC_LIMITS = {
-  // Three topics; room for a resubscription in the same RPC.
+  // Four topics; room for a resubscription in the same RPC.
   maxSubscriptions: 8,
   // Publishing and forwarding send one message per RPC, but an IWANT answer bundles every
   // message asked for, and an answer we fail to decode counts against the honest peer that sent
@@ -298,12 +305,12 @@ export class GossipChannel {
       return TopicValidatorResult.Accept
     }
     this.#logger.debug({ topic, from, result: verdict.result, reason: verdict.reason }, 'gossip message not accepted')
-    const failure = { result: verdict.result, code: verdict.code ?? 'other' }
+    const failure: Failure = { result: verdict.result, code: verdict.code ?? 'other', ...(verdict.units === undefined ? {} : { units: verdict.units }) }
     if (verdict.result === 'reject' || verdict.charge === true) {
       this.#penalties.remember(id, failure)
       this.#fail(topic, from, data.length, failure)
     } else {
-      this.#metrics?.gossipMessages.inc({ topic, ...failure, reason: failure.code })
+      this.#metrics?.gossipMessages.inc({ topic, result: failure.result, reason: failure.code })
     }
     return TO_ROUTER_RESULT[verdict.result]
   }

@@ -42,6 +42,8 @@ export const DEFAULT_PENALTY_OPTIONS: PenaltyOptions = Object.freeze({
 export interface Failure {
   readonly result: 'ignore' | 'reject'
   readonly code: string
+  /** Failures in the one message (a transaction bundle's refused transactions); 1 when absent. */
+  readonly units?: number
 }
 
 interface Account {
@@ -72,10 +74,10 @@ export class PeerPenalties {
     return points
   }
 
-  /** Points a failed message of `bytes` bytes costs its sender. */
+  /** Points a failed message of `bytes` bytes costs its sender: each failure it holds, and its size. */
   cost(failure: Failure, bytes: number): number {
     const base = failure.result === 'reject' ? this.#options.rejectPoints : this.#options.chargePoints
-    return base + Math.floor(bytes / this.#options.bytesPerPoint)
+    return base * (failure.units ?? 1) + Math.floor(bytes / this.#options.bytesPerPoint)
   }
 
   /** Charges `points` to `peer`; true when the peer is now over the limit (disconnect it). */

@@ -115,7 +115,7 @@ export class ClusterChain {
             genesisFile: join(out, 'net', 'genesis.json'),
             config: {
               rpc: { ...DEFAULT_CONFIG.rpc, host: '0.0.0.0', port: DEFAULT_RPC_PORT },
-              p2p: { listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: testnet.nodes.map((n) => n.p2p) },
+              p2p: { ...DEFAULT_CONFIG.p2p, listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`], bootstrap: testnet.nodes.map((n) => n.p2p) },
               consensus: { ...DEFAULT_CONFIG.consensus, ...options.consensus },
             },
           })

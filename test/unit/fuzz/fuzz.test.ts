@@ -27,6 +27,7 @@ describe(`fuzzing ${INPUTS} inputs (seed ${SEED})`, () => {
       'transaction',
       'finalized block (gossip, sync, storage)',
       'consensus message (votes, proposals)',
+      'transaction bundle (gossip)',
       'sync request',
       'sync status answer',
       'sync blocks answer',

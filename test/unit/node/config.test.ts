@@ -34,4 +34,11 @@ describe('parseConfig', () => {
     expect(message({ rpc: { port: 70000 } })).toContain('rpc.port must be at most 65535')
     expect(message({ consensus: { blockIntervalMs: 20_000, heartbeatIntervalMs: 10_000 } })).toContain('must not exceed consensus.heartbeatIntervalMs')
   })
+
+  it('bundling of relayed transactions: defaults, a partial override, and bounds on window and caps', () => {
+    expect(parseConfig({}).p2p.txBundle).toEqual({ windowMs: 5, maxTxs: 256, maxBytes: 1024 * 1024 })
+    expect(parseConfig({ p2p: { txBundle: { windowMs: 0 } } }).p2p.txBundle).toEqual({ ...DEFAULT_CONFIG.p2p.txBundle, windowMs: 0 })
+    const text = message({ p2p: { txBundle: { windowMs: 5000, maxTxs: 0, maxBytes: 8 * 1024 * 1024 } } })
+    for (const part of ['p2p.txBundle.windowMs must be at most 1000', 'p2p.txBundle.maxTxs must be at least 1', 'p2p.txBundle.maxBytes must be between 1024 and']) expect(text).toContain(part)
+  })
 })
