@@ -34,4 +34,10 @@ describe('parseConfig', () => {
     expect(message({ rpc: { port: 70000 } })).toContain('rpc.port must be at most 65535')
     expect(message({ consensus: { blockIntervalMs: 20_000, heartbeatIntervalMs: 10_000 } })).toContain('must not exceed consensus.heartbeatIntervalMs')
   })
+
+  it('verifyThreads: "auto" by default (kept as written, resolved by the node), 0 to 64 threads, anything else refused by name', () => {
+    expect(parseConfig({}).verifyThreads).toBe('auto')
+    for (const ok of [0, 1, 64, 'auto'] as const) expect(parseConfig({ verifyThreads: ok }).verifyThreads).toBe(ok)
+    for (const bad of [-1, 1.5, 65, 'two', null, true]) expect(message({ verifyThreads: bad })).toContain('verifyThreads must be "auto" or an integer from 0 to 64')
+  })
 })
