@@ -112,12 +112,13 @@ function screen(ledger: Ledger, mempool: Mempool, bytes: Bytes, now: Millis): Ad
 }
 
 /**
- * The rest, for a screened transaction: the signature (unless `signature` already says it did
- * not verify), every state rule, then the mempool. The pending and refusal lookups are asked
- * again: in a batch, an earlier entry may have been admitted or refused with the same id or bytes
- * since this one was screened.
+ * The rest, for a screened transaction: the signature (given by a batch's verdict, else verified
+ * now through the ledger's verifier, where the node's pool groups the signatures of transactions
+ * arriving together), every state rule, then the mempool. The pending and refusal lookups are
+ * asked again: in a batch, an earlier entry may have been admitted or refused with the same id or
+ * bytes since this one was screened.
  */
-async function settle(ledger: Ledger, mempool: Mempool, { digest, tx }: Candidate, now: Millis, signature?: boolean): Promise<Admitted> {
+async function settle(ledger: Ledger, mempool: Mempool, { digest, tx }: Candidate, now: Millis, verdict?: boolean): Promise<Admitted> {
   const known = mempool.knownFailure(digest)
   if (known) throw known
   const id = toHex(tx.id)
@@ -125,6 +126,7 @@ async function settle(ledger: Ledger, mempool: Mempool, { digest, tx }: Candidat
   try {
     // A second report of an offence is refused before its votes' signatures are verified.
     mempool.checkReport(tx)
+    const signature = verdict ?? (await ledger.verifySignatures([tx]))[0]
     if (signature === false) throw badSignature()
     await ledger.checkTx(tx, now)
     return { tx, id, added: mempool.add(tx) === 'added' }

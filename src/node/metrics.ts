@@ -110,7 +110,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     openProposals: new Gauge({ name: 'certchain_governance_open_proposals', help: 'Governance proposals still open', registers }),
     signatureBatches: new Counter({
       name: 'certchain_signature_batches_total',
-      help: 'Batches of transaction signatures verified at once (batch admission, received blocks), by where: worker (a verification thread), inline (too small for a worker, or no workers), fallback (inline because a worker died or could not start)',
+      help: 'Batches of transaction signatures verified (admission, received blocks), by where: worker (a verification thread), inline (too few in one event-loop turn, or no workers), fallback (inline because a worker died or could not start)',
       labelNames: ['where'] as const,
       registers,
     }),

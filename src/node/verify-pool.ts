@@ -40,6 +40,12 @@ export function defaultWorkerUrl(): URL {
 
 export type VerifyPoolMetrics = Pick<Metrics, 'signatureBatches' | 'signaturesVerified' | 'verifyWorkerRestarts' | 'verifyThreads'>
 
+/** A small batch waiting for the end of this event-loop turn, to travel with the others of the turn. */
+interface Gathered {
+  readonly checks: readonly SignatureCheck[]
+  readonly resolve: (verdicts: boolean[]) => void
+}
+
 interface Job {
   readonly checks: readonly SignatureCheck[]
   readonly resolve: (verdicts: boolean[]) => void
@@ -55,8 +61,8 @@ interface Thread {
 /**
  * Ed25519 verification on worker threads (`node:worker_threads`), a batch at a time: each worker
  * runs the one verification rule ({@link verify} of src/core/crypto.ts, through node:crypto) on a
- * packed batch and answers a verdict per signature. A large batch is split over the workers; a
- * small one is verified inline. A worker that dies is replaced (started again at the next batch)
+ * packed batch and answers a verdict per signature. A large batch is split over the workers; small
+ * ones of one event-loop turn travel together, or are verified inline when they stay small. A worker that dies is replaced (started again at the next batch)
  * and the batches it held are verified inline: a dead worker never loses or changes a verdict.
  * Workers start on first use and keep the process alive only while they hold a batch.
  */
@@ -65,6 +71,7 @@ export class VerifyPool implements SignatureBatchVerifier {
   private nextJob = 0
   private failuresInARow = 0
   private closed = false
+  private gathered: Gathered[] = []
 
   constructor(
     private readonly options: VerifyPoolOptions,
@@ -74,11 +81,46 @@ export class VerifyPool implements SignatureBatchVerifier {
     deps.metrics.verifyThreads.set(options.threads)
   }
 
+  /**
+   * A batch smaller than minWorkerBatch waits for the end of this event-loop turn: the small
+   * batches of one turn (single submissions, gossiped transactions arriving together) travel to
+   * a worker together when they add up to minWorkerBatch, and are verified inline otherwise.
+   */
   verifyBatch(checks: readonly SignatureCheck[]): Promise<boolean[]> {
-    const { minWorkerBatch } = this.options
-    if (checks.length < Math.max(1, minWorkerBatch) || !this.usable) return Promise.resolve(this.inline(checks, 'inline'))
-    // One part per worker, each at least minWorkerBatch long.
-    const parts = Math.max(1, Math.min(this.threads.length, Math.floor(checks.length / Math.max(1, minWorkerBatch))))
+    if (checks.length === 0) return Promise.resolve([])
+    if (!this.usable) return Promise.resolve(this.inline(checks, 'inline'))
+    if (checks.length >= this.minWorkerBatch) return this.spread(checks)
+    return new Promise((resolve) => {
+      if (this.gathered.length === 0) setImmediate(() => this.flush())
+      this.gathered.push({ checks, resolve })
+    })
+  }
+
+  private get minWorkerBatch(): number {
+    return Math.max(1, this.options.minWorkerBatch)
+  }
+
+  /** The turn's small batches: to a worker as one when they add up, else each inline. */
+  private flush(): void {
+    const gathered = this.gathered
+    this.gathered = []
+    const total = gathered.reduce((n, g) => n + g.checks.length, 0)
+    if (total < this.minWorkerBatch || !this.usable) {
+      for (const g of gathered) g.resolve(this.inline(g.checks, 'inline'))
+      return
+    }
+    void this.spread(gathered.flatMap((g) => g.checks)).then((verdicts) => {
+      let at = 0
+      for (const g of gathered) {
+        g.resolve(verdicts.slice(at, at + g.checks.length))
+        at += g.checks.length
+      }
+    })
+  }
+
+  /** One part per worker, each at least minWorkerBatch long. */
+  private spread(checks: readonly SignatureCheck[]): Promise<boolean[]> {
+    const parts = Math.max(1, Math.min(this.threads.length, Math.floor(checks.length / this.minWorkerBatch)))
     const size = Math.ceil(checks.length / parts)
     const answers: Promise<boolean[]>[] = []
     for (let at = 0; at < checks.length; at += size) answers.push(this.send(checks.slice(at, at + size)))
@@ -113,8 +155,15 @@ export class VerifyPool implements SignatureBatchVerifier {
       thread.jobs.set(id, { checks, resolve })
       thread.pending += checks.length
       if (thread.jobs.size === 1) thread.worker.ref()
-      const buffer = packChecks(checks)
-      thread.worker.postMessage({ id, buffer }, [buffer])
+      try {
+        const buffer = packChecks(checks)
+        thread.worker.postMessage({ id, buffer }, [buffer])
+      } catch (err) {
+        // Not expected (an ArrayBuffer always transfers); the batch is not lost either way.
+        this.deps.logger.warn({ err }, 'cannot send a batch to a signature verification worker; verifying it inline')
+        this.settle(thread, id, { checks, resolve })
+        resolve(this.inline(checks, 'fallback'))
+      }
     })
   }
 

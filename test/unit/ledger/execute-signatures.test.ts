@@ -80,7 +80,8 @@ describe('executeBlock and the injected signature verifier', () => {
     const mempool = new Mempool(DEFAULT_MEMPOOL_OPTIONS)
     for (const bytes of txs.slice(0, 3)) await admitTx(follower, mempool, bytes, Date.now())
     await follower.executeBlock(block, (bytes) => mempool.known(bytes))
-    expect(events).toEqual([{ batch: 2 }])
+    // Three single admissions, then the block's other two.
+    expect(events).toEqual([{ batch: 1 }, { batch: 1 }, { batch: 1 }, { batch: 2 }])
   })
 
   it('a forged transaction refuses the block with the first invalid transaction\'s code, as without the batch', async () => {

@@ -101,7 +101,11 @@ describe('admitBatch', () => {
     expect(mempool.knownFailure(toHex(sha256(forged)))?.code).toBe('BAD_SIGNATURE')
     await expect(admitTx(ledger, mempool, forged, Date.now())).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
     await expect(admitTx(ledger, mempool, victim.bytes, Date.now())).resolves.toMatchObject({ added: true })
-    // Single admission verifies on this thread (the counter counts).
+    // Single admission goes through the verifier too (a batch of one); the forgery sent again did not.
+    expect(verifier.batches.map((b) => b.length)).toEqual([6, 1])
+    expect(verifying.calls).toBe(0)
+    // checkTx does verify a transaction nobody verified (and the counter counts it).
+    await ledger.checkTx(decode(chain, issueTx(chain, 'kr.mois', 1)), Date.now())
     expect(verifying.calls).toBe(1)
   })
 
@@ -165,6 +169,7 @@ describe('admitBatch', () => {
     const b = issueTx(chain, 'kr.mois', 1)
     const results = await admitBatch(ledger, mempool, [a.bytes, b.bytes], Date.now())
     expect(results.map(codeOf)).toEqual(['added=false', 'added=true'])
-    expect(verifier.batches.map((c) => c.length)).toEqual([1])
+    // a alone (admitTx), then b alone: a is pending already.
+    expect(verifier.batches.map((c) => c.length)).toEqual([1, 1])
   })
 })

@@ -121,6 +121,24 @@ describe('verdicts on a worker equal node:crypto verify', () => {
   })
 })
 
+describe('small batches of one event-loop turn', () => {
+  it('travel to a worker together once they add up to minWorkerBatch; each gets its own verdicts', async () => {
+    const checks = vectors()
+    const { pool, metrics } = openPool({ minWorkerBatch: 8 })
+    const answers = await Promise.all(checks.map((c) => pool.verifyBatch([c])))
+    expect(answers).toEqual(expected(checks).map((v) => [v]))
+    expect(await counted(metrics, 'certchain_signature_batches_total')).toEqual({ worker: 1 })
+    expect(await counted(metrics, 'certchain_signatures_verified_total')).toEqual({ worker: checks.length })
+  })
+
+  it('stay inline when they do not add up', async () => {
+    const checks = vectors().slice(0, 3)
+    const { pool, metrics } = openPool({ minWorkerBatch: 8 })
+    expect(await Promise.all([pool.verifyBatch(checks.slice(0, 1)), pool.verifyBatch(checks.slice(1))])).toEqual([expected(checks.slice(0, 1)), expected(checks.slice(1))])
+    expect(await counted(metrics, 'certchain_signature_batches_total')).toEqual({ inline: 2 })
+  })
+})
+
 describe('a worker that dies', () => {
   for (const [name, file] of [
     ['exits', 'exiting-verify-worker.mjs'],
