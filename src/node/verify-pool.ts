@@ -62,9 +62,10 @@ interface Thread {
  * Ed25519 verification on worker threads (`node:worker_threads`), a batch at a time: each worker
  * runs the one verification rule ({@link verify} of src/core/crypto.ts, through node:crypto) on a
  * packed batch and answers a verdict per signature. A large batch is split over the workers; small
- * ones of one event-loop turn travel together, or are verified inline when they stay small. A worker that dies is replaced (started again at the next batch)
- * and the batches it held are verified inline: a dead worker never loses or changes a verdict.
- * Workers start on first use and keep the process alive only while they hold a batch.
+ * ones of one event-loop turn travel together, or are verified inline when they stay small. A
+ * worker that dies is replaced (started again at the next batch) and the batches it held are
+ * verified inline: a dead worker never loses or changes a verdict. Workers start on first use and
+ * keep the process alive only while they hold a batch.
  */
 export class VerifyPool implements SignatureBatchVerifier {
   private readonly threads: (Thread | undefined)[]
