@@ -23,5 +23,6 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['eslint.config.js', 'bin/**', 'scripts/**'], ...tseslint.configs.disableTypeChecked },
+  // Plain-JS worker fixtures run by Node itself (not part of the TypeScript project).
+  { files: ['eslint.config.js', 'bin/**', 'scripts/**', 'test/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 )

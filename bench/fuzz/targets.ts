@@ -25,7 +25,7 @@ import { decodeMessage } from '../../src/consensus/messages.js'
 import { BlockSync, decodeBlocksAnswer, decodeStatusAnswer, DEFAULT_SYNC_OPTIONS, type SyncNetwork } from '../../src/consensus/sync.js'
 import type { ConsensusEngine } from '../../src/consensus/engine.js'
 import { Ledger } from '../../src/ledger/index.js'
-import { admitTx, bundleLimits, decodeTxBundle, Mempool } from '../../src/mempool/index.js'
+import { admitBatch, admitTx, bundleLimits, decodeTxBundle, Mempool } from '../../src/mempool/index.js'
 import { DEFAULT_CONFIG, parseConfig } from '../../src/node/config.js'
 import { createMetrics } from '../../src/node/metrics.js'
 import { createRpcServer, MAX_STATUS_BATCH, type RpcBackend } from '../../src/rpc/index.js'
@@ -360,6 +360,7 @@ export async function rpcTargets(): Promise<{ targets: FuzzTarget[]; stores: () 
       throw new Error('not used by the fuzzed routes')
     },
     submitTx: (bytes) => admitTx(ledger, mempool, bytes, Date.now()),
+    submitBatch: (entries, onAdmitted) => admitBatch(ledger, mempool, entries, Date.now(), onAdmitted),
     waitForCommit: () => Promise.resolve(undefined),
     now: () => Date.now(),
     presentations,

@@ -74,3 +74,28 @@ export function verify(publicKey: Bytes, message: Bytes, signature: Bytes): bool
     return false
   }
 }
+
+/** One signature to check: {@link verify}'s three arguments. */
+export interface SignatureCheck {
+  readonly publicKey: Bytes
+  readonly message: Bytes
+  readonly signature: Bytes
+}
+
+/**
+ * Checks many signatures at once, with exactly {@link verify}'s verdict for each, in order. The
+ * node's implementation spreads them over worker threads; the rule is the same everywhere.
+ */
+export interface SignatureBatchVerifier {
+  verifyBatch(checks: readonly SignatureCheck[]): Promise<boolean[]>
+}
+
+/** {@link SignatureBatchVerifier} on the calling thread: the default where no pool is wired in. */
+export const INLINE_VERIFIER: SignatureBatchVerifier = {
+  verifyBatch: (checks) => Promise.resolve(verifyAll(checks)),
+}
+
+/** {@link verify} of each check, in order, on this thread. */
+export function verifyAll(checks: readonly SignatureCheck[]): boolean[] {
+  return checks.map((c) => verify(c.publicKey, c.message, c.signature))
+}

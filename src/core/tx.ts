@@ -1,5 +1,5 @@
 import { isBytes, type Bytes } from './bytes.js'
-import { verify } from './crypto.js'
+import { verify, type SignatureCheck } from './crypto.js'
 import { arrayItemSpans, mapValueStart } from './cbor-scan.js'
 import { decodeCanonical, encode, pruneUndefined } from './encoding.js'
 import { CertchainError } from './errors.js'
@@ -107,10 +107,18 @@ export function touchedCertificateIds(decoded: DecodedTx): readonly Bytes[] {
   }
 }
 
+/** What a transaction's signature check verifies: its key, its sign bytes, its signature. */
+export function txSignatureCheck(decoded: DecodedTx): SignatureCheck {
+  return { publicKey: decoded.tx.key, message: decoded.signBytes, signature: decoded.tx.sig }
+}
+
+/** The refusal of a transaction whose signature does not verify (one message wherever it was checked). */
+export function badSignature(): CertchainError {
+  return new CertchainError('BAD_SIGNATURE', 'transaction signature does not verify for this chain, kind and key')
+}
+
 export function verifyTxSignature(decoded: DecodedTx): void {
-  if (!verify(decoded.tx.key, decoded.signBytes, decoded.tx.sig)) {
-    throw new CertchainError('BAD_SIGNATURE', 'transaction signature does not verify for this chain, kind and key')
-  }
+  if (!verify(decoded.tx.key, decoded.signBytes, decoded.tx.sig)) throw badSignature()
 }
 
 // ---- shape checks -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ export interface ExecutionContext {
   readonly tree: StateTree
   /** The height history: leaf h is the state after block h. */
   readonly history: StateTree
-  /** Transactions whose signature this process already verified (admission); not re-verified. */
+  /** Transactions whose signature this process already verified (admission, Ledger.verifySignatures); not re-verified. */
   readonly verified: WeakSet<DecodedTx>
   /** Consensus validators of any past height (evidence is checked against the set of its height). */
   readonly validatorsAt: (height: number) => Promise<readonly ValidatorInfo[]>

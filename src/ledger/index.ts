@@ -1,4 +1,4 @@
-export { Ledger, type LedgerRestore, genesisRoots, genesisStateRoot, type CertificateAsOf, type ProposedBlock, type RejectedTx } from './ledger.js'
+export { Ledger, type LedgerOptions, type LedgerRestore, genesisRoots, genesisStateRoot, type CertificateAsOf, type ProposedBlock, type RejectedTx } from './ledger.js'
 export { Registry } from './registry.js'
 export { certificateStatus, type CertificateStatus } from './status.js'
 export { verifyCertificate, type VerificationResult, type VerificationCheck, type DocumentEvidence, type PointInTime } from './verify.js'
@@ -8,3 +8,4 @@ export { tally, type GovEvent, type ProposalRecord, type ProposalStatus, type Pr
 export { stateRoot, statusLeaf } from './execute.js'
 export { TREE_DEPTH, EMPTY_TREE_ROOT } from './state-tree.js'
 export { SNAPSHOT_FORMAT, DEFAULT_SNAPSHOT_LIMITS, SnapshotRestore, decodeManifest, encodeManifest, maxManifestBytes, type SnapshotLimits, type SnapshotManifest } from './snapshot.js'
+export { Pacer } from './pace.js'

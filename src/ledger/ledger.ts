@@ -1,9 +1,10 @@
 import { bytesEqual, toHex, type Bytes } from '../core/bytes.js'
 import { blockHash, txRootMatches } from '../core/block.js'
+import { INLINE_VERIFIER, type SignatureBatchVerifier } from '../core/crypto.js'
 import { CertchainError } from '../core/errors.js'
 import type { Genesis } from '../core/genesis.js'
 import { merkleRoot } from '../core/merkle.js'
-import { decodeTx, type DecodedTx } from '../core/tx.js'
+import { decodeTx, txSignatureCheck, type DecodedTx } from '../core/tx.js'
 import { CHAIN_FORMAT_VERSION, type Block, type BlockHeader, type Commit, type FinalizedBlock, type Millis, type SignedTx } from '../core/types.js'
 import type { VoteType } from '../core/vote.js'
 import { BlockExecution, stateRoot, statusLeafValue, type ExecutionContext } from './execute.js'
@@ -20,6 +21,11 @@ import { LedgerStore, type StateReader, type BlockWrites, type CertificateEntry,
 export interface LedgerRestore {
   readonly restore: SnapshotRestore
   finish(headers: readonly { header: BlockHeader; commit: Commit }[]): Promise<void>
+}
+
+export interface LedgerOptions {
+  /** Checks many transaction signatures at once (the node's worker pool); default: on this thread. */
+  readonly verifier?: SignatureBatchVerifier
 }
 
 export interface RejectedTx {
@@ -50,6 +56,7 @@ export class Ledger {
     private proposalsState: ProposalsState,
     /** Heights of set-change headers, ascending: read once at open, then kept as blocks commit. */
     private setChangeHeights: number[],
+    private readonly verifier: SignatureBatchVerifier,
   ) {
     this.ctx = this.context()
   }
@@ -65,11 +72,12 @@ export class Ledger {
     }
   }
 
-  static async open(dataDir: string, genesis: Genesis): Promise<Ledger> {
+  static async open(dataDir: string, genesis: Genesis, options: LedgerOptions = {}): Promise<Ledger> {
     const genesisRegistry = new Registry(genesis.chainId, registryStateFromGenesis(genesis))
     const store = await LedgerStore.open(dataDir, genesis.hash, genesis.genesisTime, genesisStateRoot(genesis))
     const history = await RegistryHistory.open(store, genesisRegistry)
-    return new Ledger(genesis, store, history, (await store.getProposalsState()) ?? EMPTY_PROPOSALS, await store.setChangeHeights())
+    const proposals = (await store.getProposalsState()) ?? EMPTY_PROPOSALS
+    return new Ledger(genesis, store, history, proposals, await store.setChangeHeights(), options.verifier ?? INLINE_VERIFIER)
   }
 
   get chainId(): string {
@@ -163,6 +171,24 @@ export class Ledger {
   }
 
   /**
+   * Verifies the signatures of many transactions in one call to the verifier (worker threads in a
+   * node), skipping those verified before; the ones that verify are remembered, so checkTx and
+   * block execution do not verify them again. Answers, per transaction, whether it verified.
+   * Reads nothing from storage: callers keep "the signature before anything is read".
+   */
+  async verifySignatures(txs: readonly DecodedTx[]): Promise<boolean[]> {
+    const { verified } = this.ctx
+    const todo = txs.filter((tx) => !verified.has(tx))
+    if (todo.length > 0) {
+      const verdicts = await this.verifier.verifyBatch(todo.map(txSignatureCheck))
+      todo.forEach((tx, i) => {
+        if (verdicts[i] === true) verified.add(tx)
+      })
+    }
+    return txs.map((tx) => verified.has(tx))
+  }
+
+  /**
    * Runs every rule against the committed state, as if the transaction were in the next block at
    * `time`. The signature is verified before anything is read from storage for its records.
    */
@@ -242,6 +268,10 @@ export class Ledger {
       }
       await exec.pacer.pause()
     }
+    // Every signature not verified here before, in one batch (off the event loop in a node),
+    // before anything is read from storage. One that fails is verified again by apply, in block
+    // order, so the block is refused for its first invalid transaction, as without the batch.
+    await this.verifySignatures(txs)
     await exec.prefetch(txs)
     for (const [i, tx] of txs.entries()) {
       try {

@@ -91,6 +91,12 @@ export interface NodeConfig {
     /** Block bodies kept below the head (0: keep every block, an archival node). */
     readonly keepBlocks: number
   }
+  /**
+   * Worker threads that verify transaction signatures in batches (batch admission, received
+   * blocks); 0 verifies on the main thread; "auto": every core but one, at least one. Kept as
+   * "auto" in config.json so a home copied to another machine fits that machine.
+   */
+  readonly verifyThreads: number | 'auto'
   /** This node as a verifier of presentations (README, "Presentations"). */
   readonly verifier: {
     /** The name presentation requests show the holder (empty: the moniker). */
@@ -145,6 +151,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   },
   mempool: { maxTxs: 100_000, maxBytes: 512 * 1024 * 1024 },
   log: { level: 'info' },
+  verifyThreads: 'auto',
   verifier: { name: '', maxOutstandingRequests: 10_000 },
   stateSync: {
     enabled: false,
@@ -157,6 +164,9 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   },
   pruning: { keepBlocks: 0 },
 })
+
+/** More verification threads than this would only compete for cores with the main thread. */
+const MAX_VERIFY_THREADS = 64
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -183,6 +193,10 @@ export function parseConfig(input: unknown, source = 'config'): NodeConfig {
       }
       const d = defaults[key]
       if (key === 'validatorKeyFile' && (v === null || typeof v === 'string')) out[key] = v
+      else if (key === 'verifyThreads') {
+        if (v === 'auto' || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_VERIFY_THREADS)) out[key] = v
+        else problems.push(`${where} must be "auto" or an integer from 0 to ${MAX_VERIFY_THREADS}`)
+      }
       else if (Array.isArray(d)) {
         if (Array.isArray(v) && v.every((s) => typeof s === 'string')) out[key] = Object.freeze([...v])
         else problems.push(`${where} must be a list of strings`)

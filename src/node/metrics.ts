@@ -122,6 +122,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000],
       registers,
     }),
+    signatureBatches: new Counter({
+      name: 'certchain_signature_batches_total',
+      help: 'Batches of transaction signatures verified (admission, received blocks), by where: worker (a verification thread), inline (too few in one event-loop turn, or no workers), fallback (inline because a worker died or could not start)',
+      labelNames: ['where'] as const,
+      registers,
+    }),
+    signaturesVerified: new Counter({
+      name: 'certchain_signatures_verified_total',
+      help: 'Signatures in those batches, by where (worker, inline, fallback)',
+      labelNames: ['where'] as const,
+      registers,
+    }),
+    verifyWorkerRestarts: new Counter({
+      name: 'certchain_verify_worker_restarts_total',
+      help: 'Signature verification worker threads that died or could not start and were replaced',
+      registers,
+    }),
+    verifyThreads: new Gauge({ name: 'certchain_verify_threads', help: 'Signature verification worker threads configured (verifyThreads)', registers }),
     rpcBatchTxs: new Histogram({
       name: 'certchain_rpc_batch_transactions',
       help: 'Transactions per POST /v1/txs/batch request that reached admission',

@@ -30,7 +30,7 @@ import type { GossipVerdict } from '../core/types.js'
 import { TxBundler, validateTxBundleGossip, validateTxGossip } from '../mempool/index.js'
 import { MAX_GOSSIP_MESSAGE_BYTES, P2PHost, type GossipTopic } from '../p2p/index.js'
 import { Ledger, type GovernanceWrites } from '../ledger/index.js'
-import { admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, recheckPending, type Admitted } from '../mempool/index.js'
+import { admitBatch, admitTx, Mempool, DEFAULT_MEMPOOL_OPTIONS, recheckPending, type Admitted } from '../mempool/index.js'
 import type { Audience } from '../wallet/presentation.js'
 import { PresentationRequests } from '../wallet/requests.js'
 import { createRpcServer, type NodeStatus, type RpcBackend, type RpcServer, type TxOutcome } from '../rpc/index.js'
@@ -40,6 +40,7 @@ import { loadKeyFile, peerIdOf, type KeyFile } from './keys.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { SnapshotFiles } from './snapshots.js'
 import { SnapshotServer, StateSync } from './statesync.js'
+import { DEFAULT_MIN_WORKER_BATCH, defaultVerifyThreads, VerifyPool } from './verify-pool.js'
 import { DEFAULT_SNAPSHOT_LIMITS } from '../ledger/index.js'
 import { trustFromCheckpoint, trustFromGenesis, type Trust } from '../light/index.js'
 
@@ -153,6 +154,7 @@ export class CertchainNode implements RpcBackend {
     readonly presentations: PresentationRequests,
     readonly genesisDocument: unknown,
     private readonly snapshots: SnapshotFiles | undefined,
+    private readonly verifyPool: VerifyPool,
   ) {
     this.allowedPeers = ledger.peerIds()
   }
@@ -173,16 +175,19 @@ export class CertchainNode implements RpcBackend {
       validatorKey = await loadKeyFile(homePath(home, config.validatorKeyFile))
       guard = await SignerGuard.open(join(consensusDir, 'priv_validator_state.json'), validatorKey.secretKey)
     }
-    const ledger = await Ledger.open(join(dataDir, 'chain'), genesis)
+    const metrics = createMetrics()
+    // Workers start at the first batch large enough for them; closed with the node.
+    const threads = config.verifyThreads === 'auto' ? defaultVerifyThreads() : config.verifyThreads
+    const verifyPool = new VerifyPool({ threads, minWorkerBatch: DEFAULT_MIN_WORKER_BATCH }, { logger: logger.child({ module: 'verify' }), metrics })
+    const ledger = await Ledger.open(join(dataDir, 'chain'), genesis, { verifier: verifyPool })
     const presentations = await PresentationRequests.open(join(dataDir, 'presentations'), config.verifier.maxOutstandingRequests)
     const mempool = new Mempool({ ...DEFAULT_MEMPOOL_OPTIONS, ...config.mempool })
-    const metrics = createMetrics()
     if (validatorKey && !ledger.registry.validatorRecords().some((v) => bytesEqual(v.publicKey, validatorKey.publicKey))) {
       logger.warn({ publicKey: toHex(validatorKey.publicKey) }, 'validator key is not registered (yet); following until governance adds it')
     }
     const snapshots =
       config.stateSync.snapshotInterval > 0 ? await SnapshotFiles.open(join(dataDir, 'snapshots'), config.stateSync.snapshotKeep, DEFAULT_SNAPSHOT_LIMITS) : undefined
-    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey, presentations, genesisDocument, snapshots)
+    const node = new CertchainNode(config, logger, metrics, ledger, mempool, peerId, validatorKey, guard, consensusDir, nodeKey, presentations, genesisDocument, snapshots, verifyPool)
     node.updateChainMetrics()
     return node
   }
@@ -304,6 +309,7 @@ export class CertchainNode implements RpcBackend {
       await this.wal?.close()
     }
     await this.ledger.close()
+    await this.verifyPool.close()
     await this.presentations.close()
     this.logger.info({ height: this.ledger.head.height }, 'node stopped')
   }
@@ -482,11 +488,7 @@ export class CertchainNode implements RpcBackend {
   async submitTx(bytes: Bytes): Promise<Admitted> {
     try {
       const admitted = await admitTx(this.ledger, this.mempool, bytes, Date.now())
-      if (admitted.added) {
-        this.metrics.txAdmitted.inc()
-        // Relay to the other nodes (validators include it when they propose).
-        this.bundler?.add(bytes)
-      }
+      this.admitted(admitted)
       this.metrics.mempoolTxs.set(this.mempool.size)
       this.metrics.mempoolBytes.set(this.mempool.bytes)
       return admitted
@@ -509,6 +511,25 @@ export class CertchainNode implements RpcBackend {
     this.metrics.txBundleTxs.observe({ direction: 'published' }, txs.length)
     const bundling = new Set(p2p.topicPeers('txbundle'))
     if (p2p.topicPeers('txs').some((peer) => !bundling.has(peer))) for (const tx of txs) p2p.publish('txs', tx).catch(onError)
+  }
+
+  async submitBatch(entries: readonly Bytes[], onAdmitted?: (index: number, admitted: Admitted) => void): Promise<(Admitted | CertchainError)[]> {
+    const results = await admitBatch(this.ledger, this.mempool, entries, Date.now(), (index, admitted) => {
+      this.admitted(admitted)
+      onAdmitted?.(index, admitted)
+    })
+    for (const result of results) if (result instanceof CertchainError) this.metrics.txRejected.inc({ code: result.code })
+    this.metrics.mempoolTxs.set(this.mempool.size)
+    this.metrics.mempoolBytes.set(this.mempool.bytes)
+    return results
+  }
+
+  /** Counts and relays a transaction admitted by this node's RPC. */
+  private admitted({ added, tx }: Admitted): void {
+    if (!added) return
+    this.metrics.txAdmitted.inc()
+    // Relay to the other nodes (validators include it when they propose).
+    this.bundler?.add(tx.bytes)
   }
 
   waitForCommit(idHex: string, timeoutMs: number): Promise<TxOutcome | undefined> {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Bytes } from '../core/bytes.js'
-import type { ErrorCode } from '../core/errors.js'
+import type { CertchainError, ErrorCode } from '../core/errors.js'
 import type { Ledger } from '../ledger/index.js'
 import type { Admitted, Mempool } from '../mempool/index.js'
 import type { Metrics } from '../node/metrics.js'
@@ -56,6 +56,11 @@ export interface RpcBackend {
   readonly metrics: Metrics
   status(): NodeStatus
   submitTx(bytes: Bytes): Promise<Admitted>
+  /**
+   * Admits many transactions at once (their signatures verified together), answering each in
+   * order: admitted, or its refusal. `onAdmitted` hears each admitted entry as soon as it is.
+   */
+  submitBatch(entries: readonly Bytes[], onAdmitted?: (index: number, admitted: Admitted) => void): Promise<(Admitted | CertchainError)[]>
   /** Settles when the transaction is committed or refused by a block; undefined on timeout. */
   waitForCommit(idHex: string, timeoutMs: number): Promise<TxOutcome | undefined>
   now(): number

@@ -45,10 +45,11 @@ export function cborArrayLength(body: Uint8Array): number {
 }
 
 /**
- * `POST /v1/txs` and `POST /v1/txs/batch`. Both admit every transaction through the one path
- * (`backend.submitTx`: the mempool's admission, relay, metrics) and wait for commits the same way;
- * the batch only adds what a batch needs: a count cap checked before decoding, a rate budget
- * charged per transaction, and one answer per entry in order.
+ * `POST /v1/txs` and `POST /v1/txs/batch`. Both admit through the mempool's admission rules
+ * (`backend.submitTx`, `backend.submitBatch`: the same checks in the same order, relay, metrics)
+ * and wait for commits the same way; the batch only adds what a batch needs: a count cap checked
+ * before decoding, a rate budget charged per transaction, its signatures verified together, and
+ * one answer per entry in order.
  */
 export const txRoutes: FastifyPluginCallback<TxRoutesOptions> = (app, options, done) => {
   const { backend, limiter, refuse } = options
@@ -183,7 +184,11 @@ export const txRoutes: FastifyPluginCallback<TxRoutesOptions> = (app, options, d
     registered()
   })
 
-  /** Each entry admitted in order (the rate budget permitting), then every admitted one waited for at once. */
+  /**
+   * Every entry the rate budget covers, admitted in one call (the mempool's batch admission:
+   * cheap checks of each, all signatures verified at once, then the state rules in entry order),
+   * then every admitted one waited for at once.
+   */
   const submitBatch = async (entries: readonly (string | Bytes)[], client: string, reply: FastifyReply, wait: boolean): Promise<TxAnswer[]> => {
     backend.metrics.rpcBatchTxs.observe(entries.length)
     // The request itself paid for its first transaction; what the budget does not cover is not decoded.
@@ -191,32 +196,37 @@ export const txRoutes: FastifyPluginCallback<TxRoutesOptions> = (app, options, d
     const results: TxAnswer[] = []
     const waits = new Map<number, Promise<TxOutcome | undefined>>()
     const seen = new Map<string, number>()
-    let failures = 0
-    for (const [i, entry] of entries.entries()) {
-      if (i >= granted) break
-      let bytes: Bytes
+    const repeats: { index: number; first: number }[] = []
+    const admitting: { index: number; bytes: Bytes }[] = []
+    for (const [index, entry] of entries.entries()) {
+      if (index >= granted) break
       try {
-        bytes = typeof entry === 'string' ? fromBase64(entry, `txs[${i}]`) : entry
+        const bytes = typeof entry === 'string' ? fromBase64(entry, `txs[${index}]`) : entry
+        const digest = toHex(sha256(bytes))
+        const first = seen.get(digest)
+        if (first === undefined) {
+          seen.set(digest, index)
+          admitting.push({ index, bytes })
+        } else repeats.push({ index, first })
       } catch (err) {
-        failures++
-        results.push(rejected(err as CertchainError))
-        continue
+        results[index] = rejected(err as CertchainError)
       }
-      const digest = toHex(sha256(bytes))
-      const first = seen.get(digest)
-      if (first !== undefined) {
-        failures++
-        results.push(rejected(new CertchainError('DUPLICATE_IN_BATCH', `entry ${i} repeats entry ${first} of this batch; see the answer there`), results[first]!.id))
-        continue
-      }
-      seen.set(digest, i)
-      const answer = await admit(bytes)
-      if (answer.status === 'rejected') failures++
+    }
+    const admitted = await backend.submitBatch(
+      admitting.map((a) => a.bytes),
       // Waiting starts at admission, as for a single submission: a block may commit it before the batch is done.
-      else if (wait) waits.set(i, backend.waitForCommit(answer.id, options.waitTimeoutMs))
-      results.push(answer)
+      (k, { id }) => {
+        if (wait) waits.set(admitting[k]!.index, backend.waitForCommit(id, options.waitTimeoutMs))
+      },
+    )
+    admitted.forEach((outcome, k) => {
+      results[admitting[k]!.index] = outcome instanceof CertchainError ? rejected(outcome) : { id: outcome.id, status: 'pending' }
+    })
+    for (const { index, first } of repeats) {
+      results[index] = rejected(new CertchainError('DUPLICATE_IN_BATCH', `entry ${index} repeats entry ${first} of this batch; see the answer there`), results[first]!.id)
     }
     // Failing entries spend the budget as failing single submissions do (down to empty, whatever is left).
+    const failures = results.filter((r) => r.status === 'rejected').length
     if (failures > 0) limiter.takeUpTo(client, failures * FAILURE_COST)
     if (granted < entries.length) {
       const after = limiter.retryAfter(client)

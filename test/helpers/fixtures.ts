@@ -31,6 +31,7 @@ import {
   type KeyPair,
   type Millis,
   type RevocationReason,
+  type SignatureBatchVerifier,
   type SignedTx,
   type SuspensionReason,
   type UnsignedTx,
@@ -329,9 +330,9 @@ export interface OpenedLedger {
 }
 
 /** Opens a ledger for `chain` in a fresh temporary directory (or `dir`). Call `cleanup()` after. */
-export async function openLedger(chain: TestChain, opts: { dir?: string } = {}): Promise<OpenedLedger> {
+export async function openLedger(chain: TestChain, opts: { dir?: string; verifier?: SignatureBatchVerifier } = {}): Promise<OpenedLedger> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'certchain-ledger-')))
-  const ledger = await Ledger.open(dir, chain.genesis)
+  const ledger = await Ledger.open(dir, chain.genesis, opts.verifier ? { verifier: opts.verifier } : {})
   let done = false
   return {
     ledger,

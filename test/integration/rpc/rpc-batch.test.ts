@@ -114,6 +114,25 @@ describe('per-transaction answers', () => {
     }
   })
 
+  it('a full batch has its signatures verified on a worker thread: the forged entry is BAD_SIGNATURE, the others are admitted, nothing is kept for the forgery', async () => {
+    const workerSignatures = async (): Promise<number> =>
+      Number(/^certchain_signatures_verified_total\{where="worker"\} (\d+)/m.exec((await httpGet(node.url, '/metrics')).text)?.[1] ?? 0)
+    const before = await workerSignatures()
+    const txs = Array.from({ length: MAX_BATCH - 1 }, () => signed())
+    const victim = issueOne(chainId, mois, 'kr.residence')
+    const sig = Uint8Array.from(victim.tx.sig)
+    sig[5]! ^= 1
+    const entries = [...txs.slice(0, 3).map((t) => t.bytes), encode({ ...victim.tx, sig }), ...txs.slice(3).map((t) => t.bytes)]
+    const res = await postCbor(node.url, entries)
+    expect(res.status, res.text).toBe(200)
+    const results = res.body.results as { id?: string; status: string; code?: string }[]
+    expect(results.map((r) => r.code ?? r.status)).toEqual(['pending', 'pending', 'pending', 'BAD_SIGNATURE', 'pending', 'pending', 'pending', 'pending'])
+    expect(results.filter((r) => r.status === 'pending').map((r) => r.id)).toEqual(txs.map((t) => t.id))
+    expect(await workerSignatures()).toBe(before + MAX_BATCH)
+    // Neither pending nor marked rejected: the genuine transaction with this id may still come.
+    expect((await httpGet(node.url, `/v1/txs/${toHex(victim.id)}`)).body).toEqual({ id: toHex(victim.id), status: 'unknown' })
+  })
+
   it('the client library sends a CBOR batch and returns the per-entry answers', async () => {
     const client = new RpcClient(node.url)
     const a = signed()

@@ -41,4 +41,10 @@ describe('parseConfig', () => {
     const text = message({ p2p: { txBundle: { windowMs: 5000, maxTxs: 0, maxBytes: 8 * 1024 * 1024 } } })
     for (const part of ['p2p.txBundle.windowMs must be at most 1000', 'p2p.txBundle.maxTxs must be at least 1', 'p2p.txBundle.maxBytes must be between 1024 and']) expect(text).toContain(part)
   })
+
+  it('verifyThreads: "auto" by default (kept as written, resolved by the node), 0 to 64 threads, anything else refused by name', () => {
+    expect(parseConfig({}).verifyThreads).toBe('auto')
+    for (const ok of [0, 1, 64, 'auto'] as const) expect(parseConfig({ verifyThreads: ok }).verifyThreads).toBe(ok)
+    for (const bad of [-1, 1.5, 65, 'two', null, true]) expect(message({ verifyThreads: bad })).toContain('verifyThreads must be "auto" or an integer from 0 to 64')
+  })
 })
