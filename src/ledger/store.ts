@@ -11,6 +11,7 @@ import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
 import type { TreeChunkWrite } from './state-tree.js'
 import { Pacer } from './pace.js'
+import { decodeStoredEntry, type StoredEntry } from './stored-entry.js'
 
 /**
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
@@ -19,7 +20,7 @@ import { Pacer } from './pace.js'
  *   BLOCK_HASH header hash                 -> height (u64 BE); written with each block for lookups by hash (no reader yet)
  *   TX         transaction id              -> encoded TxLocation
  *   CERT       certificate id              -> encoded StoredEntry: a CertificateEntry without its issuance's
- *              transaction id and key, which ISSUANCE holds once per transaction (see {@link storedEntry})
+ *              transaction id and key, which ISSUANCE holds once per transaction (see stored-entry.ts)
  *   TREE       tier (u8) + index (u64 BE) -> packed chunk of the status tree (state-tree.ts: 8 levels per tier, root: tier 4)
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + vote type (u8: 0 prevote, 1 precommit) + validator id (utf8)
  *              -> encoded evidence (two conflicting signed votes). Records written before the type
@@ -160,6 +161,14 @@ function key(bucket: Bucket, ...parts: Bytes[]): Bytes {
   return Buffer.concat([Uint8Array.of(bucket), ...parts])
 }
 
+/** CERT key of a certificate id (one allocation: every lookup builds one per id). */
+function certKey(id: Bytes): Bytes {
+  const k = Buffer.allocUnsafe(1 + id.length)
+  k[0] = Bucket.CERT
+  k.set(id, 1)
+  return k
+}
+
 function u64(n: number): Bytes {
   const b = Buffer.alloc(8)
   b.writeBigUInt64BE(BigInt(n))
@@ -189,14 +198,7 @@ function decodeStored<T>(bytes: Bytes): T {
 
 const STATES: readonly CertificateState[] = ['active', 'revoked', 'suspended']
 
-/**
- * A certificate entry as CERT stores it, a list without field names: [seq, height, index of the
- * issuance in its block, time, state (0 active, 1 revoked, 2 suspended), type, issuer, docHash,
- * validFrom, validUntil, holder or null, {change, earlier} or absent]. The issuance's transaction
- * id and key (64 bytes nobody can compress) are stored once per transaction, not per certificate.
- */
-type StoredEntry = [number, number, number, number, number, string, string, Bytes, number, number, Bytes | null, { change?: StatusChange; earlier?: CertificateEntry['earlier'] }?]
-
+/** A CERT value of `entry` (layout in {@link StoredEntry}). */
 function storedEntry(entry: CertificateEntry, index: number): StoredEntry {
   const { record } = entry
   const out: StoredEntry = [
@@ -497,12 +499,12 @@ export class LedgerStore {
 
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    return this.entries(await this.read(ids.map((id) => key(Bucket.CERT, id))))
+    return this.entries(await this.read(ids.map(certKey)))
   }
 
   /** Which transactions are committed and the certificate entries, in one LevelDB round trip (two when issuances are not in memory). */
   async lookup(txIds: readonly Bytes[], certificateIds: readonly Bytes[]): Promise<{ txs: boolean[]; certificates: (CertificateEntry | undefined)[] }> {
-    const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map((id) => key(Bucket.CERT, id))]
+    const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map(certKey)]
     const found = keys.length === 0 ? [] : await this.read(keys)
     return {
       txs: found.slice(0, txIds.length).map((v) => v !== undefined),
@@ -512,7 +514,7 @@ export class LedgerStore {
 
   /** Stored entries joined with their issuances (from memory, else one batched read). */
   private async entries(values: readonly (Bytes | undefined)[]): Promise<(CertificateEntry | undefined)[]> {
-    const stored = values.map((v) => (v === undefined ? undefined : decodeStored<StoredEntry>(v)))
+    const stored = values.map((v) => (v === undefined ? undefined : decodeStoredEntry(v)))
     const resolved = new Map<string, Issuance>()
     const missing = new Map<string, [number, number]>()
     for (const e of stored) {
@@ -671,7 +673,7 @@ export class LedgerStore {
     earlier.forEach(({ entry }, i) => {
       const value = stored[i]
       if (value === undefined) throw new CertchainError('INTERNAL', `the entry of certificate ${entry.seq} is missing from the store`)
-      indexOf.set(entry.txId, decodeStored<StoredEntry>(value)[2])
+      indexOf.set(entry.txId, decodeStoredEntry(value)[2])
     })
     const issued = new Map<number, Issuance>()
     // Encoding a large block's entries takes long: lookups get turns meanwhile (nothing is written yet).
