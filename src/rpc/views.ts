@@ -1,7 +1,7 @@
 import { toHex } from '../core/bytes.js'
 import { blockHash } from '../core/block.js'
 import type { DecodedTx } from '../core/tx.js'
-import type { FinalizedBlock } from '../core/types.js'
+import type { FinalizedBlock, Millis } from '../core/types.js'
 import type { GovAction } from '../core/governance.js'
 import type { Vote } from '../core/vote.js'
 import type { ValidatorInfo } from '../core/genesis.js'
@@ -47,6 +47,24 @@ export function certificateView(id: string, entry: CertificateEntry, registry: R
         }
       : null,
   }
+}
+
+/**
+ * The JSON answer of `POST /v1/certificates/status` (schema CERTIFICATE_STATUSES), written as a
+ * string: JSON.stringify of a thousand result objects was the largest part of the request.
+ * `ids` are the request's ids as its schema checked them (64 hex digits), in order with `entries`.
+ */
+export function certificateStatusesJson(height: number, ids: readonly string[], entries: readonly (CertificateEntry | undefined)[], now: Millis): string {
+  let out = `{"height":${height},"results":[`
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!.toLowerCase()
+    const entry = entries[i]
+    if (i > 0) out += ','
+    out += entry
+      ? `{"id":"${id}","status":"${certificateStatus(entry, now)}","type":${JSON.stringify(entry.record.type)},"issuer":${JSON.stringify(entry.record.issuer)}}`
+      : `{"id":"${id}","status":"unknown"}`
+  }
+  return out + ']}'
 }
 
 export function txSummary(tx: DecodedTx) {
