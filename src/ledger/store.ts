@@ -242,12 +242,26 @@ const SYNC_READ_MAX = 8
 /** Issuances kept in memory: a certificate lookup needs its issuance's id and key. */
 const ISSUANCE_CACHE_LIMIT = 65_536
 
+/**
+ * Decoded certificate entries kept for lookups (about 400 B each, so ~13 MB when full): a hit
+ * skips the LevelDB read, the decoding and the issuance join, the largest part of a single-id
+ * lookup after HTTP itself. Oldest-filled go first; a commit drops every entry it rewrites.
+ */
+export const ENTRY_CACHE_LIMIT = 32_768
+
 export class LedgerStore {
   /** Issuances by "height:index": immutable once committed, so any read may be cached. */
   private readonly issuances = new Map<string, Issuance>()
   /** While a state sync restores: the number given to each (height, transaction) issuance, and the next per height. */
   private readonly restoredIssuances = new Map<string, number>()
   private readonly restoredPerHeight = new Map<number, number>()
+  /** Committed certificate entries by id (hex), filled by {@link getCertificates}; never an absent id. */
+  private readonly entryCache = new Map<string, CertificateEntry>()
+  /**
+   * Counts changes to CERT (commits, restores). A read that started under another count fills no
+   * cache: it may have read a value the change replaced after the change dropped it.
+   */
+  private certChanges = 0
 
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
@@ -438,6 +452,7 @@ export class LedgerStore {
     }
     for (const id of part.txIds ?? []) ops.push({ type: 'put', key: key(Bucket.TX, id.id), value: encode({ height: id.height, index: id.index }) })
     if (ops.length > 0) await this.db.batch(ops)
+    if (part.certificates?.length) this.forgetEntries()
   }
 
   /**
@@ -469,6 +484,7 @@ export class LedgerStore {
     this.restoredIssuances.clear()
     this.restoredPerHeight.clear()
     this.issuances.clear()
+    this.forgetEntries()
   }
 
   /** Makes a restored state the committed one: the head (fsynced, last), the open proposals and the base. */
@@ -483,6 +499,7 @@ export class LedgerStore {
     )
     this.headState = head
     this.baseHeight = head.height + 1
+    this.forgetEntries()
   }
 
 
@@ -497,9 +514,37 @@ export class LedgerStore {
     return found.map((v) => v !== undefined)
   }
 
+  /** Certificate entries (committed), from the entry cache where it holds them. */
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    return this.entries(await this.read(ids.map(certKey)))
+    const keys = ids.map(toHex)
+    const out = keys.map((k) => this.entryCache.get(k))
+    const missing: number[] = []
+    for (const [i, e] of out.entries()) if (e === undefined) missing.push(i)
+    if (missing.length === 0) return out
+    const changes = this.certChanges
+    const found = await this.entries(await this.read(missing.map((i) => certKey(ids[i]!))))
+    const fill = changes === this.certChanges
+    missing.forEach((i, n) => {
+      const entry = found[n]
+      out[i] = entry
+      if (entry && fill) this.rememberEntry(keys[i]!, entry)
+    })
+    return out
+  }
+
+  private rememberEntry(id: string, entry: CertificateEntry): void {
+    if (this.entryCache.size >= ENTRY_CACHE_LIMIT) {
+      const oldest = this.entryCache.keys().next().value
+      if (oldest !== undefined) this.entryCache.delete(oldest)
+    }
+    this.entryCache.set(id, entry)
+  }
+
+  /** After CERT changed other than by a commit (a restore): nothing cached stays, no read in flight fills. */
+  private forgetEntries(): void {
+    this.certChanges++
+    this.entryCache.clear()
   }
 
   /** Which transactions are committed and the certificate entries, in one LevelDB round trip (two when issuances are not in memory). */
@@ -715,6 +760,11 @@ export class LedgerStore {
       throw err
     }
     for (const [index, issuance] of issued) this.rememberIssuance(`${block.header.height}:${index}`, issuance)
+    // The entries this block changed leave the cache with the new head, in one synchronous step.
+    // Only those of earlier blocks can be cached: an id is issued once, and the cache never holds
+    // an absent id.
+    this.certChanges++
+    for (const { id } of earlier) this.entryCache.delete(toHex(id))
     this.headState = head
     // In the same synchronous step as the new head: no reader sees the head without the rest.
     onDurable?.()
