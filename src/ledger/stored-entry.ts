@@ -26,7 +26,9 @@ export type StoredEntry = [
 ]
 
 /** Raised inside the reader for anything it does not handle; the generic decoder takes over. */
-const UNUSUAL = Symbol('unusual')
+class Unusual extends Error {}
+// One instance, made once: throwing it captures no stack.
+const UNUSUAL = new Unusual('not the usual CERT layout')
 
 /**
  * Decodes a CERT value: the same result as the generic DAG-CBOR decoder, read directly for the

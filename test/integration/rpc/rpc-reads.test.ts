@@ -137,7 +137,7 @@ describe('GET /v1/certificates/:id and POST /v1/certificates/status (cached entr
       heights.push(committed.body.height as number)
       expect((await read()).status).toBe(status)
     }
-    const at = async (h: number) => (await httpGet(node.url, `/v1/certificates/${id}?at=${h}`)).body
+    const at = async (h: number): Promise<unknown> => ((await httpGet(node.url, `/v1/certificates/${id}?at=${h}`)).body as unknown)
     expect(await at(issuedAt - 1)).toMatchObject({ status: 'not_yet_issued' })
     expect(await at(issuedAt)).toMatchObject({ status: 'valid', asOf: { height: issuedAt } })
     expect(await at(heights[0]!)).toMatchObject({ status: 'suspended', statusChange: { state: 'suspended' } })
