@@ -24,7 +24,7 @@ import {
 import { registryRoutes } from './registry-routes.js'
 import { txRoutes } from './tx-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
-import { blockView, certificateStatusesJson, certificateView } from './views.js'
+import { blockView, certificateStatusesJson, certificateView, certificateViewJson } from './views.js'
 import { webRoutes } from './web-routes.js'
 
 export interface RpcOptions extends RpcLimits {
@@ -209,7 +209,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
         response: responses({ 200: CERTIFICATE_AT }, [400, 404, 422]),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params as { id: string }
       const { at } = request.query as { at?: string }
       const idHex = id.toLowerCase()
@@ -217,7 +217,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
       if (at === undefined) {
         const [entry] = await ledger.getCertificates([certificateId])
         if (!entry) throw new CertchainError('CERTIFICATE_NOT_FOUND', `certificate ${idHex} is not on this chain`)
-        return certificateView(idHex, entry, ledger.registry, backend.now())
+        return reply.type(JSON_CONTENT).send(certificateViewJson(idHex, entry, ledger.registry, backend.now()))
       }
       const point = await resolveAt(ledger, at)
       const past = await ledger.certificateAsOf(certificateId, point.height)

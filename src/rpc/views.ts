@@ -49,6 +49,28 @@ export function certificateView(id: string, entry: CertificateEntry, registry: R
   }
 }
 
+/** A view's JSON around its status, kept per entry object (the ledger's entry cache hands out the same one). */
+const viewJson = new WeakMap<CertificateEntry, { readonly id: string; readonly registry: Registry; readonly head: string; readonly tail: string }>()
+
+/**
+ * `JSON.stringify(certificateView(...))`, built once per entry and registry: only the status
+ * depends on `now`, and the hex, times and names were most of a single-id lookup's own work.
+ * A changed status or a key compromise comes as another entry object, a governance change as
+ * another registry, so neither is answered from an older view. `id` is 64 hex digits, lowercase.
+ */
+export function certificateViewJson(id: string, entry: CertificateEntry, registry: Registry, now: Millis): string {
+  const status = certificateStatus(entry, now)
+  let parts = viewJson.get(entry)
+  if (parts?.id !== id || parts.registry !== registry) {
+    const json = JSON.stringify(certificateView(id, entry, registry, now))
+    // The view's first fields are the id and the status: {"id":"<id>","status":"<status>",...
+    const head = `{"id":"${id}","status":"`
+    parts = { id, registry, head, tail: json.slice(head.length + status.length) }
+    viewJson.set(entry, parts)
+  }
+  return parts.head + status + parts.tail
+}
+
 /**
  * The JSON answer of `POST /v1/certificates/status` (schema CERTIFICATE_STATUSES), written as a
  * string: JSON.stringify of a thousand result objects was the largest part of the request.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { certificateStatus, type CertificateEntry } from '../../../src/ledger/index.js'
-import { certificateStatusesJson } from '../../../src/rpc/views.js'
+import { certificateStatus, type CertificateEntry, type Registry } from '../../../src/ledger/index.js'
+import { certificateStatusesJson, certificateView, certificateViewJson } from '../../../src/rpc/views.js'
 
 // The status batch answer is written as a string; it must parse to what the route answered when
 // it built objects: one result per id in order, lowercase ids, the status at `now`, type and issuer.
@@ -44,5 +44,35 @@ describe('certificateStatusesJson', () => {
     const odd = entry('active', NOW - 1, NOW + 1, 'a"b\\c', 'line\nbreak')
     const parsed = JSON.parse(certificateStatusesJson(1, ['00'.repeat(32)], [odd], NOW)) as { results: { type: string; issuer: string }[] }
     expect(parsed.results[0]).toMatchObject({ type: 'a"b\\c', issuer: 'line\nbreak' })
+  })
+})
+
+describe('certificateViewJson', () => {
+  const registry = (typeName: string | undefined, issuerName: string | undefined) =>
+    ({ type: () => (typeName === undefined ? undefined : { nameEn: typeName }), issuer: () => (issuerName === undefined ? undefined : { name: issuerName }) }) as unknown as Registry
+  const changed: CertificateEntry = {
+    ...entry('suspended', NOW - 1000, NOW + 1000),
+    record: { type: 'kr.residence', issuer: 'kr.mois', docHash: new Uint8Array(32).fill(3), holder: new Uint8Array(32).fill(4), validFrom: NOW - 1000, validUntil: NOW + 1000 },
+    change: { height: 5, time: NOW - 10, by: 'kr.mois', key: new Uint8Array(32).fill(5), reason: 'court_order', note: 'a "quoted" note\n' },
+  }
+
+  it('is JSON.stringify of the view, for every status as time passes, from a view built once', () => {
+    const id = 'ab'.repeat(32)
+    const r = registry('Residence', 'Ministry "of" the Interior')
+    const e = entry('active', NOW, NOW + 1000)
+    for (const now of [NOW - 1, NOW, NOW + 999, NOW + 1000, NOW - 1]) {
+      expect(certificateViewJson(id, e, r, now)).toBe(JSON.stringify(certificateView(id, e, r, now)))
+    }
+    expect(certificateViewJson(id, changed, r, NOW)).toBe(JSON.stringify(certificateView(id, changed, r, NOW)))
+    expect(JSON.parse(certificateViewJson(id, changed, r, NOW))).toMatchObject({ status: 'suspended', statusChange: { note: 'a "quoted" note\n' } })
+  })
+
+  it('answers a new registry (names) and another id with their own view, not a kept one', () => {
+    const e = entry('active', NOW - 1, NOW + 1000)
+    const before = registry('Residence', 'MOIS')
+    const after = registry(undefined, 'Ministry of the Interior and Safety')
+    expect(JSON.parse(certificateViewJson('cd'.repeat(32), e, before, NOW))).toMatchObject({ typeName: 'Residence', issuerName: 'MOIS' })
+    expect(JSON.parse(certificateViewJson('cd'.repeat(32), e, after, NOW))).toMatchObject({ typeName: null, issuerName: 'Ministry of the Interior and Safety' })
+    expect(JSON.parse(certificateViewJson('ef'.repeat(32), e, after, NOW))).toMatchObject({ id: 'ef'.repeat(32) })
   })
 })
