@@ -161,6 +161,11 @@ function key(bucket: Bucket, ...parts: Bytes[]): Bytes {
   return Buffer.concat([Uint8Array.of(bucket), ...parts])
 }
 
+/** Entry cache key of a certificate id: its bytes as latin1, half the cost of hex to build and to hash. */
+function entryKey(id: Bytes): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
+}
+
 /** CERT key of a certificate id (one allocation: every lookup builds one per id). */
 function certKey(id: Bytes): Bytes {
   const k = Buffer.allocUnsafe(1 + id.length)
@@ -255,7 +260,7 @@ export class LedgerStore {
   /** While a state sync restores: the number given to each (height, transaction) issuance, and the next per height. */
   private readonly restoredIssuances = new Map<string, number>()
   private readonly restoredPerHeight = new Map<number, number>()
-  /** Committed certificate entries by id (hex), filled by {@link getCertificates}; never an absent id. */
+  /** Committed certificate entries by id ({@link entryKey}), filled by {@link getCertificates}; never an absent id. */
   private readonly entryCache = new Map<string, CertificateEntry>()
   /**
    * Counts changes to CERT (commits, restores). A read that started under another count fills no
@@ -517,7 +522,7 @@ export class LedgerStore {
   /** Certificate entries (committed), from the entry cache where it holds them. */
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    const keys = ids.map(toHex)
+    const keys = ids.map(entryKey)
     const out = keys.map((k) => this.entryCache.get(k))
     const missing: number[] = []
     for (const [i, e] of out.entries()) if (e === undefined) missing.push(i)
@@ -764,7 +769,7 @@ export class LedgerStore {
     // Only those of earlier blocks can be cached: an id is issued once, and the cache never holds
     // an absent id.
     this.certChanges++
-    for (const { id } of earlier) this.entryCache.delete(toHex(id))
+    for (const { id } of earlier) this.entryCache.delete(entryKey(id))
     this.headState = head
     // In the same synchronous step as the new head: no reader sees the head without the rest.
     onDurable?.()
