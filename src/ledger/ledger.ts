@@ -580,8 +580,10 @@ function entryAsOf(entry: CertificateEntry, height: number): CertificateEntry {
 }
 
 function withKeyCompromise(entry: CertificateEntry, registry: Registry): CertificateEntry {
+  // Most issuers never had a key compromised: then no key of theirs is looked up per certificate read.
+  if (entry.state === 'revoked' || !registry.hasCompromisedKey(entry.record.issuer)) return entry
   const key = registry.issuerKey(entry.record.issuer, entry.key)
-  if (key?.compromisedSince === undefined || entry.time < key.compromisedSince || entry.state === 'revoked') return entry
+  if (key?.compromisedSince === undefined || entry.time < key.compromisedSince) return entry
   return {
     ...entry,
     state: 'revoked',

@@ -103,6 +103,8 @@ export class Registry {
   private readonly issuersById: ReadonlyMap<string, IssuerRecord>
   private readonly validatorsById: ReadonlyMap<string, ValidatorRecord>
   private readonly active: readonly ActiveValidator[]
+  /** Issuers with a key declared compromised: every certificate read checks this first. */
+  private readonly compromisedIssuers: ReadonlySet<string>
   private hashCache: Bytes | undefined
   private activeSetHashCache: Bytes | undefined
   private readonly sectionTrees = new Map<'types' | 'issuers', SectionTree>()
@@ -115,6 +117,7 @@ export class Registry {
     this.typesById = new Map(state.types.map((t) => [t.id, t]))
     this.issuersById = new Map(state.issuers.map((i) => [i.id, i]))
     this.validatorsById = new Map(state.validators.map((v) => [v.id, v]))
+    this.compromisedIssuers = new Set(state.issuers.filter((i) => i.keys.some((k) => k.compromisedSince !== undefined)).map((i) => i.id))
     this.active = state.validators
       .filter((v) => v.jailedHeight === undefined)
       .map(({ id, name, publicKey, peerId, addedHeight }) => ({ id, name, publicKey, peerId, addedHeight }))
@@ -187,6 +190,11 @@ export class Registry {
 
   issuer(id: string): IssuerRecord | undefined {
     return this.issuersById.get(id)
+  }
+
+  /** Whether any key of `issuer` was ever declared compromised. */
+  hasCompromisedKey(issuer: string): boolean {
+    return this.compromisedIssuers.has(issuer)
   }
 
   /** The issuer's entry for `publicKey`, current or not. */

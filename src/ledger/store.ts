@@ -11,6 +11,7 @@ import type { GovEvent, ProposalRecord, ProposalsState } from './governance.js'
 import type { Registry, RegistryState } from './registry.js'
 import type { TreeChunkWrite } from './state-tree.js'
 import { Pacer } from './pace.js'
+import { decodeStoredEntry, type StoredEntry } from './stored-entry.js'
 
 /**
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
@@ -19,7 +20,7 @@ import { Pacer } from './pace.js'
  *   BLOCK_HASH header hash                 -> height (u64 BE); written with each block for lookups by hash (no reader yet)
  *   TX         transaction id              -> encoded TxLocation
  *   CERT       certificate id              -> encoded StoredEntry: a CertificateEntry without its issuance's
- *              transaction id and key, which ISSUANCE holds once per transaction (see {@link storedEntry})
+ *              transaction id and key, which ISSUANCE holds once per transaction (see stored-entry.ts)
  *   TREE       tier (u8) + index (u64 BE) -> packed chunk of the status tree (state-tree.ts: 8 levels per tier, root: tier 4)
  *   EVIDENCE   height (u64 BE) + round (u64 BE) + vote type (u8: 0 prevote, 1 precommit) + validator id (utf8)
  *              -> encoded evidence (two conflicting signed votes). Records written before the type
@@ -160,6 +161,19 @@ function key(bucket: Bucket, ...parts: Bytes[]): Bytes {
   return Buffer.concat([Uint8Array.of(bucket), ...parts])
 }
 
+/** Entry cache key of a certificate id: its bytes as latin1, half the cost of hex to build and to hash. */
+function entryKey(id: Bytes): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
+}
+
+/** CERT key of a certificate id (one allocation: every lookup builds one per id). */
+function certKey(id: Bytes): Bytes {
+  const k = Buffer.allocUnsafe(1 + id.length)
+  k[0] = Bucket.CERT
+  k.set(id, 1)
+  return k
+}
+
 function u64(n: number): Bytes {
   const b = Buffer.alloc(8)
   b.writeBigUInt64BE(BigInt(n))
@@ -189,14 +203,7 @@ function decodeStored<T>(bytes: Bytes): T {
 
 const STATES: readonly CertificateState[] = ['active', 'revoked', 'suspended']
 
-/**
- * A certificate entry as CERT stores it, a list without field names: [seq, height, index of the
- * issuance in its block, time, state (0 active, 1 revoked, 2 suspended), type, issuer, docHash,
- * validFrom, validUntil, holder or null, {change, earlier} or absent]. The issuance's transaction
- * id and key (64 bytes nobody can compress) are stored once per transaction, not per certificate.
- */
-type StoredEntry = [number, number, number, number, number, string, string, Bytes, number, number, Bytes | null, { change?: StatusChange; earlier?: CertificateEntry['earlier'] }?]
-
+/** A CERT value of `entry` (layout in {@link StoredEntry}). */
 function storedEntry(entry: CertificateEntry, index: number): StoredEntry {
   const { record } = entry
   const out: StoredEntry = [
@@ -240,12 +247,26 @@ const SYNC_READ_MAX = 8
 /** Issuances kept in memory: a certificate lookup needs its issuance's id and key. */
 const ISSUANCE_CACHE_LIMIT = 65_536
 
+/**
+ * Decoded certificate entries kept for lookups (about 400 B each, so ~13 MB when full): a hit
+ * skips the LevelDB read, the decoding and the issuance join, the largest part of a single-id
+ * lookup after HTTP itself. Oldest-filled go first; a commit drops every entry it rewrites.
+ */
+export const ENTRY_CACHE_LIMIT = 32_768
+
 export class LedgerStore {
   /** Issuances by "height:index": immutable once committed, so any read may be cached. */
   private readonly issuances = new Map<string, Issuance>()
   /** While a state sync restores: the number given to each (height, transaction) issuance, and the next per height. */
   private readonly restoredIssuances = new Map<string, number>()
   private readonly restoredPerHeight = new Map<number, number>()
+  /** Committed certificate entries by id ({@link entryKey}), filled by {@link getCertificates}; never an absent id. */
+  private readonly entryCache = new Map<string, CertificateEntry>()
+  /**
+   * Counts changes to CERT (commits, restores). A read that started under another count fills no
+   * cache: it may have read a value the change replaced after the change dropped it.
+   */
+  private certChanges = 0
 
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
@@ -436,6 +457,7 @@ export class LedgerStore {
     }
     for (const id of part.txIds ?? []) ops.push({ type: 'put', key: key(Bucket.TX, id.id), value: encode({ height: id.height, index: id.index }) })
     if (ops.length > 0) await this.db.batch(ops)
+    if (part.certificates?.length) this.forgetEntries()
   }
 
   /**
@@ -467,6 +489,7 @@ export class LedgerStore {
     this.restoredIssuances.clear()
     this.restoredPerHeight.clear()
     this.issuances.clear()
+    this.forgetEntries()
   }
 
   /** Makes a restored state the committed one: the head (fsynced, last), the open proposals and the base. */
@@ -481,6 +504,7 @@ export class LedgerStore {
     )
     this.headState = head
     this.baseHeight = head.height + 1
+    this.forgetEntries()
   }
 
 
@@ -495,14 +519,42 @@ export class LedgerStore {
     return found.map((v) => v !== undefined)
   }
 
+  /** Certificate entries (committed), from the entry cache where it holds them. */
   async getCertificates(ids: readonly Bytes[]): Promise<(CertificateEntry | undefined)[]> {
     if (ids.length === 0) return []
-    return this.entries(await this.read(ids.map((id) => key(Bucket.CERT, id))))
+    const keys = ids.map(entryKey)
+    const out = keys.map((k) => this.entryCache.get(k))
+    const missing: number[] = []
+    for (const [i, e] of out.entries()) if (e === undefined) missing.push(i)
+    if (missing.length === 0) return out
+    const changes = this.certChanges
+    const found = await this.entries(await this.read(missing.map((i) => certKey(ids[i]!))))
+    const fill = changes === this.certChanges
+    missing.forEach((i, n) => {
+      const entry = found[n]
+      out[i] = entry
+      if (entry && fill) this.rememberEntry(keys[i]!, entry)
+    })
+    return out
+  }
+
+  private rememberEntry(id: string, entry: CertificateEntry): void {
+    if (this.entryCache.size >= ENTRY_CACHE_LIMIT) {
+      const oldest = this.entryCache.keys().next().value
+      if (oldest !== undefined) this.entryCache.delete(oldest)
+    }
+    this.entryCache.set(id, entry)
+  }
+
+  /** After CERT changed other than by a commit (a restore): nothing cached stays, no read in flight fills. */
+  private forgetEntries(): void {
+    this.certChanges++
+    this.entryCache.clear()
   }
 
   /** Which transactions are committed and the certificate entries, in one LevelDB round trip (two when issuances are not in memory). */
   async lookup(txIds: readonly Bytes[], certificateIds: readonly Bytes[]): Promise<{ txs: boolean[]; certificates: (CertificateEntry | undefined)[] }> {
-    const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map((id) => key(Bucket.CERT, id))]
+    const keys = [...txIds.map((id) => key(Bucket.TX, id)), ...certificateIds.map(certKey)]
     const found = keys.length === 0 ? [] : await this.read(keys)
     return {
       txs: found.slice(0, txIds.length).map((v) => v !== undefined),
@@ -512,7 +564,7 @@ export class LedgerStore {
 
   /** Stored entries joined with their issuances (from memory, else one batched read). */
   private async entries(values: readonly (Bytes | undefined)[]): Promise<(CertificateEntry | undefined)[]> {
-    const stored = values.map((v) => (v === undefined ? undefined : decodeStored<StoredEntry>(v)))
+    const stored = values.map((v) => (v === undefined ? undefined : decodeStoredEntry(v)))
     const resolved = new Map<string, Issuance>()
     const missing = new Map<string, [number, number]>()
     for (const e of stored) {
@@ -671,7 +723,7 @@ export class LedgerStore {
     earlier.forEach(({ entry }, i) => {
       const value = stored[i]
       if (value === undefined) throw new CertchainError('INTERNAL', `the entry of certificate ${entry.seq} is missing from the store`)
-      indexOf.set(entry.txId, decodeStored<StoredEntry>(value)[2])
+      indexOf.set(entry.txId, decodeStoredEntry(value)[2])
     })
     const issued = new Map<number, Issuance>()
     // Encoding a large block's entries takes long: lookups get turns meanwhile (nothing is written yet).
@@ -713,6 +765,11 @@ export class LedgerStore {
       throw err
     }
     for (const [index, issuance] of issued) this.rememberIssuance(`${block.header.height}:${index}`, issuance)
+    // The entries this block changed leave the cache with the new head, in one synchronous step.
+    // Only those of earlier blocks can be cached: an id is issued once, and the cache never holds
+    // an absent id.
+    this.certChanges++
+    for (const { id } of earlier) this.entryCache.delete(entryKey(id))
     this.headState = head
     // In the same synchronous step as the new head: no reader sees the head without the rest.
     onDurable?.()

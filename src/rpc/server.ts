@@ -1,9 +1,9 @@
 import fastifySwagger from '@fastify/swagger'
 import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify'
-import { fromBase64, fromHex } from '../core/bytes.js'
+import { fromBase64, fromHex, type Bytes } from '../core/bytes.js'
 import { certificateFileFromJson } from '../core/certificate.js'
 import { CertchainError, ErrorCodes, type ErrorCode } from '../core/errors.js'
-import { certificateStatus, verifyCertificate } from '../ledger/index.js'
+import { verifyCertificate } from '../ledger/index.js'
 import type { RpcDeps, StatusResponse } from './backend.js'
 import { presentationRoutes } from './presentation-routes.js'
 import { AT, proofRoutes, resolveAt } from './proof-routes.js'
@@ -24,7 +24,7 @@ import {
 import { registryRoutes } from './registry-routes.js'
 import { txRoutes } from './tx-routes.js'
 import { HEX32, UINT, pathParams, queryParams } from './schemas.js'
-import { blockView, certificateView } from './views.js'
+import { blockView, certificateStatusesJson, certificateView, certificateViewJson } from './views.js'
 import { webRoutes } from './web-routes.js'
 
 export interface RpcOptions extends RpcLimits {
@@ -50,6 +50,13 @@ export const MAX_STATUS_BATCH = 1000
 const BLOCK_VIEWS_CHARS = 32 * 1024 * 1024
 
 const idParams = pathParams({ id: HEX32 })
+const JSON_CONTENT = 'application/json; charset=utf-8'
+
+/**
+ * The bytes of an id its route's schema already checked against HEX32 (64 hex digits, either
+ * case): Node's hex decoder without checking again, which was a tenth of a status batch's time.
+ */
+const checkedId = (hex: string): Bytes => Buffer.from(hex, 'hex')
 
 // Fastify's own errors, mapped to our stable codes.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -121,19 +128,20 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     metrics.rpcRefused.inc({ code })
     return reply.status(ErrorCodes[code]).send({ code, message })
   }
-  app.addHook('onRequest', async (request, reply) => {
+  // Every hook runs on every request: callback style, so none costs a promise and a microtask turn
+  // (a single-id lookup is only tens of microseconds of JavaScript). A refusal sends the reply
+  // and does not call `done`.
+  app.addHook('onRequest', (request, reply, done) => {
     if (!limiter.take(request.ip)) {
       reply.header('retry-after', String(limiter.retryAfter(request.ip)))
-      return refuse(reply, 'RATE_LIMITED', `more than ${options.rateLimitPerSecond} requests per second from ${request.ip}; retry later`)
+      void refuse(reply, 'RATE_LIMITED', `more than ${options.rateLimitPerSecond} requests per second from ${request.ip}; retry later`)
+      return
     }
     if (request.method === 'POST' && !bodies.reserve(request.raw, reply.raw)) {
-      return refuse(reply, 'RPC_BUSY', `request bodies being received would exceed ${options.maxBodyBytesInFlight} bytes; retry later`)
+      void refuse(reply, 'RPC_BUSY', `request bodies being received would exceed ${options.maxBodyBytesInFlight} bytes; retry later`)
+      return
     }
-  })
-  // A refused request spends more of its client's budget than an answered one.
-  app.addHook('onResponse', async (request, reply) => {
-    const status = reply.statusCode
-    if (status >= 400 && status < 500 && status !== 429) limiter.take(request.ip, FAILURE_COST)
+    done()
   })
   await app.register(fastifySwagger, {
     openapi: {
@@ -151,8 +159,11 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
     reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   )
   app.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode
+    // A refused request spends more of its client's budget than an answered one.
+    if (status >= 400 && status < 500 && status !== 429) limiter.take(request.ip, FAILURE_COST)
     metrics.rpcDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(status) },
       reply.elapsedTime / 1000,
     )
     done()
@@ -198,15 +209,15 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
         response: responses({ 200: CERTIFICATE_AT }, [400, 404, 422]),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params as { id: string }
       const { at } = request.query as { at?: string }
       const idHex = id.toLowerCase()
-      const certificateId = fromHex(idHex, 'id', 32)
+      const certificateId = checkedId(id)
       if (at === undefined) {
         const [entry] = await ledger.getCertificates([certificateId])
         if (!entry) throw new CertchainError('CERTIFICATE_NOT_FOUND', `certificate ${idHex} is not on this chain`)
-        return certificateView(idHex, entry, ledger.registry, backend.now())
+        return reply.type(JSON_CONTENT).send(certificateViewJson(idHex, entry, ledger.registry, backend.now()))
       }
       const point = await resolveAt(ledger, at)
       const past = await ledger.certificateAsOf(certificateId, point.height)
@@ -232,19 +243,11 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ids } = request.body as { ids: string[] }
-      const lower = ids.map((i) => i.toLowerCase())
-      const entries = await ledger.getCertificates(lower.map((i) => fromHex(i, 'id', 32)))
-      const now = backend.now()
-      return {
-        height: ledger.head.height,
-        results: entries.map((entry, i) =>
-          entry
-            ? { id: lower[i], status: certificateStatus(entry, now), type: entry.record.type, issuer: entry.record.issuer }
-            : { id: lower[i], status: 'unknown' },
-        ),
-      }
+      const entries = await ledger.getCertificates(ids.map(checkedId))
+      const json = certificateStatusesJson(ledger.head.height, ids, entries, backend.now())
+      return reply.type(JSON_CONTENT).send(json)
     },
   )
 
@@ -308,7 +311,7 @@ export async function createRpcServer(options: RpcOptions, { backend, logger, me
       if (!block) throw new CertchainError('BLOCK_NOT_FOUND', `no block at height ${height}`)
       return JSON.stringify(blockView(block, (bytes) => ledger.decodeTx(bytes)))
     })
-    return reply.type('application/json; charset=utf-8').send(json)
+    return reply.type(JSON_CONTENT).send(json)
   }
 
   app.get('/v1/blocks/latest', { schema: { operationId: 'getLatestBlock', summary: 'The latest committed block', response: responses({ 200: BLOCK }, [404]) } }, (_request, reply) => sendBlock(ledger.head.height, reply))

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ProposalRecord } from '../../../src/ledger/index.js'
 import { PROPOSALS_SCANNED } from '../../../src/rpc/registry-routes.js'
 import { startTestNode, type TestNode } from '../../helpers/node.js'
-import { httpGet, issueOne, postTx } from './helpers.js'
+import { prepareReinstatement, prepareRevocation, prepareSuspension } from '../../../src/client/index.js'
+import { expectError, hex, httpGet, httpPost, issueOne, postTx, randomId } from './helpers.js'
 
 let node: TestNode
 
@@ -102,5 +103,46 @@ describe('GET /v1/governance/proposals', () => {
       Object.assign(ledger, saved)
       delete ledger.proposals
     }
+  })
+})
+
+describe('GET /v1/certificates/:id and POST /v1/certificates/status (cached entries)', () => {
+  it('answer a suspension, reinstatement and revocation as soon as its block commits; as-of answers and unknown ids unchanged', async () => {
+    const mois = await node.identity('kr.mois')
+    const chainId = node.manifest.chainId
+    const issued = issueOne(chainId, mois, 'kr.residence')
+    const issuedAt = (await postTx(node.url, issued.bytes, 'commit')).body.height as number
+    const id = hex(issued.certificateIds[0]!)
+    const unknown = randomId()
+    const read = async () => {
+      const one = await httpGet(node.url, `/v1/certificates/${id.toUpperCase()}`)
+      const batch = await httpPost(node.url, '/v1/certificates/status', { ids: [id, unknown] })
+      expect(one.status, one.text).toBe(200)
+      expect(batch.status, batch.text).toBe(200)
+      expect(batch.body.results[0]).toEqual({ id, status: one.body.status, type: 'kr.residence', issuer: 'kr.mois' })
+      expect(batch.body.results[1]).toEqual({ id: unknown, status: 'unknown' })
+      return one.body as { id: string; status: string; statusChange: { state: string } | null }
+    }
+    // Read twice before any change, so the entry is cached when the changes commit.
+    expect((await read()).status).toBe('valid')
+    expect(await read()).toMatchObject({ id, status: 'valid', statusChange: null })
+    const heights: number[] = []
+    for (const [tx, status] of [
+      [prepareSuspension(chainId, mois, issued.certificateIds[0]!, 'under_investigation'), 'suspended'],
+      [prepareReinstatement(chainId, mois, issued.certificateIds[0]!), 'valid'],
+      [prepareRevocation(chainId, mois, [issued.certificateIds[0]!], 'issued_in_error'), 'revoked'],
+    ] as const) {
+      const committed = await postTx(node.url, tx.bytes, 'commit')
+      expect(committed.status, committed.text).toBe(200)
+      heights.push(committed.body.height as number)
+      expect((await read()).status).toBe(status)
+    }
+    const at = async (h: number): Promise<unknown> => ((await httpGet(node.url, `/v1/certificates/${id}?at=${h}`)).body as unknown)
+    expect(await at(issuedAt - 1)).toMatchObject({ status: 'not_yet_issued' })
+    expect(await at(issuedAt)).toMatchObject({ status: 'valid', asOf: { height: issuedAt } })
+    expect(await at(heights[0]!)).toMatchObject({ status: 'suspended', statusChange: { state: 'suspended' } })
+    expect(await at(heights[1]!)).toMatchObject({ status: 'valid' })
+    expect(await at(heights[2]!)).toMatchObject({ status: 'revoked', statusChange: { state: 'revoked', reason: 'issued_in_error' } })
+    expectError(await httpGet(node.url, `/v1/certificates/${unknown}`), 'CERTIFICATE_NOT_FOUND')
   })
 })

@@ -431,7 +431,11 @@ describe('issuer key rotation and compromise', () => {
     const after = issueTx(chain, 'kr.court.seoul', 1, opts())
     await accepted(after)
     const afterHeight = ledger.head.height
+    // Read (so cached) before the compromise: revoked by the very next read after it.
+    const [afterId] = decode(chain, after).certificateIds
+    expect((await ledger.getCertificates([afterId!]))[0]!.state).toBe('active')
     await accepted(issuerKeysTx(chain, 'kr.court.seoul', { compromised: [{ key: chain.keys['kr.court.seoul'].publicKey, since }] }, { ...opts(), signWith: k2 }))
+    expect((await ledger.getCertificates([afterId!]))[0]).toMatchObject({ state: 'revoked', change: { reason: 'key_compromised' } })
     expect((await verdict(before, beforeHeight)).verdict).toBe('valid')
     const bad = await verdict(after, afterHeight)
     expect(bad.verdict).toBe('invalid')
