@@ -2,7 +2,7 @@ import type { Bytes } from '../core/bytes.js'
 import { ErrorCodes, isCertchainError, type CertchainError } from '../core/errors.js'
 import type { GossipVerdict, Millis } from '../core/types.js'
 import type { Ledger } from '../ledger/index.js'
-import { admitTx, INVALID_EVERYWHERE } from './admission.js'
+import { admitBatch, admitTx, INVALID_EVERYWHERE } from './admission.js'
 import { bundleLimits, decodeTxBundle } from './bundle.js'
 import type { Mempool } from './mempool.js'
 
@@ -56,10 +56,12 @@ export interface BundleOutcome {
 }
 
 /**
- * Transactions validated between two yields to the event loop: admission awaits mostly settled
- * promises, so without a yield a large bundle would hold votes and proposals back until its end.
+ * Transactions admitted together (their signatures verified in one batch, on worker threads in a
+ * node), with a yield to the event loop between chunks: admission awaits mostly settled promises,
+ * so without a yield a large bundle would hold votes and proposals back until its end. A chunk is
+ * also what a hostile bundle can cost beyond its first transaction invalid everywhere.
  */
-const YIELD_EVERY = 32
+export const ADMIT_CHUNK = 32
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
@@ -85,22 +87,25 @@ export async function validateTxBundleGossip(ledger: Ledger, mempool: Mempool, d
   const added: Bytes[] = []
   let charged: { first: CertchainError; index: number; count: number } | undefined
   let free: CertchainError | undefined
-  for (const [index, tx] of txs.entries()) {
-    if (index > 0 && index % YIELD_EVERY === 0) await yieldToEventLoop()
-    try {
-      if ((await admitTx(ledger, mempool, tx, now)).added) added.push(tx)
-    } catch (err) {
-      if (!isCertchainError(err)) throw err
-      const { result, charge } = refusal(err)
+  admitting: for (let start = 0; start < txs.length; start += ADMIT_CHUNK) {
+    if (start > 0) await yieldToEventLoop()
+    const chunk = txs.slice(start, start + ADMIT_CHUNK)
+    const results = await admitBatch(ledger, mempool, chunk, now)
+    // Everything the chunk admitted is relayed by this node, whatever the bundle's verdict.
+    results.forEach((outcome, offset) => !isCertchainError(outcome) && outcome.added && added.push(chunk[offset]!))
+    for (const [offset, outcome] of results.entries()) {
+      const index = start + offset
+      if (!isCertchainError(outcome)) continue
+      const { result, charge } = refusal(outcome)
       if (result === 'reject') {
-        return { verdict: { result, code: err.code, reason: `transaction ${index} of ${txs.length}: ${err.code}: ${err.message}` }, relay: added, txs: txs.length }
+        return { verdict: { result, code: outcome.code, reason: `transaction ${index} of ${txs.length}: ${outcome.code}: ${outcome.message}` }, relay: added, txs: txs.length }
       }
       if (!charge) {
-        free ??= err
+        free ??= outcome
         continue
       }
-      charged ??= { first: err, index, count: 0 }
-      if (++charged.count >= MAX_BUNDLE_FAILURES) break
+      charged ??= { first: outcome, index, count: 0 }
+      if (++charged.count >= MAX_BUNDLE_FAILURES) break admitting
     }
   }
   if (charged) {

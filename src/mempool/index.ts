@@ -1,5 +1,5 @@
 export { Mempool, DEFAULT_MEMPOOL_OPTIONS, HELD_BYTES_PER_CERTIFICATE, heldBytes, MAX_PENDING_REPORTS_PER_SIGNER, offenceKey, type MempoolOptions, type AddResult } from './mempool.js'
 export { admitBatch, admitTx, INVALID_EVERYWHERE, type Admitted } from './admission.js'
-export { MAX_BUNDLE_FAILURES, validateTxBundleGossip, validateTxGossip, type BundleOutcome } from './gossip.js'
+export { ADMIT_CHUNK, MAX_BUNDLE_FAILURES, validateTxBundleGossip, validateTxGossip, type BundleOutcome } from './gossip.js'
 export { bundleBytes, bundleEntryBytes, bundleLimits, decodeTxBundle, encodeTxBundle, TxBundler, type BundleLimits, type TxBundlerOptions } from './bundle.js'
 export { recheckPending, type BlockChanges, type Evicted } from './recheck.js'

@@ -99,10 +99,14 @@ describe('transaction bundles between nodes', () => {
     await raw.publish('txbundle', bundle)
     await until(async () => ((await metric(validator, 'certchain_tx_bundles_received_total', { result: 'accept' })) >= 1 ? true : undefined), 'the bundle accepted')
     const ignoredBefore = await metric(validator, 'certchain_gossip_messages_total', { topic: 'txbundle', result: 'ignore' })
-    // Past the seen cache's 800 ms, the same bytes are a new message to gossipsub.
-    await new Promise((resolve) => setTimeout(resolve, 1500))
-    await raw.publish('txbundle', bundle)
-    await until(async () => ((await metric(validator, 'certchain_gossip_messages_total', { topic: 'txbundle', result: 'ignore' })) > ignoredBefore ? true : undefined), 'the repeat ignored')
+    // Past the seen caches' 800 ms, the same bytes are a new message to gossipsub. Published again
+    // every second: on a loaded machine one repeat may still fall inside a cache's window.
+    await until(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      if ((await metric(validator, 'certchain_gossip_messages_total', { topic: 'txbundle', result: 'ignore' })) > ignoredBefore) return true
+      await raw.publish('txbundle', bundle).catch(() => undefined)
+      return undefined
+    }, 'the repeat ignored', 30_000)
     expect(await metric(validator, 'certchain_peer_penalty_points_total', { topic: 'txbundle' })).toBe(0)
   }, 60_000)
 

@@ -17,6 +17,7 @@ import {
   decodeTxBundle,
   DEFAULT_MEMPOOL_OPTIONS,
   encodeTxBundle,
+  ADMIT_CHUNK,
   MAX_BUNDLE_FAILURES,
   Mempool,
   TxBundler,
@@ -169,13 +170,15 @@ describe('validateTxBundleGossip', () => {
     expect(tooMany).toMatchObject({ verdict: { result: 'reject', code: 'TOO_MANY_TXS' }, txs: 0 })
   })
 
-  it('rejects a bundle holding a transaction invalid everywhere; what it admitted before is relayed by this node, not forwarded', async () => {
+  it('rejects a bundle holding a transaction invalid everywhere; what its chunk admitted is relayed by this node, not forwarded, and later chunks are not looked at', async () => {
     const [good, after] = valid(2) as [Bytes, Bytes]
-    const outcome = await validate([good, forged(), after])
-    expect(outcome.verdict).toMatchObject({ result: 'reject', code: 'BAD_SIGNATURE' })
-    expect(outcome.relay).toEqual([good])
-    // The rest of a rejected bundle is not looked at.
-    expect(mempool.size).toBe(1)
+    const beyond = valid(1)
+    // The forgery is in the first chunk (admitted together); the next chunk is never looked at.
+    const filler = valid(ADMIT_CHUNK - 3)
+    const outcome = await validate([good, forged(), after, ...filler, ...beyond])
+    expect(outcome.verdict).toMatchObject({ result: 'reject', code: 'BAD_SIGNATURE', reason: expect.stringContaining(`transaction 1 of ${ADMIT_CHUNK + 1}`) })
+    expect(outcome.relay).toEqual([good, after, ...filler])
+    expect(mempool.size).toBe(ADMIT_CHUNK - 1)
   })
 
   it('state-dependent failures: ignored, not forwarded, charged once per failing transaction; the admitted ones are relayed by this node', async () => {
