@@ -1,3 +1,4 @@
+import { BoundedCache } from '../core/bounded-cache.js'
 import { hash as nodeCryptoHash } from 'node:crypto'
 import { bytesEqual, type Bytes } from '../core/bytes.js'
 import { sha256 } from '../core/hash.js'
@@ -166,7 +167,7 @@ const CACHE_LIMIT = 4096
 
 export class StateTree {
   // Committed chunks only: a block that is computed but never committed must leave no trace.
-  private readonly cache = new Map<string, TreeChunk>()
+  private readonly cache = new BoundedCache<string, TreeChunk>(CACHE_LIMIT)
   /** Bumped on every commit: a read that started before one must not be cached. */
   private generation = 0
 
@@ -231,14 +232,8 @@ export class StateTree {
   }
 
   private remember(chunk: TreeChunk): void {
-    const key = `${chunk.tier}:${chunk.index}`
-    this.cache.delete(key)
-    this.cache.set(key, chunk)
-    // Oldest first: the chunks blocks no longer extend.
-    for (const oldest of this.cache.keys()) {
-      if (this.cache.size <= CACHE_LIMIT) break
-      this.cache.delete(oldest)
-    }
+    // The chunks blocks no longer extend age out with the older generation.
+    this.cache.set(`${chunk.tier}:${chunk.index}`, chunk)
   }
 
   private async chunks(tier: number, indices: readonly number[]): Promise<Map<number, TreeChunk>> {

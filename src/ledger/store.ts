@@ -12,6 +12,7 @@ import type { Registry, RegistryState } from './registry.js'
 import type { TreeChunkWrite } from './state-tree.js'
 import { Pacer } from './pace.js'
 import { decodeStoredEntry, type StoredEntry } from './stored-entry.js'
+import { BoundedCache } from '../core/bounded-cache.js'
 
 /**
  * Buckets: the first key byte. Never renumber a bucket; add new ones at the end.
@@ -250,18 +251,18 @@ const ISSUANCE_CACHE_LIMIT = 65_536
 /**
  * Decoded certificate entries kept for lookups (about 400 B each, so ~13 MB when full): a hit
  * skips the LevelDB read, the decoding and the issuance join, the largest part of a single-id
- * lookup after HTTP itself. Oldest-filled go first; a commit drops every entry it rewrites.
+ * lookup after HTTP itself. The older half goes first (BoundedCache); a commit drops every entry it rewrites.
  */
 export const ENTRY_CACHE_LIMIT = 32_768
 
 export class LedgerStore {
   /** Issuances by "height:index": immutable once committed, so any read may be cached. */
-  private readonly issuances = new Map<string, Issuance>()
+  private readonly issuances = new BoundedCache<string, Issuance>(ISSUANCE_CACHE_LIMIT)
   /** While a state sync restores: the number given to each (height, transaction) issuance, and the next per height. */
   private readonly restoredIssuances = new Map<string, number>()
   private readonly restoredPerHeight = new Map<number, number>()
   /** Committed certificate entries by id ({@link entryKey}), filled by {@link getCertificates}; never an absent id. */
-  private readonly entryCache = new Map<string, CertificateEntry>()
+  private readonly entryCache = new BoundedCache<string, CertificateEntry>(ENTRY_CACHE_LIMIT)
   /**
    * Counts changes to CERT (commits, restores). A read that started under another count fills no
    * cache: it may have read a value the change replaced after the change dropped it.
@@ -539,10 +540,6 @@ export class LedgerStore {
   }
 
   private rememberEntry(id: string, entry: CertificateEntry): void {
-    if (this.entryCache.size >= ENTRY_CACHE_LIMIT) {
-      const oldest = this.entryCache.keys().next().value
-      if (oldest !== undefined) this.entryCache.delete(oldest)
-    }
     this.entryCache.set(id, entry)
   }
 
@@ -603,10 +600,6 @@ export class LedgerStore {
   }
 
   private rememberIssuance(ref: string, issuance: Issuance): void {
-    if (this.issuances.size >= ISSUANCE_CACHE_LIMIT) {
-      const oldest = this.issuances.keys().next().value
-      if (oldest !== undefined) this.issuances.delete(oldest)
-    }
     this.issuances.set(ref, issuance)
   }
 
