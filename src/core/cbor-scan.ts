@@ -123,7 +123,7 @@ export function isPlainCanonical(bytes: Bytes): boolean {
     }
     pending--
     const top = remaining.length
-    // In a map, an even count of items left after this one means this item is a key.
+    // In a map, an odd count of items left after this one means this item is a key.
     const keyPosition = top > 0 && isMap[top - 1] === true && pending % 2 === 1
     const initial = bytes[pos]
     if (initial === undefined) return false
@@ -140,41 +140,54 @@ export function isPlainCanonical(bytes: Bytes): boolean {
       pos = end
       continue
     }
-    if (initial === SIMPLE_FALSE || initial === SIMPLE_TRUE || initial === SIMPLE_NULL) {
-      pos++
-      continue
+    const next = step(bytes, pos, head, true)
+    if (next < 0) return false
+    if (head.major === MAJOR_ARRAY || head.major === MAJOR_MAP) {
+      remaining.push(pending)
+      isMap.push(head.major === MAJOR_MAP)
+      lastKey.push(-1)
+      lastKeyLength.push(0)
+      pending = head.value
     }
-    if (!readHead(bytes, pos, head)) return false
-    switch (head.major) {
-      case MAJOR_UINT:
-      case MAJOR_NEGINT:
-        pos = head.next
-        break
-      case MAJOR_BYTES:
-      case MAJOR_STRING: {
-        const end = head.next + head.value
-        if (end > bytes.length) return false
-        if (head.major === MAJOR_STRING && !asciiOnly(bytes, head.next, end)) return false
-        pos = end
-        break
-      }
-      case MAJOR_ARRAY:
-      case MAJOR_MAP: {
-        const items = head.major === MAJOR_MAP ? head.value * 2 : head.value
-        // Every item takes at least a byte: a count beyond what is left cannot be honest.
-        if (items > bytes.length - head.next) return false
-        pos = head.next
-        remaining.push(pending)
-        isMap.push(head.major === MAJOR_MAP)
-        lastKey.push(-1)
-        lastKeyLength.push(0)
-        pending = items
-        break
-      }
-      default:
-        // Tags (CIDs), floats and other simple values: the re-encode decides.
-        return false
+    pos = next
+  }
+}
+
+/**
+ * One step of a walk over the subset: the item at `pos`. Returns where the walk goes on (after a
+ * scalar, or to a container's first item, with its item count, keys and values both counted, in
+ * `head.value`), or -1 for anything outside the subset. `asciiText` also refuses non-ASCII text.
+ */
+function step(bytes: Bytes, pos: number, head: Head, asciiText: boolean): number {
+  const initial = bytes[pos]
+  if (initial === undefined) return -1
+  if (initial === SIMPLE_FALSE || initial === SIMPLE_TRUE || initial === SIMPLE_NULL) {
+    head.major = 7
+    return pos + 1
+  }
+  if (!readHead(bytes, pos, head)) return -1
+  switch (head.major) {
+    case MAJOR_UINT:
+    case MAJOR_NEGINT:
+      return head.next
+    case MAJOR_BYTES:
+    case MAJOR_STRING: {
+      const end = head.next + head.value
+      if (end > bytes.length) return -1
+      if (asciiText && head.major === MAJOR_STRING && !asciiOnly(bytes, head.next, end)) return -1
+      return end
     }
+    case MAJOR_ARRAY:
+    case MAJOR_MAP: {
+      const items = head.major === MAJOR_MAP ? head.value * 2 : head.value
+      // Every item takes at least a byte: a count beyond what is left cannot be honest.
+      if (items > bytes.length - head.next) return -1
+      head.value = items
+      return head.next
+    }
+    default:
+      // Tags (CIDs), floats and other simple values: the re-encode decides.
+      return -1
   }
 }
 
@@ -184,34 +197,10 @@ export function itemEnd(bytes: Bytes, pos: number): number | undefined {
   let pending = 1
   while (pending > 0) {
     pending--
-    const initial = bytes[pos]
-    if (initial === undefined) return undefined
-    if (initial === SIMPLE_FALSE || initial === SIMPLE_TRUE || initial === SIMPLE_NULL) {
-      pos++
-      continue
-    }
-    if (!readHead(bytes, pos, head)) return undefined
-    switch (head.major) {
-      case MAJOR_UINT:
-      case MAJOR_NEGINT:
-        pos = head.next
-        break
-      case MAJOR_BYTES:
-      case MAJOR_STRING:
-        pos = head.next + head.value
-        if (pos > bytes.length) return undefined
-        break
-      case MAJOR_ARRAY:
-      case MAJOR_MAP: {
-        const items = head.major === MAJOR_MAP ? head.value * 2 : head.value
-        if (items > bytes.length - head.next) return undefined
-        pending += items
-        pos = head.next
-        break
-      }
-      default:
-        return undefined
-    }
+    const next = step(bytes, pos, head, false)
+    if (next < 0) return undefined
+    if (head.major === MAJOR_ARRAY || head.major === MAJOR_MAP) pending += head.value
+    pos = next
   }
   return pos
 }
