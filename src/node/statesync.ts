@@ -179,6 +179,8 @@ export class StateSync {
   }
 
   private async ban(peer: string, reason: string): Promise<void> {
+    // Fetchers run in parallel: two bad chunks from one peer in flight at once are one ban.
+    if (this.banned.has(peer)) return
     this.banned.add(peer)
     this.deps.logger.warn({ peer, reason }, 'state sync: banning peer')
     await this.deps.network.ban(peer, reason).catch((err: unknown) => this.deps.logger.warn({ err, peer }, 'cannot ban peer'))

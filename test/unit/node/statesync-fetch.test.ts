@@ -73,6 +73,23 @@ describe('state sync fetching', () => {
     expect(net.bans).toEqual([])
   }, 60_000)
 
+  it('a peer whose every chunk is corrupted is banned once, however many fetchers caught it at once', async () => {
+    const net = network(server, () => undefined)
+    const corrupting: StateSyncNetwork = {
+      ...net,
+      request: async (peer, request, options) => {
+        const answer = await net.request(peer, request, options)
+        if ((decodeCanonical(request, 1024, 'MALFORMED_ENCODING') as { type: string }).type !== 'chunk') return answer
+        const bad = answer.slice()
+        bad[bad.length >> 1]! ^= 0xff
+        return bad
+      },
+    }
+    const { installed } = await join(corrupting, 1_500)
+    expect(installed).toBe(false)
+    expect(net.bans).toEqual([PEER])
+  }, 60_000)
+
   it('an abandoned install is wiped: the ledger is empty again and replays the chain from genesis', async () => {
     expect(chunkCount).toBeGreaterThan(4)
     // The peer serves every chunk but the last, which it fails for good (not busy).
