@@ -92,10 +92,10 @@ export async function validateTxBundleGossip(ledger: Ledger, mempool: Mempool, d
     const chunk = txs.slice(start, start + ADMIT_CHUNK)
     const results = await admitBatch(ledger, mempool, chunk, now)
     // Everything the chunk admitted is relayed by this node, whatever the bundle's verdict.
-    results.forEach((outcome, offset) => !isCertchainError(outcome) && outcome.added && added.push(chunk[offset]!))
+    for (const [offset, outcome] of results.entries()) if (!isCertchainError(outcome) && outcome.added) added.push(chunk[offset]!)
     for (const [offset, outcome] of results.entries()) {
-      const index = start + offset
       if (!isCertchainError(outcome)) continue
+      const index = start + offset
       const { result, charge } = refusal(outcome)
       if (result === 'reject') {
         return { verdict: { result, code: outcome.code, reason: `transaction ${index} of ${txs.length}: ${outcome.code}: ${outcome.message}` }, relay: added, txs: txs.length }
